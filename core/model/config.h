@@ -1,0 +1,62 @@
+/* config: config.json and preprocessor_config.json of a Hugging Face CLIP. */
+#ifndef VKCLIP_CONFIG_H
+#define VKCLIP_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "util/errbuf.h"
+
+typedef enum clip_act {
+    CLIP_ACT_QUICK_GELU, /* x * sigmoid(1.702 x): OpenAI weights */
+    CLIP_ACT_GELU,       /* exact erf GELU: many OpenCLIP/LAION weights */
+} clip_act;
+
+typedef struct clip_tower_config {
+    int hidden_size;
+    int intermediate_size;
+    int num_heads;
+    int num_layers;
+    clip_act act;
+    float layer_norm_eps;
+} clip_tower_config;
+
+typedef struct clip_config {
+    int projection_dim;
+    clip_tower_config vision;
+    int image_size;
+    int patch_size;
+    int num_channels; /* must be 3 */
+    clip_tower_config text;
+    int vocab_size;
+    int max_position_embeddings;
+} clip_config;
+
+/* Keys missing from the file take Hugging Face's CLIPConfig defaults;
+ * "text_config_dict"/"vision_config_dict" override "text_config"/"vision_config"
+ * as transformers does. Values are range-checked (positive, hidden divisible
+ * by heads, sizes below sane limits). */
+bool clip_config_load(clip_config *cfg, const char *path, errbuf *err);
+bool clip_config_parse(clip_config *cfg, const char *json, size_t len,
+                       const char *name, errbuf *err);
+
+typedef struct clip_preprocess_config {
+    int shortest_edge; /* resize target of the shorter side */
+    int crop_width, crop_height;
+    int resample;      /* Pillow filter id: 0 nearest, 1 lanczos, 2 bilinear, 3 bicubic, 4 box, 5 hamming */
+    bool do_resize, do_center_crop, do_rescale, do_normalize;
+    float rescale_factor;
+    float mean[3], std[3];
+} clip_preprocess_config;
+
+/* Defaults (CLIP's) for a model with this image size: used when the file is absent. */
+void clip_preprocess_config_default(clip_preprocess_config *pp, int image_size);
+
+/* Missing file: defaults. Accepts both the old ("size": 224, "crop_size": 224)
+ * and new ({"shortest_edge": 224}, {"height":..,"width":..}) forms. */
+bool clip_preprocess_config_load(clip_preprocess_config *pp, const char *path,
+                                 int image_size, errbuf *err);
+bool clip_preprocess_config_parse(clip_preprocess_config *pp, const char *json, size_t len,
+                                  const char *name, int image_size, errbuf *err);
+
+#endif
