@@ -1,0 +1,47 @@
+/* clip_vision: the CLIP image tower. Weights live on the device; the forward
+ * pass for a batch size is recorded once into a vk_sequence and replayed. */
+#ifndef VKCLIP_CLIP_VISION_H
+#define VKCLIP_CLIP_VISION_H
+
+#include "model/config.h"
+#include "weights_upload.h"
+
+typedef struct vision_layer {
+    dbuf ln1_gamma, ln1_beta, ln2_gamma, ln2_beta;
+    linear_weight qkv, out, fc1, fc2;
+} vision_layer;
+
+typedef struct clip_vision {
+    clip_tower_config cfg;
+    uint32_t width, heads, head_dim, layers, intermediate;
+    uint32_t patch, image_size, patches_per_side, patches, tokens;
+    uint32_t embed_dim;
+    linear_weight patch_embed; /* the stride-P convolution as a matmul over patch rows */
+    dbuf class_embedding, positions;
+    dbuf pre_gamma, pre_beta, post_gamma, post_beta;
+    vision_layer *layer;
+    linear_weight projection;
+    matmul_tiles tiles;
+} clip_vision;
+
+bool clip_vision_load(clip_vision *v, weight_loader *L, const clip_config *cfg);
+void clip_vision_free(clip_vision *v);
+
+/* Activations of one batch size, and the recorded forward pass over them. */
+typedef struct vision_graph {
+    uint32_t batch;
+    vk_arena arena;
+    dbuf patches;    /* input: [batch·patches][3·P·P], written by preprocessing */
+    dbuf x;          /* residual stream, fp32 */
+    dbuf h, qkv, vt, attn, mlp;
+    dbuf scores;     /* fp32 */
+    dbuf pooled;     /* fp32 */
+    vk_buffer embeddings; /* output: [batch][embed_dim] fp32, host-visible */
+    vk_sequence forward;
+} vision_graph;
+
+bool vision_graph_build(vision_graph *g, const clip_vision *v, vk_context *ctx, kernel_cache *kc,
+                        uint32_t batch, storage_type activations, errbuf *err);
+void vision_graph_free(vision_graph *g, vk_context *ctx);
+
+#endif

@@ -1,0 +1,103 @@
+#include "kernels.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "ops.h"
+
+/* SPIR-V made by glslc -mfmt=c at build time (shaders/meson.build). */
+static const uint32_t spv_matmul_f32[] =
+#include "matmul_f32.spv.inc"
+    ;
+static const uint32_t spv_matmul_f16[] =
+#include "matmul_f16.spv.inc"
+    ;
+static const uint32_t spv_layernorm_f32[] =
+#include "layernorm_f32.spv.inc"
+    ;
+static const uint32_t spv_layernorm_f16[] =
+#include "layernorm_f16.spv.inc"
+    ;
+static const uint32_t spv_softmax[] =
+#include "softmax.spv.inc"
+    ;
+static const uint32_t spv_transpose_heads_f32[] =
+#include "transpose_heads_f32.spv.inc"
+    ;
+static const uint32_t spv_transpose_heads_f16[] =
+#include "transpose_heads_f16.spv.inc"
+    ;
+static const uint32_t spv_embed_tokens[] =
+#include "embed_tokens.spv.inc"
+    ;
+static const uint32_t spv_preprocess_h[] =
+#include "preprocess_h.spv.inc"
+    ;
+static const uint32_t spv_preprocess_v[] =
+#include "preprocess_v.spv.inc"
+    ;
+
+#define SPIRV(a) a, sizeof a
+
+/* Binding counts and which bindings are texel buffers, as each shader declares them. */
+static const vk_kernel_desc descs[KERNEL_COUNT] = {
+    [KERNEL_MATMUL_F32] = {"matmul_f32", SPIRV(spv_matmul_f32), 5, sizeof(push_matmul), 0xF},
+    [KERNEL_MATMUL_F16] = {"matmul_f16", SPIRV(spv_matmul_f16), 5, sizeof(push_matmul), 0xF},
+    [KERNEL_LAYERNORM_F32] = {"layernorm_f32", SPIRV(spv_layernorm_f32), 4, sizeof(push_layernorm), 0x7},
+    [KERNEL_LAYERNORM_F16] = {"layernorm_f16", SPIRV(spv_layernorm_f16), 4, sizeof(push_layernorm), 0x7},
+    [KERNEL_SOFTMAX] = {"softmax", SPIRV(spv_softmax), 2, sizeof(push_softmax), 0x1},
+    [KERNEL_TRANSPOSE_HEADS_F32] = {"transpose_heads_f32", SPIRV(spv_transpose_heads_f32), 2,
+                                    sizeof(push_transpose_heads), 0x1},
+    [KERNEL_TRANSPOSE_HEADS_F16] = {"transpose_heads_f16", SPIRV(spv_transpose_heads_f16), 2,
+                                    sizeof(push_transpose_heads), 0x1},
+    [KERNEL_EMBED_TOKENS] = {"embed_tokens", SPIRV(spv_embed_tokens), 4, sizeof(push_embed_tokens), 0x7},
+    [KERNEL_PREPROCESS_H] = {"preprocess_h", SPIRV(spv_preprocess_h), 4, sizeof(push_preprocess_h), 0x7},
+    [KERNEL_PREPROCESS_V] = {"preprocess_v", SPIRV(spv_preprocess_v), 3, sizeof(push_preprocess_v), 0x3},
+};
+
+void kernel_cache_init(kernel_cache *kc, vk_context *ctx)
+{
+    memset(kc, 0, sizeof *kc);
+    kc->ctx = ctx;
+}
+
+void kernel_cache_destroy(kernel_cache *kc)
+{
+    for (int i = 0; i < kc->count; i++)
+        vk_kernel_destroy(kc->ctx, &kc->entries[i].kernel);
+    free(kc->entries);
+    memset(kc, 0, sizeof *kc);
+}
+
+const vk_kernel *kernel_get(kernel_cache *kc, kernel_id id, const uint32_t *spec, uint32_t num_spec,
+                            errbuf *err)
+{
+    for (int i = 0; i < kc->count; i++) {
+        kernel_cache_entry *e = &kc->entries[i];
+        if (e->id == id && e->num_spec == num_spec &&
+            memcmp(e->spec, spec, num_spec * sizeof *spec) == 0)
+            return &e->kernel;
+    }
+    if (kc->count == kc->capacity) {
+        int cap = kc->capacity ? kc->capacity * 2 : 16;
+        kernel_cache_entry *grown = realloc(kc->entries, (size_t)cap * sizeof *grown);
+        if (!grown) {
+            errbuf_set(err, "out of memory");
+            return NULL;
+        }
+        kc->entries = grown;
+        kc->capacity = cap;
+    }
+    kernel_cache_entry *e = &kc->entries[kc->count];
+    memset(e, 0, sizeof *e);
+    e->id = id;
+    e->num_spec = num_spec;
+    memcpy(e->spec, spec, num_spec * sizeof *spec);
+    vk_kernel_desc d = descs[id];
+    memcpy(d.spec, spec, num_spec * sizeof *spec);
+    d.num_spec = num_spec;
+    if (!vk_kernel_create(kc->ctx, &e->kernel, &d, err))
+        return NULL;
+    kc->count++;
+    return &e->kernel;
+}

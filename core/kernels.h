@@ -1,0 +1,42 @@
+/* kernels: the embedded compute shaders and their pipelines, built on first
+ * use for each set of specialization constants and kept for the device's life. */
+#ifndef VKCLIP_KERNELS_H
+#define VKCLIP_KERNELS_H
+
+#include "vk/vk_kernel.h"
+
+typedef enum kernel_id {
+    KERNEL_MATMUL_F32,
+    KERNEL_MATMUL_F16,
+    KERNEL_LAYERNORM_F32,
+    KERNEL_LAYERNORM_F16,
+    KERNEL_SOFTMAX,
+    KERNEL_TRANSPOSE_HEADS_F32,
+    KERNEL_TRANSPOSE_HEADS_F16,
+    KERNEL_EMBED_TOKENS,
+    KERNEL_PREPROCESS_H,
+    KERNEL_PREPROCESS_V,
+    KERNEL_COUNT
+} kernel_id;
+
+typedef struct kernel_cache_entry {
+    kernel_id id;
+    uint32_t spec[VK_KERNEL_MAX_SPEC];
+    uint32_t num_spec;
+    vk_kernel kernel;
+} kernel_cache_entry;
+
+typedef struct kernel_cache {
+    vk_context *ctx;
+    kernel_cache_entry *entries;
+    int count, capacity;
+} kernel_cache;
+
+void kernel_cache_init(kernel_cache *kc, vk_context *ctx);
+void kernel_cache_destroy(kernel_cache *kc);
+
+/* The pipeline of kernel `id` with these specialization constants. */
+const vk_kernel *kernel_get(kernel_cache *kc, kernel_id id, const uint32_t *spec, uint32_t num_spec,
+                            errbuf *err);
+
+#endif

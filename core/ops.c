@@ -1,0 +1,173 @@
+#include "ops.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/dtype.h"
+
+size_t storage_size(storage_type t)
+{
+    return t == STORAGE_F16 ? 2 : 4;
+}
+
+VkFormat storage_format4(storage_type t)
+{
+    return t == STORAGE_F16 ? VK_FORMAT_R16G16B16A16_SFLOAT : VK_FORMAT_R32G32B32A32_SFLOAT;
+}
+
+VkFormat storage_format1(storage_type t)
+{
+    return t == STORAGE_F16 ? VK_FORMAT_R16_SFLOAT : VK_FORMAT_R32_SFLOAT;
+}
+
+static uint32_t div_up(uint32_t a, uint32_t b)
+{
+    return (a + b - 1) / b;
+}
+
+static vk_binding texels4(dbuf b)
+{
+    return (vk_binding){.slice = b.slice, .format = storage_format4(b.type)};
+}
+
+static vk_binding texels1(dbuf b)
+{
+    return (vk_binding){.slice = b.slice, .format = storage_format1(b.type)};
+}
+
+static vk_binding storage(dbuf b)
+{
+    return (vk_binding){.slice = b.slice};
+}
+
+static bool dispatch(recorder *r, kernel_id id, const uint32_t *spec, uint32_t nspec,
+                     const vk_binding *bindings, const void *push, uint32_t gx, uint32_t gy, uint32_t gz)
+{
+    if (r->failed)
+        return false;
+    const vk_kernel *k = kernel_get(r->kernels, id, spec, nspec, r->err);
+    if (!k || !vk_sequence_dispatch(r->seq, k, bindings, push, gx, gy, gz, r->err)) {
+        r->failed = true;
+        return false;
+    }
+    return true;
+}
+
+bool op_matmul(recorder *r, const matmul_op *op)
+{
+    const matmul_tiles *t = &op->tiles;
+    push_matmul pc = {
+        .M = op->M, .N = op->N, .K4 = op->K / 4, .batch_inner = op->batch_inner,
+        .a_off = op->a.off, .a_outer = op->a.outer, .a_inner = op->a.inner, .a_row = op->a.row,
+        .b_off = op->b.off, .b_outer = op->b.outer, .b_inner = op->b.inner, .b_row = op->b.row,
+        .c_off = op->c.off, .c_outer = op->c.outer, .c_inner = op->c.inner, .c_row = op->c.row,
+        .alpha = op->alpha,
+    };
+    uint32_t spec[7] = {t->wg, t->tm, t->tn, op->b_packed, op->bias != NULL, op->residual, op->act};
+    dbuf dummy = {.slice = r->dummy, .type = STORAGE_F32};
+    vk_binding b[5] = {
+        texels4(op->a.buf),
+        texels4(op->b.buf),
+        texels1(op->bias ? *op->bias : dummy),
+        texels1(op->residual ? op->c.buf : dummy),
+        storage(op->c.buf),
+    };
+    kernel_id id = op->c.buf.type == STORAGE_F16 ? KERNEL_MATMUL_F16 : KERNEL_MATMUL_F32;
+    return dispatch(r, id, spec, 7, b, &pc, div_up(op->N, t->wg * t->tn), div_up(op->M, t->tm),
+                    op->batch_outer * op->batch_inner);
+}
+
+bool op_layernorm(recorder *r, dbuf x, uint32_t x_off, uint32_t x_row, const dbuf *gamma,
+                  const dbuf *beta, dbuf y, uint32_t y_off, uint32_t y_row, uint32_t rows, uint32_t D,
+                  float eps)
+{
+    push_layernorm pc = {.rows = rows, .D4 = D / 4, .x_off = x_off, .x_row = x_row,
+                         .y_off = y_off, .y_row = y_row, .eps = eps};
+    vk_binding b[4] = {texels4(x), texels4(*gamma), texels4(*beta), storage(y)};
+    kernel_id id = y.type == STORAGE_F16 ? KERNEL_LAYERNORM_F16 : KERNEL_LAYERNORM_F32;
+    return dispatch(r, id, NULL, 0, b, &pc, div_up(rows, 64), 1, 1);
+}
+
+bool op_softmax(recorder *r, dbuf scores, uint32_t rows, uint32_t T, uint32_t Tp, bool causal)
+{
+    push_softmax pc = {.rows = rows, .T = T, .Tp = Tp, .causal = causal};
+    vk_binding b[2] = {texels1(scores), storage(scores)};
+    return dispatch(r, KERNEL_SOFTMAX, NULL, 0, b, &pc, div_up(rows, 64), 1, 1);
+}
+
+bool op_transpose_heads(recorder *r, dbuf qkv, dbuf vt, uint32_t images, uint32_t T, uint32_t Tp,
+                        uint32_t H, uint32_t hd, uint32_t D)
+{
+    push_transpose_heads pc = {.total = images * H * hd * Tp, .T = T, .Tp = Tp, .H = H, .hd = hd,
+                               .row = 3 * D, .v_col = 2 * D};
+    vk_binding b[2] = {texels1(qkv), storage(vt)};
+    kernel_id id = vt.type == STORAGE_F16 ? KERNEL_TRANSPOSE_HEADS_F16 : KERNEL_TRANSPOSE_HEADS_F32;
+    return dispatch(r, id, NULL, 0, b, &pc, div_up(pc.total, 64), 1, 1);
+}
+
+bool op_embed_tokens(recorder *r, dbuf x, const dbuf *cls, const dbuf *pos, uint32_t images,
+                     uint32_t T, uint32_t D)
+{
+    push_embed_tokens pc = {.total = images * T * (D / 4), .T = T, .D4 = D / 4};
+    vk_binding b[4] = {texels4(x), texels4(*cls), texels4(*pos), storage(x)};
+    return dispatch(r, KERNEL_EMBED_TOKENS, NULL, 0, b, &pc, div_up(pc.total, 64), 1, 1);
+}
+
+bool op_preprocess(recorder *r, vk_slice frame, vk_slice table, vk_slice rows_tmp, dbuf out,
+                   const push_preprocess_h *h, const push_preprocess_v *v)
+{
+    vk_binding hb[4] = {
+        {.slice = frame, .format = VK_FORMAT_R8_UINT},
+        {.slice = frame, .format = VK_FORMAT_R8G8B8A8_UINT},
+        {.slice = table, .format = VK_FORMAT_R32_SINT},
+        {.slice = rows_tmp},
+    };
+    if (!dispatch(r, KERNEL_PREPROCESS_H, NULL, 0, hb, h, div_up(h->crop_w, 8), div_up(h->rows, 8), 1))
+        return false;
+    vk_binding vb[3] = {
+        {.slice = rows_tmp, .format = VK_FORMAT_R32_UINT},
+        {.slice = table, .format = VK_FORMAT_R32_SINT},
+        storage(out),
+    };
+    return dispatch(r, KERNEL_PREPROCESS_V, NULL, 0, vb, v, div_up(v->crop_w, 8), div_up(v->crop_h, 8), 1);
+}
+
+uint64_t packed_weight_bytes(uint32_t N, uint32_t K, matmul_tiles t, storage_type type)
+{
+    uint64_t block = (uint64_t)t.wg * t.tn;
+    uint64_t npad = (N + block - 1) / block * block;
+    return npad * K * storage_size(type);
+}
+
+bool pack_weight(void *dst, uint32_t N, uint32_t K, matmul_tiles t, storage_type type,
+                 void (*get_row)(void *user, uint32_t n, float *dst), void *user)
+{
+    uint32_t block = t.wg * t.tn;
+    uint32_t nblocks = (N + block - 1) / block;
+    uint32_t K4 = K / 4;
+    float *row = malloc((size_t)K * sizeof *row);
+    if (!row)
+        return false;
+    for (uint32_t nb = 0; nb < nblocks; nb++)
+        for (uint32_t j = 0; j < t.tn; j++)
+            for (uint32_t lid = 0; lid < t.wg; lid++) {
+                uint32_t n = nb * block + j * t.wg + lid;
+                if (n < N)
+                    get_row(user, n, row);
+                else
+                    memset(row, 0, (size_t)K * sizeof *row);
+                for (uint32_t k4 = 0; k4 < K4; k4++) {
+                    /* texel index ((nb·K4 + k4)·TN + j)·WG + lid */
+                    size_t texel = (((size_t)nb * K4 + k4) * t.tn + j) * t.wg + lid;
+                    if (type == STORAGE_F16) {
+                        uint16_t *d = (uint16_t *)dst + texel * 4;
+                        for (int c = 0; c < 4; c++)
+                            d[c] = f32_to_f16(row[k4 * 4 + c]);
+                    } else {
+                        memcpy((float *)dst + texel * 4, row + k4 * 4, 4 * sizeof(float));
+                    }
+                }
+            }
+    free(row);
+    return true;
+}

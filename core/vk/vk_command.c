@@ -1,0 +1,259 @@
+#include "vk_command.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SETS_PER_POOL 128
+
+static bool allocate_command_buffer(vk_context *ctx, VkCommandBuffer *cmd, errbuf *err)
+{
+    VkCommandBufferAllocateInfo ai = {
+        .sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO,
+        .commandPool = ctx->command_pool,
+        .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY,
+        .commandBufferCount = 1,
+    };
+    VkResult r = vkAllocateCommandBuffers(ctx->device, &ai, cmd);
+    if (r != VK_SUCCESS)
+        return errbuf_set(err, "vulkan: cannot allocate a command buffer: %s", vk_result_name(r));
+    return true;
+}
+
+static bool create_fence(vk_context *ctx, VkFence *fence, errbuf *err)
+{
+    VkFenceCreateInfo fci = {.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
+    VkResult r = vkCreateFence(ctx->device, &fci, NULL, fence);
+    if (r != VK_SUCCESS)
+        return errbuf_set(err, "vulkan: cannot create a fence: %s", vk_result_name(r));
+    return true;
+}
+
+static bool submit(vk_context *ctx, VkCommandBuffer cmd, VkFence fence, errbuf *err)
+{
+    VkSubmitInfo si = {.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO, .commandBufferCount = 1,
+                       .pCommandBuffers = &cmd};
+    VkResult r = vkQueueSubmit(ctx->queue, 1, &si, fence);
+    if (r != VK_SUCCESS)
+        return errbuf_set(err, "vulkan: queue submit failed: %s", vk_result_name(r));
+    return true;
+}
+
+static bool wait_fence(vk_context *ctx, VkFence fence, errbuf *err)
+{
+    VkResult r = vkWaitForFences(ctx->device, 1, &fence, VK_TRUE, UINT64_MAX);
+    if (r == VK_SUCCESS)
+        r = vkResetFences(ctx->device, 1, &fence);
+    if (r != VK_SUCCESS)
+        return errbuf_set(err, "vulkan: waiting for the device failed: %s", vk_result_name(r));
+    return true;
+}
+
+bool vk_run_commands(vk_context *ctx, void (*record)(VkCommandBuffer, void *), void *user, errbuf *err)
+{
+    VkCommandBuffer cmd;
+    VkFence fence = VK_NULL_HANDLE;
+    if (!allocate_command_buffer(ctx, &cmd, err))
+        return false;
+    bool ok = create_fence(ctx, &fence, err);
+    if (ok) {
+        VkCommandBufferBeginInfo bi = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO,
+                                       .flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT};
+        vkBeginCommandBuffer(cmd, &bi);
+        record(cmd, user);
+        VkResult r = vkEndCommandBuffer(cmd);
+        ok = r == VK_SUCCESS ? true
+                             : errbuf_set(err, "vulkan: recording failed: %s", vk_result_name(r));
+    }
+    ok = ok && submit(ctx, cmd, fence, err) && wait_fence(ctx, fence, err);
+    if (fence)
+        vkDestroyFence(ctx->device, fence, NULL);
+    vkFreeCommandBuffers(ctx->device, ctx->command_pool, 1, &cmd);
+    return ok;
+}
+
+bool vk_sequence_begin(vk_context *ctx, vk_sequence *seq, errbuf *err)
+{
+    memset(seq, 0, sizeof *seq);
+    seq->ctx = ctx;
+    if (!allocate_command_buffer(ctx, &seq->cmd, err))
+        return false;
+    if (!create_fence(ctx, &seq->fence, err)) {
+        vk_sequence_destroy(seq);
+        return false;
+    }
+    VkCommandBufferBeginInfo bi = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
+    vkBeginCommandBuffer(seq->cmd, &bi);
+    return true;
+}
+
+static bool add_pool(vk_sequence *seq, errbuf *err)
+{
+    VkDescriptorPool *grown = realloc(seq->pools, (size_t)(seq->npools + 1) * sizeof *grown);
+    if (!grown)
+        return errbuf_set(err, "out of memory");
+    seq->pools = grown;
+    VkDescriptorPoolSize sizes[] = {
+        {.type = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, .descriptorCount = SETS_PER_POOL * VK_KERNEL_MAX_BUFFERS},
+        {.type = VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER, .descriptorCount = SETS_PER_POOL * VK_KERNEL_MAX_BUFFERS},
+    };
+    VkDescriptorPoolCreateInfo ci = {
+        .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO,
+        .maxSets = SETS_PER_POOL,
+        .poolSizeCount = 2,
+        .pPoolSizes = sizes,
+    };
+    VkResult r = vkCreateDescriptorPool(seq->ctx->device, &ci, NULL, &seq->pools[seq->npools]);
+    if (r != VK_SUCCESS)
+        return errbuf_set(err, "vulkan: cannot create a descriptor pool: %s", vk_result_name(r));
+    seq->npools++;
+    seq->sets_left = SETS_PER_POOL;
+    return true;
+}
+
+static bool make_view(vk_sequence *seq, vk_slice s, VkFormat format, VkBufferView *out, errbuf *err)
+{
+    if (seq->nviews == seq->views_capacity) {
+        int cap = seq->views_capacity ? seq->views_capacity * 2 : 64;
+        VkBufferView *grown = realloc(seq->views, (size_t)cap * sizeof *grown);
+        if (!grown)
+            return errbuf_set(err, "out of memory");
+        seq->views = grown;
+        seq->views_capacity = cap;
+    }
+    VkBufferViewCreateInfo ci = {
+        .sType = VK_STRUCTURE_TYPE_BUFFER_VIEW_CREATE_INFO,
+        .buffer = s.buffer,
+        .format = format,
+        .offset = s.offset,
+        .range = s.size,
+    };
+    VkResult r = vkCreateBufferView(seq->ctx->device, &ci, NULL, out);
+    if (r != VK_SUCCESS)
+        return errbuf_set(err, "vulkan: cannot create a texel view: %s", vk_result_name(r));
+    seq->views[seq->nviews++] = *out;
+    return true;
+}
+
+static void compute_barrier(VkCommandBuffer cmd)
+{
+    VkMemoryBarrier mb = {
+        .sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
+        .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT,
+        .dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT |
+                         VK_ACCESS_TRANSFER_READ_BIT | VK_ACCESS_TRANSFER_WRITE_BIT,
+    };
+    vkCmdPipelineBarrier(cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT,
+                         VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT, 0, 1,
+                         &mb, 0, NULL, 0, NULL);
+}
+
+bool vk_sequence_dispatch(vk_sequence *seq, const vk_kernel *k, const vk_binding *bindings,
+                          const void *push, uint32_t gx, uint32_t gy, uint32_t gz, errbuf *err)
+{
+    if (seq->sets_left == 0 && !add_pool(seq, err))
+        return false;
+    VkDescriptorSetAllocateInfo ai = {
+        .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO,
+        .descriptorPool = seq->pools[seq->npools - 1],
+        .descriptorSetCount = 1,
+        .pSetLayouts = &k->set_layout,
+    };
+    VkDescriptorSet set;
+    VkResult r = vkAllocateDescriptorSets(seq->ctx->device, &ai, &set);
+    if (r != VK_SUCCESS)
+        return errbuf_set(err, "vulkan: cannot allocate a descriptor set: %s", vk_result_name(r));
+    seq->sets_left--;
+
+    VkDescriptorBufferInfo infos[VK_KERNEL_MAX_BUFFERS];
+    VkBufferView views[VK_KERNEL_MAX_BUFFERS];
+    VkWriteDescriptorSet writes[VK_KERNEL_MAX_BUFFERS];
+    for (uint32_t i = 0; i < k->num_buffers; i++) {
+        writes[i] = (VkWriteDescriptorSet){
+            .sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET,
+            .dstSet = set,
+            .dstBinding = i,
+            .descriptorCount = 1,
+        };
+        if ((k->texel_mask >> i) & 1) {
+            if (!make_view(seq, bindings[i].slice, bindings[i].format, &views[i], err))
+                return false;
+            writes[i].descriptorType = VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER;
+            writes[i].pTexelBufferView = &views[i];
+        } else {
+            infos[i] = (VkDescriptorBufferInfo){.buffer = bindings[i].slice.buffer,
+                                                .offset = bindings[i].slice.offset,
+                                                .range = bindings[i].slice.size};
+            writes[i].descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
+            writes[i].pBufferInfo = &infos[i];
+        }
+    }
+    vkUpdateDescriptorSets(seq->ctx->device, k->num_buffers, writes, 0, NULL);
+
+    vkCmdBindPipeline(seq->cmd, VK_PIPELINE_BIND_POINT_COMPUTE, k->pipeline);
+    vkCmdBindDescriptorSets(seq->cmd, VK_PIPELINE_BIND_POINT_COMPUTE, k->layout, 0, 1, &set, 0, NULL);
+    if (k->push_size)
+        vkCmdPushConstants(seq->cmd, k->layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, k->push_size, push);
+    vkCmdDispatch(seq->cmd, gx, gy, gz);
+    compute_barrier(seq->cmd);
+    seq->dispatches++;
+    return true;
+}
+
+void vk_sequence_copy(vk_sequence *seq, vk_slice src, vk_slice dst)
+{
+    VkBufferCopy c = {.srcOffset = src.offset, .dstOffset = dst.offset,
+                      .size = src.size < dst.size ? src.size : dst.size};
+    vkCmdCopyBuffer(seq->cmd, src.buffer, dst.buffer, 1, &c);
+    compute_barrier(seq->cmd);
+}
+
+bool vk_sequence_end(vk_sequence *seq, errbuf *err)
+{
+    /* Make the last results visible to the host after the fence. */
+    VkMemoryBarrier mb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
+                          .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT,
+                          .dstAccessMask = VK_ACCESS_HOST_READ_BIT};
+    vkCmdPipelineBarrier(seq->cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT,
+                         VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &mb, 0, NULL, 0, NULL);
+    VkResult r = vkEndCommandBuffer(seq->cmd);
+    if (r != VK_SUCCESS)
+        return errbuf_set(err, "vulkan: recording failed: %s", vk_result_name(r));
+    return true;
+}
+
+bool vk_sequence_submit(vk_sequence *seq, errbuf *err)
+{
+    if (!submit(seq->ctx, seq->cmd, seq->fence, err))
+        return false;
+    seq->pending = true;
+    return true;
+}
+
+bool vk_sequence_wait(vk_sequence *seq, errbuf *err)
+{
+    if (!seq->pending)
+        return true;
+    seq->pending = false;
+    return wait_fence(seq->ctx, seq->fence, err);
+}
+
+void vk_sequence_destroy(vk_sequence *seq)
+{
+    if (!seq->ctx)
+        return;
+    VkDevice dev = seq->ctx->device;
+    if (seq->pending)
+        vkWaitForFences(dev, 1, &seq->fence, VK_TRUE, UINT64_MAX);
+    for (int i = 0; i < seq->npools; i++)
+        vkDestroyDescriptorPool(dev, seq->pools[i], NULL);
+    free(seq->pools);
+    for (int i = 0; i < seq->nviews; i++)
+        vkDestroyBufferView(dev, seq->views[i], NULL);
+    free(seq->views);
+    if (seq->fence)
+        vkDestroyFence(dev, seq->fence, NULL);
+    if (seq->cmd)
+        vkFreeCommandBuffers(dev, seq->ctx->command_pool, 1, &seq->cmd);
+    memset(seq, 0, sizeof *seq);
+}

@@ -1,0 +1,45 @@
+/* vk_command: recording work for the queue.
+ * - vk_run_commands: record, submit and wait once (uploads, one-off work).
+ * - vk_sequence: a command buffer recorded once (a forward pass for one batch
+ *   size) and replayed many times; it owns the descriptor sets it binds. */
+#ifndef VKCLIP_VK_COMMAND_H
+#define VKCLIP_VK_COMMAND_H
+
+#include <stdbool.h>
+
+#include "vk_buffer.h"
+#include "vk_context.h"
+#include "vk_kernel.h"
+
+bool vk_run_commands(vk_context *ctx, void (*record)(VkCommandBuffer cmd, void *user), void *user,
+                     errbuf *err);
+
+typedef struct vk_sequence {
+    vk_context *ctx;
+    VkCommandBuffer cmd;
+    VkFence fence;
+    VkDescriptorPool *pools;
+    int npools;
+    VkBufferView *views; /* texel views made for bindings */
+    int nviews, views_capacity;
+    uint32_t sets_left; /* in the newest pool */
+    bool pending;       /* submitted and not yet waited for */
+    uint32_t dispatches;
+} vk_sequence;
+
+bool vk_sequence_begin(vk_context *ctx, vk_sequence *seq, errbuf *err);
+
+/* Binds the buffers to the kernel's bindings 0..n-1, pushes the constants and
+ * dispatches; then a barrier so the next dispatch sees the results. */
+bool vk_sequence_dispatch(vk_sequence *seq, const vk_kernel *k, const vk_binding *bindings,
+                          const void *push, uint32_t gx, uint32_t gy, uint32_t gz, errbuf *err);
+
+/* Buffer copy inside the sequence (e.g. staging -> device), with a barrier. */
+void vk_sequence_copy(vk_sequence *seq, vk_slice src, vk_slice dst);
+
+bool vk_sequence_end(vk_sequence *seq, errbuf *err);
+bool vk_sequence_submit(vk_sequence *seq, errbuf *err);
+bool vk_sequence_wait(vk_sequence *seq, errbuf *err);
+void vk_sequence_destroy(vk_sequence *seq);
+
+#endif

@@ -1,0 +1,64 @@
+/* vk_context: the Vulkan instance, the chosen device, its compute queue and
+ * the features the shaders may use. Nothing model-specific lives here. */
+#ifndef VKCLIP_VK_CONTEXT_H
+#define VKCLIP_VK_CONTEXT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <vulkan/vulkan.h>
+
+#include "util/errbuf.h"
+
+/* What the device offers that the shaders can use; each has a fallback. */
+typedef struct vk_features {
+    bool storage16;      /* 16-bit storage buffers: fp16/bf16 weights and fp16 activations */
+    bool float16;        /* fp16 arithmetic in shaders */
+    bool subgroup_arith; /* subgroupAdd & co. in compute */
+    uint32_t subgroup_size;
+} vk_features;
+
+typedef struct vk_device_info {
+    char name[VK_MAX_PHYSICAL_DEVICE_NAME_SIZE];
+    VkPhysicalDeviceType type;
+    uint32_t api_version;
+    uint32_t vendor_id, device_id;
+    uint64_t device_local_bytes; /* largest device-local heap */
+    vk_features features;
+    bool usable; /* Vulkan 1.1+, has a compute queue */
+} vk_device_info;
+
+typedef struct vk_context {
+    VkInstance instance;
+    VkDebugUtilsMessengerEXT messenger;
+    VkPhysicalDevice physical;
+    VkDevice device;
+    VkQueue queue;
+    uint32_t queue_family;
+    VkCommandPool command_pool;
+    VkPhysicalDeviceProperties props;
+    VkPhysicalDeviceMemoryProperties memory;
+    vk_features features;
+    int device_index;
+    /* Messages the validation layer reported (errors and warnings). */
+    uint32_t validation_messages;
+} vk_context;
+
+typedef struct vk_context_options {
+    int device_index;     /* -1: choose (or VKCLIP_DEVICE) */
+    bool validation;      /* also enabled by VKCLIP_VALIDATION=1 */
+    bool disable_16bit;   /* pretend the device lacks 16-bit storage/fp16 (tests the fallback) */
+} vk_context_options;
+
+/* Lists the physical devices; returns their count (fills at most max). */
+int vk_list_devices(vk_device_info *out, int max, errbuf *err);
+
+/* Preference when no index is given: discrete GPU, integrated, virtual, CPU. */
+int vk_choose_device(const vk_device_info *devices, int count);
+
+bool vk_context_create(vk_context *ctx, const vk_context_options *opts, errbuf *err);
+void vk_context_destroy(vk_context *ctx);
+
+const char *vk_device_type_name(VkPhysicalDeviceType type);
+const char *vk_result_name(VkResult r);
+
+#endif

@@ -1,0 +1,149 @@
+/* vkclip: CLIP inference on Vulkan compute.
+ *
+ * The whole public API. Typical use:
+ *
+ *     vkclip_error err;
+ *     vkclip_device *dev = vkclip_device_open(NULL, &err);
+ *     vkclip_model *model = vkclip_model_load(dev, "clip-vit-base-patch32", NULL, &err);
+ *     vkclip_frame frame = {VKCLIP_FORMAT_RGB, width, height, {pixels}, {3 * width}};
+ *     float embedding[512];
+ *     vkclip_encode_images(model, &frame, 1, embedding, true, &err);
+ *     vkclip_model_free(model);
+ *     vkclip_device_free(dev);
+ *
+ * Functions that can fail return NULL or a negative value and, when err is
+ * not NULL, describe the problem in one line (naming the file or object). */
+#ifndef VKCLIP_H
+#define VKCLIP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct vkclip_error {
+    char message[512];
+} vkclip_error;
+
+/* ---- devices ---- */
+
+typedef struct vkclip_device vkclip_device;
+
+typedef struct vkclip_device_info {
+    char name[256];
+    const char *type; /* "discrete GPU", "integrated GPU", "virtual GPU", "CPU", "other" */
+    uint32_t api_version;
+    uint64_t memory_bytes; /* largest device-local heap */
+    bool storage16;        /* 16-bit storage: fp16 activations possible */
+    bool float16;          /* fp16 arithmetic */
+    bool subgroup_arithmetic;
+    uint32_t subgroup_size;
+    bool usable;
+} vkclip_device_info;
+
+typedef struct vkclip_device_options {
+    int device_index; /* -1: choose (discrete, integrated, virtual, CPU) or $VKCLIP_DEVICE */
+    bool validation;  /* Vulkan validation layer (also $VKCLIP_VALIDATION=1) */
+} vkclip_device_options;
+
+/* Fills at most max entries; returns how many devices exist, or -1. */
+int vkclip_list_devices(vkclip_device_info *out, int max, vkclip_error *err);
+
+vkclip_device *vkclip_device_open(const vkclip_device_options *opts, vkclip_error *err);
+void vkclip_device_free(vkclip_device *dev);
+int vkclip_device_index(const vkclip_device *dev);
+void vkclip_device_get_info(const vkclip_device *dev, vkclip_device_info *info);
+/* Messages the validation layer printed so far (0 when it is off). */
+uint32_t vkclip_device_validation_messages(const vkclip_device *dev);
+
+/* ---- models ---- */
+
+typedef struct vkclip_model vkclip_model;
+
+typedef enum vkclip_precision {
+    VKCLIP_PRECISION_F32 = 0, /* activations stored in fp32 */
+    VKCLIP_PRECISION_F16 = 1, /* activations stored in fp16 (needs 16-bit storage); fp32 accumulation */
+} vkclip_precision;
+
+typedef struct vkclip_model_options {
+    vkclip_precision activations;
+    int batch_size; /* images per forward pass; 0: 8 */
+} vkclip_model_options;
+
+typedef struct vkclip_model_info {
+    int image_size, patch_size;
+    int vision_width, vision_layers, vision_heads, vision_intermediate;
+    const char *vision_act; /* "quick_gelu" or "gelu" */
+    int text_width, text_layers, text_heads, vocab_size, context_length;
+    int embed_dim;
+    const char *weights_dtype; /* "F32", "F16", "BF16" (of the first matrix) */
+    const char *device_weights; /* how matrices are stored on the device: "f32" or "f16" */
+    const char *activations;    /* "f32" or "f16" */
+    float logit_scale;          /* exp(logit_scale) of the checkpoint */
+    int batch_size;
+    uint64_t device_bytes; /* weights on the device */
+} vkclip_model_info;
+
+/* Loads a Hugging Face CLIP directory (config.json, model.safetensors or its
+ * sharded index, preprocessor_config.json) and uploads the image tower. */
+vkclip_model *vkclip_model_load(vkclip_device *dev, const char *dir, const vkclip_model_options *opts,
+                                vkclip_error *err);
+void vkclip_model_free(vkclip_model *model);
+void vkclip_model_get_info(const vkclip_model *model, vkclip_model_info *info);
+int vkclip_embedding_dim(const vkclip_model *model);
+int vkclip_image_size(const vkclip_model *model); /* side of the preprocessed square */
+
+/* ---- images ---- */
+
+typedef enum vkclip_pixel_format {
+    VKCLIP_FORMAT_RGB,   /* packed, 3 bytes a pixel */
+    VKCLIP_FORMAT_BGR,
+    VKCLIP_FORMAT_RGBA,  /* 4 bytes a pixel; alpha or padding ignored */
+    VKCLIP_FORMAT_BGRA,
+    VKCLIP_FORMAT_ARGB,
+    VKCLIP_FORMAT_ABGR,
+    VKCLIP_FORMAT_RGBX,
+    VKCLIP_FORMAT_BGRX,
+    VKCLIP_FORMAT_XRGB,
+    VKCLIP_FORMAT_XBGR,
+    VKCLIP_FORMAT_GRAY8,
+    VKCLIP_FORMAT_I420,  /* planes Y, U, V; chroma halved both ways */
+    VKCLIP_FORMAT_NV12,  /* planes Y, interleaved UV */
+} vkclip_pixel_format;
+
+typedef enum vkclip_colorimetry {
+    VKCLIP_BT601_LIMITED = 0,
+    VKCLIP_BT601_FULL,
+    VKCLIP_BT709_LIMITED,
+    VKCLIP_BT709_FULL,
+} vkclip_colorimetry;
+
+typedef struct vkclip_frame {
+    vkclip_pixel_format format;
+    int width, height;
+    const uint8_t *planes[3];
+    int strides[3]; /* bytes from one row to the next, per plane */
+    vkclip_colorimetry colorimetry; /* YUV formats only */
+} vkclip_frame;
+
+/* The model's input tensor for one frame: float32 CHW, 3 × S × S, with the
+ * reference's resize, crop, scaling and mean/std. Returns 0 or -1. */
+int vkclip_preprocess(vkclip_model *model, const vkclip_frame *frame, float *out, vkclip_error *err);
+
+/* Image embeddings (projected) of n frames into out[n][embed_dim], L2
+ * normalised when normalize is true. Returns 0 or -1. */
+int vkclip_encode_images(vkclip_model *model, const vkclip_frame *frames, int n, float *out,
+                         bool normalize, vkclip_error *err);
+
+/* Runs the image tower on one batch of random preprocessed input, without
+ * preprocessing or readback (for benchmarks). Returns 0 or -1. */
+int vkclip_bench_batch(vkclip_model *model, vkclip_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,111 @@
+#include "weights_upload.h"
+
+#include <string.h>
+
+#include "model/dtype.h"
+
+static float element_f32(const st_tensor *t, size_t i)
+{
+    const unsigned char *p = t->data;
+    uint16_t h;
+    float f;
+    switch (t->dtype) {
+    case ST_F16:
+        memcpy(&h, p + i * 2, 2);
+        return f16_to_f32(h);
+    case ST_BF16:
+        memcpy(&h, p + i * 2, 2);
+        return bf16_to_f32(h);
+    default:
+        memcpy(&f, p + i * 4, 4);
+        return f;
+    }
+}
+
+static bool allocate(weight_loader *L, dbuf *out, uint64_t bytes, storage_type type)
+{
+    out->type = type;
+    return vk_arena_alloc(L->ctx, L->arena, bytes, &out->slice, L->err);
+}
+
+bool upload_vector(weight_loader *L, dbuf *out, const char *name, int ndim, const int64_t *shape)
+{
+    const st_tensor *t = model_weights_expect(L->weights, name, ndim, shape, L->err);
+    if (!t || !allocate(L, out, (uint64_t)t->numel * 4, STORAGE_F32))
+        return false;
+    float *dst = vk_uploader_reserve(&L->uploader, out->slice, L->err);
+    if (!dst)
+        return false;
+    for (int64_t i = 0; i < t->numel; i++)
+        dst[i] = element_f32(t, (size_t)i);
+    return true;
+}
+
+typedef struct stacked_rows {
+    const st_tensor *parts[3];
+    uint32_t part_rows, K;
+} stacked_rows;
+
+static void get_stacked_row(void *user, uint32_t n, float *dst)
+{
+    const stacked_rows *s = user;
+    const st_tensor *t = s->parts[n / s->part_rows];
+    size_t base = (size_t)(n % s->part_rows) * s->K;
+    for (uint32_t k = 0; k < s->K; k++)
+        dst[k] = element_f32(t, base + k);
+}
+
+bool upload_matrix(weight_loader *L, linear_weight *out, const st_tensor *const *parts, int nparts,
+                   uint32_t part_rows, uint32_t K)
+{
+    memset(out, 0, sizeof *out);
+    stacked_rows rows = {.part_rows = part_rows, .K = K};
+    for (int i = 0; i < nparts; i++)
+        rows.parts[i] = parts[i];
+    if (K % 4 != 0)
+        return errbuf_set(L->err, "tensor '%s': inner size %u is not a multiple of 4", parts[0]->name, K);
+    out->N = part_rows * (uint32_t)nparts;
+    out->K = K;
+    uint64_t bytes = packed_weight_bytes(out->N, K, L->tiles, L->matrix_type);
+    uint64_t texels = bytes / (4 * storage_size(L->matrix_type));
+    if (texels > L->ctx->props.limits.maxTexelBufferElements)
+        return errbuf_set(L->err, "tensor '%s': %llu texels exceed the device's limit of %u",
+                          parts[0]->name, (unsigned long long)texels,
+                          L->ctx->props.limits.maxTexelBufferElements);
+    if (!allocate(L, &out->w, bytes, L->matrix_type))
+        return false;
+    void *dst = vk_uploader_reserve(&L->uploader, out->w.slice, L->err);
+    if (!dst)
+        return false;
+    if (!pack_weight(dst, out->N, K, L->tiles, L->matrix_type, get_stacked_row, &rows))
+        return errbuf_set(L->err, "out of memory");
+    return true;
+}
+
+bool upload_linear(weight_loader *L, linear_weight *out, const char *const *weight_names,
+                   const char *const *bias_names, int parts, uint32_t part_rows, uint32_t K)
+{
+    const st_tensor *w[3];
+    int64_t wshape[2] = {part_rows, K};
+    for (int i = 0; i < parts; i++)
+        if (!(w[i] = model_weights_expect(L->weights, weight_names[i], 2, wshape, L->err)))
+            return false;
+    if (!upload_matrix(L, out, w, parts, part_rows, K))
+        return false;
+    if (!bias_names)
+        return true;
+    int64_t bshape[1] = {part_rows};
+    const st_tensor *b[3];
+    for (int i = 0; i < parts; i++)
+        if (!(b[i] = model_weights_expect(L->weights, bias_names[i], 1, bshape, L->err)))
+            return false;
+    if (!allocate(L, &out->bias, (uint64_t)out->N * 4, STORAGE_F32))
+        return false;
+    float *bdst = vk_uploader_reserve(&L->uploader, out->bias.slice, L->err);
+    if (!bdst)
+        return false;
+    for (int i = 0; i < parts; i++)
+        for (uint32_t n = 0; n < part_rows; n++)
+            bdst[(size_t)i * part_rows + n] = element_f32(b[i], n);
+    return true;
+}

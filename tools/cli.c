@@ -1,0 +1,152 @@
+#include "cli.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+int cli_fail(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("vkclip: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return 1;
+}
+
+static bool option_allowed(const char *allowed, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = allowed; (p = strstr(p, name)); p += n)
+        if ((p == allowed || p[-1] == ',') && (p[n] == ',' || p[n] == '\0'))
+            return true;
+    return false;
+}
+
+static bool parse_int(const char *s, int lo, int hi, int *out)
+{
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (!*s || *end || v < lo || v > hi)
+        return false;
+    *out = (int)v;
+    return true;
+}
+
+bool cli_parse(int argc, char **argv, const char *allowed, cli_options *o, const char *usage)
+{
+    memset(o, 0, sizeof *o);
+    o->device = -1;
+    o->seconds = 10;
+    /* Positional arguments are gathered at the front of argv itself (never
+     * past the option being read), so nothing needs freeing. */
+    o->inputs = (const char **)argv;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (strncmp(a, "--", 2) != 0 || strcmp(a, "--") == 0) {
+            if (strcmp(a, "--") == 0)
+                for (i++; i < argc; i++)
+                    argv[o->ninputs++] = argv[i];
+            else
+                argv[o->ninputs++] = argv[i];
+            continue;
+        }
+        const char *name = a + 2;
+        if (!option_allowed(allowed, name)) {
+            fprintf(stderr, "vkclip: unknown option %s\nusage: %s\n", a, usage);
+            return false;
+        }
+        if (strcmp(name, "raw") == 0) {
+            o->raw = true;
+            continue;
+        }
+        if (strcmp(name, "validation") == 0) {
+            o->validation = true;
+            continue;
+        }
+        if (i + 1 >= argc) {
+            fprintf(stderr, "vkclip: %s needs a value\nusage: %s\n", a, usage);
+            return false;
+        }
+        const char *val = argv[++i];
+        bool ok = true;
+        if (strcmp(name, "model") == 0)
+            o->model = val;
+        else if (strcmp(name, "out") == 0)
+            o->out = val;
+        else if (strcmp(name, "device") == 0)
+            ok = parse_int(val, 0, 999, &o->device);
+        else if (strcmp(name, "batch") == 0)
+            ok = parse_int(val, 1, 1024, &o->batch);
+        else if (strcmp(name, "seconds") == 0) {
+            char *end;
+            o->seconds = strtod(val, &end);
+            ok = *val && !*end && o->seconds > 0 && o->seconds <= 86400;
+        } else if (strcmp(name, "precision") == 0) {
+            ok = strcmp(val, "f32") == 0 || strcmp(val, "f16") == 0;
+            o->precision = strcmp(val, "f16") == 0 ? VKCLIP_PRECISION_F16 : VKCLIP_PRECISION_F32;
+        }
+        if (!ok) {
+            fprintf(stderr, "vkclip: bad value '%s' for %s\nusage: %s\n", val, a, usage);
+            return false;
+        }
+    }
+    return true;
+}
+
+vkclip_device *cli_open_device(const cli_options *o)
+{
+    vkclip_error err;
+    vkclip_device_options opts = {.device_index = o->device, .validation = o->validation};
+    vkclip_device *dev = vkclip_device_open(&opts, &err);
+    if (!dev)
+        cli_fail("%s", err.message);
+    return dev;
+}
+
+vkclip_model *cli_load_model(vkclip_device *dev, const cli_options *o)
+{
+    if (!o->model) {
+        cli_fail("--model DIR is required");
+        return NULL;
+    }
+    vkclip_error err;
+    vkclip_model_options opts = {.activations = o->precision, .batch_size = o->batch};
+    vkclip_model *m = vkclip_model_load(dev, o->model, &opts, &err);
+    if (!m) {
+        cli_fail("%s", err.message);
+        return NULL;
+    }
+    vkclip_model_info info;
+    vkclip_model_get_info(m, &info);
+    if (o->precision == VKCLIP_PRECISION_F16 && strcmp(info.activations, "f16") != 0)
+        fprintf(stderr, "vkclip: the device lacks 16-bit storage; activations stay fp32\n");
+    return m;
+}
+
+void json_print_string(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            fprintf(f, "\\%c", *p);
+        else if (*p == '\n')
+            fputs("\\n", f);
+        else if (*p == '\t')
+            fputs("\\t", f);
+        else if (*p < 0x20 || *p == 0x7f)
+            fprintf(f, "\\u%04x", *p);
+        else
+            fputc(*p, f);
+    }
+    fputc('"', f);
+}
+
+void json_print_floats(FILE *f, const float *v, int n)
+{
+    fputc('[', f);
+    for (int i = 0; i < n; i++)
+        fprintf(f, "%s%.9g", i ? ", " : "", v[i]);
+    fputc(']', f);
+}
