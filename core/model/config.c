@@ -1,0 +1,361 @@
+/* config.c: config.json and preprocessor_config.json, read as Hugging Face
+ * transformers reads them, then range-checked. */
+#include "model/config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "model/json.h"
+#include "util/mapped_file.h"
+
+/* Where a value came from, for messages: "<file>: <section>.<key> ...". */
+typedef struct source {
+    const char *file;
+    const char *section; /* "" at the top level */
+} source;
+
+static const char *dot(const source *s)
+{
+    return s->section[0] ? "." : "";
+}
+
+/* A present integer key into *out (absent keys leave *out alone). A JSON null
+ * counts as absent: transformers replaces None with the default too. */
+static bool read_int(const json_value *obj, const char *key, int *out, const source *s,
+                     errbuf *err)
+{
+    const json_value *v = json_get(obj, key);
+    if (!v || v->type == JSON_NULL)
+        return true;
+    int64_t n;
+    if (!json_integer(v, &n))
+        return errbuf_set(err, "%s: %s%s%s is %s, expected an integer", s->file, s->section,
+                          dot(s), key, v->type == JSON_NUMBER ? "not an integer" : json_type_phrase(v->type));
+    if (n < INT_MIN || n > INT_MAX)
+        return errbuf_set(err, "%s: %s%s%s = %lld is out of range", s->file, s->section, dot(s),
+                          key, (long long)n);
+    *out = (int)n;
+    return true;
+}
+
+static bool read_float(const json_value *obj, const char *key, float *out, const source *s,
+                       errbuf *err)
+{
+    const json_value *v = json_get(obj, key);
+    if (!v || v->type == JSON_NULL)
+        return true;
+    if (v->type != JSON_NUMBER)
+        return errbuf_set(err, "%s: %s%s%s is %s, expected a number", s->file, s->section,
+                          dot(s), key, json_type_phrase(v->type));
+    *out = (float)v->number;
+    return true;
+}
+
+static bool read_bool(const json_value *obj, const char *key, bool *out, const source *s,
+                      errbuf *err)
+{
+    const json_value *v = json_get(obj, key);
+    if (!v || v->type == JSON_NULL)
+        return true;
+    if (v->type != JSON_TRUE && v->type != JSON_FALSE)
+        return errbuf_set(err, "%s: %s%s%s is %s, expected true or false", s->file, s->section,
+                          dot(s), key, json_type_phrase(v->type));
+    *out = v->type == JSON_TRUE;
+    return true;
+}
+
+static bool read_act(const json_value *obj, clip_act *out, const source *s, errbuf *err)
+{
+    const json_value *v = json_get(obj, "hidden_act");
+    if (!v || v->type == JSON_NULL)
+        return true;
+    if (v->type != JSON_STRING)
+        return errbuf_set(err, "%s: %s.hidden_act is %s, expected a string", s->file, s->section,
+                          json_type_phrase(v->type));
+    if (strcmp(v->str, "quick_gelu") == 0 && v->str_len == 10)
+        *out = CLIP_ACT_QUICK_GELU;
+    else if (strcmp(v->str, "gelu") == 0 && v->str_len == 4)
+        *out = CLIP_ACT_GELU;
+    else {
+        char shown[48];
+        json_printable(shown, sizeof shown, v->str, v->str_len);
+        return errbuf_set(err, "%s: %s.hidden_act '%s' is not supported (expected quick_gelu or gelu)",
+                          s->file, s->section, shown);
+    }
+    return true;
+}
+
+static bool check_range(int v, int lo, int hi, const char *key, const source *s, errbuf *err)
+{
+    if (v < lo || v > hi)
+        return errbuf_set(err, "%s: %s%s%s = %d is outside [%d, %d]", s->file, s->section, dot(s),
+                          key, v, lo, hi);
+    return true;
+}
+
+static bool read_tower(const json_value *obj, clip_tower_config *t, const source *s, errbuf *err)
+{
+    return read_int(obj, "hidden_size", &t->hidden_size, s, err) &&
+           read_int(obj, "intermediate_size", &t->intermediate_size, s, err) &&
+           read_int(obj, "num_attention_heads", &t->num_heads, s, err) &&
+           read_int(obj, "num_hidden_layers", &t->num_layers, s, err) &&
+           read_float(obj, "layer_norm_eps", &t->layer_norm_eps, s, err) &&
+           read_act(obj, &t->act, s, err);
+}
+
+static bool check_tower(const clip_tower_config *t, const source *s, errbuf *err)
+{
+    if (!check_range(t->hidden_size, 1, 16384, "hidden_size", s, err) ||
+        !check_range(t->intermediate_size, 1, 65536, "intermediate_size", s, err) ||
+        !check_range(t->num_heads, 1, t->hidden_size, "num_attention_heads", s, err) ||
+        !check_range(t->num_layers, 1, 256, "num_hidden_layers", s, err))
+        return false;
+    if (t->hidden_size % t->num_heads != 0)
+        return errbuf_set(err, "%s: %s.hidden_size %d is not divisible by num_attention_heads %d",
+                          s->file, s->section, t->hidden_size, t->num_heads);
+    if (!(t->layer_norm_eps > 0.0f && t->layer_norm_eps < 1.0f))
+        return errbuf_set(err, "%s: %s.layer_norm_eps %g is not in (0, 1)", s->file, s->section,
+                          (double)t->layer_norm_eps);
+    return true;
+}
+
+/* transformers: a non-null "<tower>_config_dict" is read on top of the
+ * tower's defaults and then replaces every key of "<tower>_config", so the
+ * latter counts only when the former is absent or null. */
+static bool pick_section(const json_value *root, const char *plain, const char *dict,
+                         const json_value **obj, source *s, errbuf *err)
+{
+    const char *names[2] = { dict, plain };
+    for (int i = 0; i < 2; i++) {
+        const json_value *v = json_get(root, names[i]);
+        if (!v || v->type == JSON_NULL)
+            continue;
+        if (v->type != JSON_OBJECT)
+            return errbuf_set(err, "%s: %s is %s, expected an object", s->file, names[i],
+                              json_type_phrase(v->type));
+        if (!*obj) {
+            *obj = v;
+            s->section = names[i];
+        }
+    }
+    return true;
+}
+
+bool clip_config_parse(clip_config *cfg, const char *json, size_t len, const char *name,
+                       errbuf *err)
+{
+    /* CLIPConfig / CLIPTextConfig / CLIPVisionConfig defaults */
+    *cfg = (clip_config){
+        .projection_dim = 512,
+        .vision = { 768, 3072, 12, 12, CLIP_ACT_QUICK_GELU, 1e-5f },
+        .image_size = 224,
+        .patch_size = 32,
+        .num_channels = 3,
+        .text = { 512, 2048, 8, 12, CLIP_ACT_QUICK_GELU, 1e-5f },
+        .vocab_size = 49408,
+        .max_position_embeddings = 77,
+    };
+    json_doc *doc = json_parse(json, len, err);
+    if (!doc)
+        return errbuf_prefix(err, "%s", name);
+    const json_value *root = json_root(doc);
+    source top = { name, "" };
+    source text = { name, "text_config" }, vision = { name, "vision_config" };
+    const json_value *text_obj = NULL, *vision_obj = NULL;
+    bool ok;
+    if (root->type != JSON_OBJECT)
+        ok = errbuf_set(err, "%s: top level is %s, expected an object", name,
+                        json_type_phrase(root->type));
+    else
+        ok = read_int(root, "projection_dim", &cfg->projection_dim, &top, err) &&
+             pick_section(root, "text_config", "text_config_dict", &text_obj, &text, err) &&
+             pick_section(root, "vision_config", "vision_config_dict", &vision_obj, &vision, err) &&
+             read_tower(text_obj, &cfg->text, &text, err) &&
+             read_int(text_obj, "vocab_size", &cfg->vocab_size, &text, err) &&
+             read_int(text_obj, "max_position_embeddings", &cfg->max_position_embeddings, &text, err) &&
+             read_tower(vision_obj, &cfg->vision, &vision, err) &&
+             read_int(vision_obj, "image_size", &cfg->image_size, &vision, err) &&
+             read_int(vision_obj, "patch_size", &cfg->patch_size, &vision, err) &&
+             read_int(vision_obj, "num_channels", &cfg->num_channels, &vision, err) &&
+             check_range(cfg->projection_dim, 1, 16384, "projection_dim", &top, err) &&
+             check_tower(&cfg->text, &text, err) &&
+             check_range(cfg->vocab_size, 1, 1 << 20, "vocab_size", &text, err) &&
+             check_range(cfg->max_position_embeddings, 1, 16384, "max_position_embeddings", &text, err) &&
+             check_tower(&cfg->vision, &vision, err) &&
+             check_range(cfg->image_size, 1, 4096, "image_size", &vision, err) &&
+             check_range(cfg->patch_size, 1, cfg->image_size, "patch_size", &vision, err) &&
+             check_range(cfg->num_channels, 3, 3, "num_channels", &vision, err);
+    json_free(doc);
+    return ok;
+}
+
+bool clip_config_load(clip_config *cfg, const char *path, errbuf *err)
+{
+    size_t len;
+    char *text = read_text_file(path, &len, err);
+    if (!text)
+        return false;
+    bool ok = clip_config_parse(cfg, text, len, path, err);
+    free(text);
+    return ok;
+}
+
+/* ---- preprocessor_config.json ------------------------------------------ */
+
+void clip_preprocess_config_default(clip_preprocess_config *pp, int image_size)
+{
+    *pp = (clip_preprocess_config){
+        .shortest_edge = image_size,
+        .crop_width = image_size,
+        .crop_height = image_size,
+        .resample = 3, /* bicubic */
+        .do_resize = true,
+        .do_center_crop = true,
+        .do_rescale = true,
+        .do_normalize = true,
+        .rescale_factor = 1.0f / 255.0f,
+        .mean = { 0.48145466f, 0.4578275f, 0.40821073f },
+        .std = { 0.26862954f, 0.26130258f, 0.27577711f },
+    };
+}
+
+/* "size": 224, {"shortest_edge": 224}, or {"height": h, "width": w}. The last
+ * asks transformers for a resize to exactly h x w (aspect not kept), which
+ * this config cannot express; it is read as shortest_edge = min(h, w), the
+ * same as an exact resize whenever the crop then takes the centre h x w of a
+ * square input. */
+static bool read_size(const json_value *root, clip_preprocess_config *pp, const source *s,
+                      errbuf *err)
+{
+    const json_value *v = json_get(root, "size");
+    if (!v || v->type == JSON_NULL)
+        return true;
+    if (v->type == JSON_NUMBER)
+        return read_int(root, "size", &pp->shortest_edge, s, err);
+    source inner = { s->file, "size" };
+    if (v->type == JSON_OBJECT && json_get(v, "shortest_edge"))
+        return read_int(v, "shortest_edge", &pp->shortest_edge, &inner, err);
+    if (v->type == JSON_OBJECT && json_get(v, "height") && json_get(v, "width")) {
+        int h = 0, w = 0;
+        if (!read_int(v, "height", &h, &inner, err) || !read_int(v, "width", &w, &inner, err))
+            return false;
+        pp->shortest_edge = h < w ? h : w;
+        return true;
+    }
+    return errbuf_set(err, "%s: size is %s, expected an integer or an object with shortest_edge "
+                      "or height and width", s->file, json_type_phrase(v->type));
+}
+
+/* "crop_size": 224 or {"height": h, "width": w} */
+static bool read_crop(const json_value *root, clip_preprocess_config *pp, const source *s,
+                      errbuf *err)
+{
+    const json_value *v = json_get(root, "crop_size");
+    if (!v || v->type == JSON_NULL)
+        return true;
+    if (v->type == JSON_NUMBER) {
+        if (!read_int(root, "crop_size", &pp->crop_width, s, err))
+            return false;
+        pp->crop_height = pp->crop_width;
+        return true;
+    }
+    source inner = { s->file, "crop_size" };
+    if (v->type == JSON_OBJECT && json_get(v, "height") && json_get(v, "width"))
+        return read_int(v, "height", &pp->crop_height, &inner, err) &&
+               read_int(v, "width", &pp->crop_width, &inner, err);
+    return errbuf_set(err, "%s: crop_size is %s, expected an integer or an object with height "
+                      "and width", s->file, json_type_phrase(v->type));
+}
+
+/* "image_mean"/"image_std": three numbers, or one for all channels. */
+static bool read_triple(const json_value *root, const char *key, float out[3], const source *s,
+                        errbuf *err)
+{
+    const json_value *v = json_get(root, key);
+    if (!v || v->type == JSON_NULL)
+        return true;
+    if (v->type == JSON_NUMBER) {
+        out[0] = out[1] = out[2] = (float)v->number;
+        return true;
+    }
+    if (v->type != JSON_ARRAY || v->count != 3)
+        return errbuf_set(err, "%s: %s must be an array of 3 numbers", s->file, key);
+    int i = 0;
+    for (const json_value *e = json_first(v); e; e = json_next(e), i++) {
+        if (e->type != JSON_NUMBER)
+            return errbuf_set(err, "%s: %s[%d] is %s, expected a number", s->file, key, i,
+                              json_type_phrase(e->type));
+        out[i] = (float)e->number;
+    }
+    return true;
+}
+
+static bool check_preprocess(const clip_preprocess_config *pp, const source *s, errbuf *err)
+{
+    if (!check_range(pp->shortest_edge, 1, 16384, "size", s, err) ||
+        !check_range(pp->crop_width, 1, 16384, "crop_size width", s, err) ||
+        !check_range(pp->crop_height, 1, 16384, "crop_size height", s, err) ||
+        !check_range(pp->resample, 0, 5, "resample", s, err))
+        return false;
+    if (!isfinite(pp->rescale_factor) || pp->rescale_factor <= 0.0f)
+        return errbuf_set(err, "%s: rescale_factor %g is not a positive number", s->file,
+                          (double)pp->rescale_factor);
+    for (int c = 0; c < 3; c++) {
+        if (!isfinite(pp->mean[c]))
+            return errbuf_set(err, "%s: image_mean[%d] is not finite", s->file, c);
+        if (!isfinite(pp->std[c]))
+            return errbuf_set(err, "%s: image_std[%d] is not finite", s->file, c);
+        if (pp->std[c] == 0.0f)
+            return errbuf_set(err, "%s: image_std[%d] is zero", s->file, c);
+    }
+    return true;
+}
+
+bool clip_preprocess_config_parse(clip_preprocess_config *pp, const char *json, size_t len,
+                                  const char *name, int image_size, errbuf *err)
+{
+    clip_preprocess_config_default(pp, image_size);
+    json_doc *doc = json_parse(json, len, err);
+    if (!doc)
+        return errbuf_prefix(err, "%s", name);
+    const json_value *root = json_root(doc);
+    source s = { name, "" };
+    bool ok;
+    if (root->type != JSON_OBJECT)
+        ok = errbuf_set(err, "%s: top level is %s, expected an object", name,
+                        json_type_phrase(root->type));
+    else
+        ok = read_size(root, pp, &s, err) && read_crop(root, pp, &s, err) &&
+             read_int(root, "resample", &pp->resample, &s, err) &&
+             read_bool(root, "do_resize", &pp->do_resize, &s, err) &&
+             read_bool(root, "do_center_crop", &pp->do_center_crop, &s, err) &&
+             read_bool(root, "do_rescale", &pp->do_rescale, &s, err) &&
+             read_bool(root, "do_normalize", &pp->do_normalize, &s, err) &&
+             read_float(root, "rescale_factor", &pp->rescale_factor, &s, err) &&
+             read_triple(root, "image_mean", pp->mean, &s, err) &&
+             read_triple(root, "image_std", pp->std, &s, err) &&
+             check_preprocess(pp, &s, err);
+    json_free(doc);
+    return ok;
+}
+
+bool clip_preprocess_config_load(clip_preprocess_config *pp, const char *path, int image_size,
+                                 errbuf *err)
+{
+    struct stat st;
+    if (stat(path, &st) != 0 && errno == ENOENT) {
+        clip_preprocess_config_default(pp, image_size);
+        return true;
+    }
+    size_t len;
+    char *text = read_text_file(path, &len, err);
+    if (!text)
+        return false;
+    bool ok = clip_preprocess_config_parse(pp, text, len, path, image_size, err);
+    free(text);
+    return ok;
+}
