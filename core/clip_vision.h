@@ -3,23 +3,17 @@
 #ifndef VKCLIP_CLIP_VISION_H
 #define VKCLIP_CLIP_VISION_H
 
-#include "model/config.h"
-#include "weights_upload.h"
-
-typedef struct vision_layer {
-    dbuf ln1_gamma, ln1_beta, ln2_gamma, ln2_beta;
-    linear_weight qkv, out, fc1, fc2;
-} vision_layer;
+#include "encoder.h"
 
 typedef struct clip_vision {
     clip_tower_config cfg;
-    uint32_t width, heads, head_dim, layers, intermediate;
+    uint32_t width, layers;
     uint32_t patch, image_size, patches_per_side, patches, tokens;
     uint32_t embed_dim;
     linear_weight patch_embed; /* the stride-P convolution as a matmul over patch rows */
     dbuf class_embedding, positions;
     dbuf pre_gamma, pre_beta, post_gamma, post_beta;
-    vision_layer *layer;
+    encoder_layer *layer;
     linear_weight projection;
     matmul_tiles tiles;
 } clip_vision;
@@ -31,11 +25,9 @@ void clip_vision_free(clip_vision *v);
 typedef struct vision_graph {
     uint32_t batch;
     vk_arena arena;
-    dbuf patches;    /* input: [batch·patches][3·P·P], written by preprocessing */
-    dbuf x;          /* residual stream, fp32 */
-    dbuf h, qkv, vt, attn, mlp;
-    dbuf scores;     /* fp32 */
-    dbuf pooled;     /* fp32 */
+    dbuf patches; /* input: [batch·patches][3·P·P] fp32, written by preprocessing */
+    encoder_buffers enc;
+    dbuf pooled;  /* post-LayerNorm class tokens, fp32 */
     vk_buffer embeddings; /* output: [batch][embed_dim] fp32, host-visible */
     vk_sequence forward;
 } vision_graph;

@@ -1,5 +1,6 @@
 #include "kernels.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -63,8 +64,10 @@ void kernel_cache_init(kernel_cache *kc, vk_context *ctx)
 
 void kernel_cache_destroy(kernel_cache *kc)
 {
-    for (int i = 0; i < kc->count; i++)
-        vk_kernel_destroy(kc->ctx, &kc->entries[i].kernel);
+    for (int i = 0; i < kc->count; i++) {
+        vk_kernel_destroy(kc->ctx, &kc->entries[i]->kernel);
+        free(kc->entries[i]);
+    }
     free(kc->entries);
     memset(kc, 0, sizeof *kc);
 }
@@ -73,14 +76,14 @@ const vk_kernel *kernel_get(kernel_cache *kc, kernel_id id, const uint32_t *spec
                             errbuf *err)
 {
     for (int i = 0; i < kc->count; i++) {
-        kernel_cache_entry *e = &kc->entries[i];
+        kernel_cache_entry *e = kc->entries[i];
         if (e->id == id && e->num_spec == num_spec &&
             memcmp(e->spec, spec, num_spec * sizeof *spec) == 0)
             return &e->kernel;
     }
     if (kc->count == kc->capacity) {
         int cap = kc->capacity ? kc->capacity * 2 : 16;
-        kernel_cache_entry *grown = realloc(kc->entries, (size_t)cap * sizeof *grown);
+        kernel_cache_entry **grown = realloc(kc->entries, (size_t)cap * sizeof *grown);
         if (!grown) {
             errbuf_set(err, "out of memory");
             return NULL;
@@ -88,16 +91,27 @@ const vk_kernel *kernel_get(kernel_cache *kc, kernel_id id, const uint32_t *spec
         kc->entries = grown;
         kc->capacity = cap;
     }
-    kernel_cache_entry *e = &kc->entries[kc->count];
-    memset(e, 0, sizeof *e);
+    kernel_cache_entry *e = calloc(1, sizeof *e);
+    if (!e) {
+        errbuf_set(err, "out of memory");
+        return NULL;
+    }
     e->id = id;
     e->num_spec = num_spec;
     memcpy(e->spec, spec, num_spec * sizeof *spec);
+    int at = snprintf(e->label, sizeof e->label, "%s", descs[id].name);
+    for (uint32_t i = 0; i < num_spec && at > 0 && at < (int)sizeof e->label; i++)
+        at += snprintf(e->label + at, sizeof e->label - (size_t)at, "%c%u", i ? ',' : '[', spec[i]);
+    if (num_spec && at > 0 && at < (int)sizeof e->label - 1)
+        snprintf(e->label + at, sizeof e->label - (size_t)at, "]");
     vk_kernel_desc d = descs[id];
+    d.name = e->label;
     memcpy(d.spec, spec, num_spec * sizeof *spec);
     d.num_spec = num_spec;
-    if (!vk_kernel_create(kc->ctx, &e->kernel, &d, err))
+    if (!vk_kernel_create(kc->ctx, &e->kernel, &d, err)) {
+        free(e);
         return NULL;
-    kc->count++;
+    }
+    kc->entries[kc->count++] = e;
     return &e->kernel;
 }

@@ -24,11 +24,12 @@ typedef struct kernel_cache_entry {
     uint32_t spec[VK_KERNEL_MAX_SPEC];
     uint32_t num_spec;
     vk_kernel kernel;
+    char label[64]; /* name and constants, for profiles */
 } kernel_cache_entry;
 
 typedef struct kernel_cache {
     vk_context *ctx;
-    kernel_cache_entry *entries;
+    kernel_cache_entry **entries; /* stable addresses: sequences keep labels */
     int count, capacity;
 } kernel_cache;
 

@@ -534,5 +534,6 @@ int vkclip_bench_batch(vkclip_model *m, vkclip_error *err)
     vision_graph *g = graph_for(m, (uint32_t)m->batch_size, &e);
     if (!g || !vk_sequence_submit(&g->forward, &e) || !vk_sequence_wait(&g->forward, &e))
         return fail(err, &e);
+    vk_sequence_print_profile(&g->forward);
     return 0;
 }

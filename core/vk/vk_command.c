@@ -1,6 +1,7 @@
 #include "vk_command.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -84,6 +85,22 @@ bool vk_sequence_begin(vk_context *ctx, vk_sequence *seq, errbuf *err)
     }
     VkCommandBufferBeginInfo bi = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
     vkBeginCommandBuffer(seq->cmd, &bi);
+    const char *profile = getenv("VKCLIP_PROFILE");
+    if (profile && *profile && strcmp(profile, "0") != 0) {
+        seq->timestamp_capacity = 4096;
+        VkQueryPoolCreateInfo qci = {.sType = VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO,
+                                     .queryType = VK_QUERY_TYPE_TIMESTAMP,
+                                     .queryCount = seq->timestamp_capacity + 1};
+        seq->dispatch_names = calloc(seq->timestamp_capacity, sizeof *seq->dispatch_names);
+        if (!seq->dispatch_names ||
+            vkCreateQueryPool(ctx->device, &qci, NULL, &seq->timestamps) != VK_SUCCESS) {
+            seq->timestamps = VK_NULL_HANDLE;
+            seq->timestamp_capacity = 0;
+        } else {
+            vkCmdResetQueryPool(seq->cmd, seq->timestamps, 0, seq->timestamp_capacity + 1);
+            vkCmdWriteTimestamp(seq->cmd, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, seq->timestamps, 0);
+        }
+    }
     return true;
 }
 
@@ -196,6 +213,11 @@ bool vk_sequence_dispatch(vk_sequence *seq, const vk_kernel *k, const vk_binding
         vkCmdPushConstants(seq->cmd, k->layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, k->push_size, push);
     vkCmdDispatch(seq->cmd, gx, gy, gz);
     compute_barrier(seq->cmd);
+    if (seq->timestamps && seq->dispatches < seq->timestamp_capacity) {
+        seq->dispatch_names[seq->dispatches] = k->name;
+        vkCmdWriteTimestamp(seq->cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, seq->timestamps,
+                            seq->dispatches + 1);
+    }
     seq->dispatches++;
     return true;
 }
@@ -253,7 +275,47 @@ void vk_sequence_destroy(vk_sequence *seq)
     free(seq->views);
     if (seq->fence)
         vkDestroyFence(dev, seq->fence, NULL);
+    if (seq->timestamps)
+        vkDestroyQueryPool(dev, seq->timestamps, NULL);
+    free(seq->dispatch_names);
     if (seq->cmd)
         vkFreeCommandBuffers(dev, seq->ctx->command_pool, 1, &seq->cmd);
     memset(seq, 0, sizeof *seq);
+}
+
+void vk_sequence_print_profile(vk_sequence *seq)
+{
+    uint32_t n = seq->dispatches < seq->timestamp_capacity ? seq->dispatches : seq->timestamp_capacity;
+    if (!seq->timestamps || n == 0)
+        return;
+    uint64_t *t = calloc(n + 1, sizeof *t);
+    if (!t)
+        return;
+    if (vkGetQueryPoolResults(seq->ctx->device, seq->timestamps, 0, n + 1, (n + 1) * sizeof *t, t,
+                              sizeof *t, VK_QUERY_RESULT_64_BIT) == VK_SUCCESS) {
+        double period = seq->ctx->props.limits.timestampPeriod * 1e-6; /* ms per tick */
+        const char *names[64];
+        double ms[64];
+        uint32_t counts[64], kinds = 0;
+        for (uint32_t i = 0; i < n; i++) {
+            uint32_t k = 0;
+            while (k < kinds && strcmp(names[k], seq->dispatch_names[i]) != 0)
+                k++;
+            if (k == kinds && kinds < 64) {
+                names[kinds] = seq->dispatch_names[i];
+                ms[kinds] = 0;
+                counts[kinds++] = 0;
+            }
+            if (k < kinds) {
+                ms[k] += (double)(t[i + 1] - t[i]) * period;
+                counts[k]++;
+            }
+        }
+        double total = (double)(t[n] - t[0]) * period;
+        fprintf(stderr, "profile: %u dispatches, %.2f ms\n", n, total);
+        for (uint32_t k = 0; k < kinds; k++)
+            fprintf(stderr, "  %-40s %5u x %9.3f ms  %5.1f%%\n", names[k], counts[k], ms[k],
+                    total > 0 ? 100.0 * ms[k] / total : 0.0);
+    }
+    free(t);
 }

@@ -25,6 +25,10 @@ typedef struct vk_sequence {
     uint32_t sets_left; /* in the newest pool */
     bool pending;       /* submitted and not yet waited for */
     uint32_t dispatches;
+    /* VKCLIP_PROFILE=1: a timestamp after each dispatch, summed by kernel. */
+    VkQueryPool timestamps;
+    const char **dispatch_names;
+    uint32_t timestamp_capacity;
 } vk_sequence;
 
 bool vk_sequence_begin(vk_context *ctx, vk_sequence *seq, errbuf *err);
@@ -41,5 +45,8 @@ bool vk_sequence_end(vk_sequence *seq, errbuf *err);
 bool vk_sequence_submit(vk_sequence *seq, errbuf *err);
 bool vk_sequence_wait(vk_sequence *seq, errbuf *err);
 void vk_sequence_destroy(vk_sequence *seq);
+
+/* With VKCLIP_PROFILE=1, prints the time of the last run per kernel to stderr. */
+void vk_sequence_print_profile(vk_sequence *seq);
 
 #endif

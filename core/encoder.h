@@ -1,0 +1,53 @@
+/* encoder: the pre-LayerNorm transformer block both CLIP towers are made of:
+ *   x = x + out_proj(attention(LN1(x)))
+ *   x = x + fc2(act(fc1(LN2(x))))
+ * Weights of one block, and the recording of its forward pass. */
+#ifndef VKCLIP_ENCODER_H
+#define VKCLIP_ENCODER_H
+
+#include "model/config.h"
+#include "weights_upload.h"
+
+typedef struct encoder_layer {
+    dbuf ln1_gamma, ln1_beta, ln2_gamma, ln2_beta;
+    linear_weight qkv, out, fc1, fc2; /* q, k and v fused into one projection */
+} encoder_layer;
+
+/* Loads "<tower>.encoder.layers.<index>.*" (tower: "vision_model" or "text_model"). */
+bool encoder_layer_load(weight_loader *L, encoder_layer *ly, const char *tower, int index,
+                        uint32_t width, uint32_t intermediate);
+
+/* Shapes of one run of the encoder over `sequences` sequences of `tokens`. */
+typedef struct encoder_shape {
+    uint32_t sequences, tokens, padded_tokens; /* padded_tokens: tokens rounded up to 4 */
+    uint32_t width, heads, head_dim, intermediate;
+    bool causal;
+    activation act;
+    float eps;
+    matmul_tiles tiles;
+} encoder_shape;
+
+/* Activations of one run; x is the fp32 residual stream [sequences·tokens][width]. */
+typedef struct encoder_buffers {
+    dbuf x, h, qkv, scores, vt, attn, mlp;
+} encoder_buffers;
+
+encoder_shape encoder_shape_of(const clip_tower_config *cfg, uint32_t sequences, uint32_t tokens,
+                               bool causal, matmul_tiles tiles);
+
+/* Allocates the buffers for at most shape->sequences × shape->tokens. */
+bool encoder_buffers_alloc(vk_context *ctx, vk_arena *arena, const encoder_shape *shape,
+                           storage_type activations, encoder_buffers *b, errbuf *err);
+
+/* Allocation of one activation, refused past the device's binding limit. */
+bool alloc_activation(vk_context *ctx, vk_arena *arena, dbuf *out, uint64_t count, storage_type type,
+                      errbuf *err);
+
+bool encoder_layer_record(recorder *r, const encoder_layer *ly, const encoder_shape *s,
+                          const encoder_buffers *b);
+
+/* y = act(x Wᵀ + b) over rows, or y += x Wᵀ + b with residual. */
+bool record_linear(recorder *r, const linear_weight *w, dbuf x, dbuf y, uint32_t rows, activation act,
+                   bool residual, matmul_tiles tiles);
+
+#endif
