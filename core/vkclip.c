@@ -6,52 +6,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "clip_vision.h"
-#include "kernels.h"
-#include "model/config.h"
 #include "model/dtype.h"
-#include "model/weights.h"
 #include "preprocess.h"
-#include "vk/vk_context.h"
+#include "vkclip_internal.h"
 
-#define MAX_GRAPHS 4
 #define MAX_FRAME_SIDE 32768
 
-struct vkclip_device {
-    vk_context ctx;
-    kernel_cache kernels;
-};
-
-/* Host-visible buffers for one batch of frames on their way to the shaders. */
-typedef struct frame_staging {
-    vk_buffer frames; /* the frames' bytes */
-    vk_buffer tables; /* their resampling tables */
-    vk_buffer rows;   /* between the two resampling passes */
-    vk_buffer chw;    /* vkclip_preprocess's output */
-} frame_staging;
-
-struct vkclip_model {
-    vkclip_device *dev;
-    clip_config cfg;
-    clip_preprocess_config pp;
-    model_weights *weights;
-    vk_arena weight_arena;
-    storage_type matrix_type, act_type;
-    const char *weights_dtype;
-    clip_vision vision;
-    int batch_size;
-    vision_graph graphs[MAX_GRAPHS];
-    int ngraphs;
-    frame_staging staging;
-};
-
-static void export_error(vkclip_error *out, const errbuf *e)
+void export_error(vkclip_error *out, const errbuf *e)
 {
     if (out)
         snprintf(out->message, sizeof out->message, "%s", e->msg);
 }
 
-static int fail(vkclip_error *out, const errbuf *e)
+int fail(vkclip_error *out, const errbuf *e)
 {
     export_error(out, e);
     return -1;
@@ -144,7 +111,7 @@ uint32_t vkclip_device_validation_messages(const vkclip_device *dev)
 /* Register tiles: large on the CPU driver (fetches are calls, arithmetic is
  * cheap), moderate on GPUs. VKCLIP_TILES="tm,tn,wg" overrides (tests use it
  * to check the GPU packing on the CPU driver). */
-static matmul_tiles choose_tiles(const vk_context *ctx)
+matmul_tiles choose_tiles(const vk_context *ctx)
 {
     matmul_tiles t = ctx->props.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU
                          ? (matmul_tiles){.tm = 8, .tn = 8, .wg = 32}
@@ -179,6 +146,22 @@ static bool load_configs(vkclip_model *m, const char *dir, errbuf *e)
     return true;
 }
 
+bool weight_loader_begin(vkclip_model *m, weight_loader *L, errbuf *e)
+{
+    *L = (weight_loader){
+        .ctx = &m->dev->ctx, .weights = m->weights, .arena = &m->weight_arena,
+        .tiles = choose_tiles(&m->dev->ctx), .matrix_type = m->matrix_type, .err = e,
+    };
+    return vk_uploader_init(&m->dev->ctx, &L->uploader, e);
+}
+
+bool weight_loader_end(weight_loader *L, bool ok, errbuf *e)
+{
+    ok = ok && vk_uploader_finish(&L->uploader, e);
+    vk_uploader_destroy(&L->uploader);
+    return ok;
+}
+
 static bool upload_weights(vkclip_model *m, errbuf *e)
 {
     vk_context *ctx = &m->dev->ctx;
@@ -189,15 +172,11 @@ static bool upload_weights(vkclip_model *m, errbuf *e)
                              format_supports_texels(ctx, VK_FORMAT_R16G16B16A16_SFLOAT)
                          ? STORAGE_F16 : STORAGE_F32;
     vk_arena_init(&m->weight_arena, VK_MEMORY_DEVICE, 256u << 20);
-    weight_loader L = {
-        .ctx = ctx, .weights = m->weights, .arena = &m->weight_arena,
-        .tiles = choose_tiles(ctx), .matrix_type = m->matrix_type, .err = e,
-    };
-    if (!vk_uploader_init(ctx, &L.uploader, e))
+    weight_loader L;
+    if (!weight_loader_begin(m, &L, e))
         return false;
-    bool ok = clip_vision_load(&m->vision, &L, &m->cfg) && vk_uploader_finish(&L.uploader, e);
-    vk_uploader_destroy(&L.uploader);
-    return ok;
+    bool ok = clip_vision_load(&m->vision, &L, &m->cfg);
+    return weight_loader_end(&L, ok, e);
 }
 
 vkclip_model *vkclip_model_load(vkclip_device *dev, const char *dir, const vkclip_model_options *opts,
@@ -211,6 +190,7 @@ vkclip_model *vkclip_model_load(vkclip_device *dev, const char *dir, const vkcli
         return NULL;
     }
     m->dev = dev;
+    snprintf(m->dir, sizeof m->dir, "%s", dir);
     m->batch_size = opts && opts->batch_size > 0 ? opts->batch_size : 8;
     bool want_f16 = opts && opts->activations == VKCLIP_PRECISION_F16;
     /* fp16 activations need 16-bit stores and fp16 texel reads; else fp32. */
@@ -238,6 +218,7 @@ void vkclip_model_free(vkclip_model *m)
     vk_context *ctx = &m->dev->ctx;
     for (int i = 0; i < m->ngraphs; i++)
         vision_graph_free(&m->graphs[i], ctx);
+    model_text_free(m);
     vk_buffer_destroy(ctx, &m->staging.frames);
     vk_buffer_destroy(ctx, &m->staging.tables);
     vk_buffer_destroy(ctx, &m->staging.rows);
@@ -493,7 +474,7 @@ int vkclip_preprocess(vkclip_model *m, const vkclip_frame *frame, float *out, vk
     return 0;
 }
 
-static void l2_normalize(float *v, int n)
+void l2_normalize(float *v, int n)
 {
     double s = 0;
     for (int i = 0; i < n; i++)

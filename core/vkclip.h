@@ -142,6 +142,49 @@ int vkclip_encode_images(vkclip_model *model, const vkclip_frame *frames, int n,
  * preprocessing or readback (for benchmarks). Returns 0 or -1. */
 int vkclip_bench_batch(vkclip_model *model, vkclip_error *err);
 
+/* ---- text ---- */
+
+/* CLIP's tokenizer, without a device: the model directory's vocab.json +
+ * merges.txt, or bpe_simple_vocab_16e6.txt.gz there. */
+typedef struct vkclip_tokenizer vkclip_tokenizer;
+
+vkclip_tokenizer *vkclip_tokenizer_load(const char *dir, vkclip_error *err);
+void vkclip_tokenizer_free(vkclip_tokenizer *tok);
+/* The model's context length (config.json's max_position_embeddings, else 77). */
+int vkclip_tokenizer_context(const vkclip_tokenizer *tok);
+/* Writes [start] ids… [end], at most max_ids (the content truncated, the end
+ * token kept); returns the count, or -1 (e.g. text that is not UTF-8). */
+int vkclip_tokenize(vkclip_tokenizer *tok, const char *text, int32_t *ids, int max_ids, vkclip_error *err);
+
+/* Text embeddings (projected) of n prompts into out[n][embed_dim], L2
+ * normalised when normalize is true. Prompts run at their true length, in
+ * batches of similar lengths. Returns 0 or -1. */
+int vkclip_encode_texts(vkclip_model *model, const char *const *texts, int n, float *out, bool normalize,
+                        vkclip_error *err);
+
+/* ---- zero-shot classification ---- */
+
+typedef struct vkclip_classifier vkclip_classifier;
+
+typedef struct vkclip_classifier_options {
+    bool no_cache;         /* neither read nor write the on-disk cache */
+    const char *cache_dir; /* NULL: $VKCLIP_CACHE_DIR, $XDG_CACHE_HOME/vkclip or ~/.cache/vkclip */
+} vkclip_classifier_options;
+
+/* One class per label; each label's weight is the normalised mean of its
+ * normalised prompt embeddings, a prompt being a template with "{}" replaced
+ * by the label (templates NULL or ntemplates 0: "a photo of a {}."). */
+vkclip_classifier *vkclip_classifier_create(vkclip_model *model, const char *const *labels, int nlabels,
+                                            const char *const *templates, int ntemplates,
+                                            const vkclip_classifier_options *opts, vkclip_error *err);
+void vkclip_classifier_free(vkclip_classifier *c);
+int vkclip_classifier_size(const vkclip_classifier *c);
+const char *vkclip_classifier_label(const vkclip_classifier *c, int i);
+bool vkclip_classifier_from_cache(const vkclip_classifier *c);
+/* softmax(exp(logit_scale) · cos) over the labels for a normalised image
+ * embedding; probs has vkclip_classifier_size() entries. */
+void vkclip_classifier_probs(const vkclip_classifier *c, const float *embedding, float *probs);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,5 +1,7 @@
 #include "cli.h"
 
+#include "util/mapped_file.h"
+
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,6 +67,10 @@ bool cli_parse(int argc, char **argv, const char *allowed, cli_options *o, const
             o->validation = true;
             continue;
         }
+        if (strcmp(name, "no-cache") == 0) {
+            o->no_cache = true;
+            continue;
+        }
         if (i + 1 >= argc) {
             fprintf(stderr, "vkclip: %s needs a value\nusage: %s\n", a, usage);
             return false;
@@ -79,6 +85,18 @@ bool cli_parse(int argc, char **argv, const char *allowed, cli_options *o, const
             ok = parse_int(val, 0, 999, &o->device);
         else if (strcmp(name, "batch") == 0)
             ok = parse_int(val, 1, 1024, &o->batch);
+        else if (strcmp(name, "labels") == 0)
+            o->labels = val;
+        else if (strcmp(name, "labels-file") == 0)
+            o->labels_file = val;
+        else if (strcmp(name, "templates-file") == 0)
+            o->templates_file = val;
+        else if (strcmp(name, "template") == 0) {
+            ok = o->ntemplates < CLI_MAX_TEMPLATES;
+            if (ok)
+                o->templates[o->ntemplates++] = val;
+        } else if (strcmp(name, "top-k") == 0)
+            ok = parse_int(val, 1, 1 << 24, &o->top_k);
         else if (strcmp(name, "seconds") == 0) {
             char *end;
             o->seconds = strtod(val, &end);
@@ -123,6 +141,68 @@ vkclip_model *cli_load_model(vkclip_device *dev, const cli_options *o)
     if (o->precision == VKCLIP_PRECISION_F16 && strcmp(info.activations, "f16") != 0)
         fprintf(stderr, "vkclip: the device lacks 16-bit storage; activations stay fp32\n");
     return m;
+}
+
+static bool is_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
+}
+
+char **cli_split(const char *text, char sep, bool empty_is_error, int *count, const char *what)
+{
+    /* One block: the pointer array, then a copy of the text cut into fields. */
+    size_t len = strlen(text), fields = 1;
+    for (size_t i = 0; i < len; i++)
+        fields += text[i] == sep;
+    char **out = malloc(fields * sizeof *out + len + 1);
+    if (!out) {
+        cli_fail("out of memory");
+        return NULL;
+    }
+    char *copy = (char *)(out + fields);
+    memcpy(copy, text, len + 1);
+    int n = 0;
+    for (char *start = copy;;) {
+        char *end = strchr(start, sep);
+        if (end)
+            *end = '\0';
+        char *a = start, *b = start + strlen(start);
+        while (a < b && is_space(*a))
+            a++;
+        while (b > a && is_space(b[-1]))
+            b--;
+        *b = '\0';
+        if (*a)
+            out[n++] = a;
+        else if (empty_is_error) {
+            cli_fail("%s: entry %d is empty", what, n + 1);
+            free(out);
+            return NULL;
+        }
+        if (!end)
+            break;
+        start = end + 1;
+    }
+    *count = n;
+    return out;
+}
+
+char **cli_read_lines(const char *path, int *count, const char *what)
+{
+    errbuf e = {{0}};
+    size_t len;
+    char *text = read_text_file(path, &len, &e);
+    if (!text) {
+        cli_fail("%s (%s)", e.msg, what);
+        return NULL;
+    }
+    char **lines = NULL;
+    if (strlen(text) != len)
+        cli_fail("%s: %s contains a NUL byte", path, what);
+    else
+        lines = cli_split(text, '\n', false, count, path);
+    free(text);
+    return lines;
 }
 
 void json_print_string(FILE *f, const char *s)

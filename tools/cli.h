@@ -8,6 +8,8 @@
 
 #include "vkclip.h"
 
+#define CLI_MAX_TEMPLATES 256
+
 /* Options common to the subcommands; each uses the ones it needs. */
 typedef struct cli_options {
     const char *model;
@@ -17,6 +19,13 @@ typedef struct cli_options {
     double seconds;
     bool raw;
     bool validation;
+    bool no_cache;
+    const char *labels;       /* "a;b;c" */
+    const char *labels_file;  /* one label a line */
+    const char *templates_file;
+    const char *templates[CLI_MAX_TEMPLATES]; /* --template, repeatable */
+    int ntemplates;
+    int top_k;                /* 0: default */
     vkclip_precision precision;
     const char **inputs; /* positional arguments */
     int ninputs;
@@ -31,6 +40,12 @@ int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 vkclip_device *cli_open_device(const cli_options *o);
 vkclip_model *cli_load_model(vkclip_device *dev, const cli_options *o);
+
+/* Splits text at `sep` into trimmed, non-empty fields (strings owned by the
+ * returned array's block); *count gets their number. Empty fields are an
+ * error when keep_empty_as_error, else skipped. NULL (message printed) on error. */
+char **cli_split(const char *text, char sep, bool empty_is_error, int *count, const char *what);
+char **cli_read_lines(const char *path, int *count, const char *what);
 
 /* JSON output helpers. */
 void json_print_string(FILE *f, const char *s);

@@ -1,0 +1,242 @@
+#include "classifier.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define CACHE_MAGIC "VKCLIPZS"
+#define CACHE_VERSION 1u
+
+uint64_t fnv1a64(uint64_t h, const void *data, size_t len)
+{
+    const unsigned char *p = data;
+    for (size_t i = 0; i < len; i++) {
+        h ^= p[i];
+        h *= 0x100000001b3ull;
+    }
+    return h;
+}
+
+void classifier_free(classifier *c)
+{
+    for (int i = 0; c->names && i < c->labels; i++)
+        free(c->names[i]);
+    free(c->names);
+    free(c->weights);
+    memset(c, 0, sizeof *c);
+}
+
+void classifier_probs(const classifier *c, const float *e, float *probs)
+{
+    double mx = -INFINITY;
+    for (int i = 0; i < c->labels; i++) {
+        const float *w = c->weights + (size_t)i * c->dim;
+        double dot = 0;
+        for (int d = 0; d < c->dim; d++)
+            dot += (double)w[d] * e[d];
+        probs[i] = (float)(c->scale * dot);
+        if (probs[i] > mx)
+            mx = probs[i];
+    }
+    double sum = 0;
+    for (int i = 0; i < c->labels; i++)
+        sum += exp(probs[i] - mx);
+    for (int i = 0; i < c->labels; i++)
+        probs[i] = (float)(exp(probs[i] - mx) / sum);
+}
+
+char *prompt_from_template(const char *t, const char *label, errbuf *err)
+{
+    size_t count = 0;
+    for (const char *p = t; (p = strstr(p, "{}")); p += 2)
+        count++;
+    if (count == 0) {
+        errbuf_set(err, "template '%s' has no {} for the label", t);
+        return NULL;
+    }
+    size_t len = strlen(t) + count * strlen(label) + 1;
+    char *out = malloc(len), *o = out;
+    if (!out) {
+        errbuf_set(err, "out of memory");
+        return NULL;
+    }
+    for (const char *p = t; *p;) {
+        if (p[0] == '{' && p[1] == '}') {
+            size_t n = strlen(label);
+            memcpy(o, label, n);
+            o += n;
+            p += 2;
+        } else {
+            *o++ = *p++;
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
+void classifier_cache_dir(char *out, size_t cap)
+{
+    const char *v = getenv("VKCLIP_CACHE_DIR"), *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+    if (v && *v)
+        snprintf(out, cap, "%s", v);
+    else if (xdg && *xdg == '/')
+        snprintf(out, cap, "%s/vkclip", xdg);
+    else if (home && *home)
+        snprintf(out, cap, "%s/.cache/vkclip", home);
+    else if (cap)
+        out[0] = '\0';
+}
+
+/* Appends s and a separator byte that cannot occur in UTF-8 text. */
+static bool key_append(classifier_key *k, size_t *cap, const char *s, char sep)
+{
+    size_t n = strlen(s);
+    if (k->len + n + 2 > *cap) {
+        size_t c = (*cap + n + 2) * 2;
+        char *grown = realloc(k->text, c);
+        if (!grown)
+            return false;
+        k->text = grown;
+        *cap = c;
+    }
+    memcpy(k->text + k->len, s, n);
+    k->len += n;
+    k->text[k->len++] = sep;
+    k->text[k->len] = '\0';
+    return true;
+}
+
+bool classifier_key_make(classifier_key *k, uint64_t model_fingerprint, const char *const *labels,
+                         int nlabels, const char *const *templates, int ntemplates, errbuf *err)
+{
+    memset(k, 0, sizeof *k);
+    size_t cap = 0;
+    char head[64];
+    snprintf(head, sizeof head, "vkclip classifier v%u model %016llx", CACHE_VERSION,
+             (unsigned long long)model_fingerprint);
+    bool ok = key_append(k, &cap, head, '\xff');
+    for (int i = 0; ok && i < nlabels; i++)
+        ok = key_append(k, &cap, labels[i], '\xfe');
+    ok = ok && key_append(k, &cap, "", '\xff');
+    for (int i = 0; ok && i < ntemplates; i++)
+        ok = key_append(k, &cap, templates[i], '\xfe');
+    if (!ok) {
+        classifier_key_free(k);
+        return errbuf_set(err, "out of memory");
+    }
+    k->hash = fnv1a64(FNV1A64_INIT, k->text, k->len);
+    return true;
+}
+
+void classifier_key_free(classifier_key *k)
+{
+    free(k->text);
+    memset(k, 0, sizeof *k);
+}
+
+static void cache_path(char *out, size_t cap, const char *dir, const classifier_key *k)
+{
+    snprintf(out, cap, "%s/classifier-%016llx.bin", dir, (unsigned long long)k->hash);
+}
+
+typedef struct cache_header {
+    char magic[8];
+    uint32_t version;
+    uint32_t dim;
+    uint32_t labels;
+    float scale;
+    uint64_t key_len;
+} cache_header;
+
+/* The label names come back from the key text (they are its first fields). */
+static bool names_from_key(classifier *c, const classifier_key *k)
+{
+    c->names = calloc((size_t)c->labels, sizeof *c->names);
+    if (!c->names)
+        return false;
+    const char *p = memchr(k->text, '\xff', k->len);
+    for (int i = 0; p && i < c->labels; i++) {
+        const char *start = p + 1, *end = memchr(start, '\xfe', k->len - (size_t)(start - k->text));
+        if (!end || !(c->names[i] = strndup(start, (size_t)(end - start))))
+            return false;
+        p = end;
+    }
+    return p != NULL;
+}
+
+bool classifier_cache_load(classifier *c, const char *dir, const classifier_key *k, int dim)
+{
+    char path[4200];
+    if (!*dir)
+        return false;
+    cache_path(path, sizeof path, dir, k);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return false;
+    cache_header h;
+    char *key = NULL;
+    bool ok = fread(&h, sizeof h, 1, f) == 1 && memcmp(h.magic, CACHE_MAGIC, 8) == 0 &&
+              h.version == CACHE_VERSION && h.dim == (uint32_t)dim && h.key_len == k->len &&
+              h.labels > 0 && h.labels < (1u << 24) && isfinite(h.scale);
+    if (ok) {
+        key = malloc(k->len);
+        ok = key && fread(key, 1, k->len, f) == k->len && memcmp(key, k->text, k->len) == 0;
+    }
+    if (ok) {
+        memset(c, 0, sizeof *c);
+        c->labels = (int)h.labels;
+        c->dim = dim;
+        c->scale = h.scale;
+        c->weights = malloc((size_t)h.labels * dim * sizeof *c->weights);
+        ok = c->weights && fread(c->weights, sizeof *c->weights, (size_t)h.labels * dim, f) ==
+                               (size_t)h.labels * dim &&
+             fgetc(f) == EOF && names_from_key(c, k);
+        if (!ok)
+            classifier_free(c);
+    }
+    free(key);
+    fclose(f);
+    if (ok)
+        c->from_cache = true;
+    return ok;
+}
+
+static void make_dirs(const char *dir)
+{
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s", dir);
+    for (char *p = tmp + 1; *p; p++)
+        if (*p == '/') {
+            *p = '\0';
+            mkdir(tmp, 0755);
+            *p = '/';
+        }
+    mkdir(tmp, 0755);
+}
+
+void classifier_cache_save(const classifier *c, const char *dir, const classifier_key *k)
+{
+    if (!*dir)
+        return;
+    make_dirs(dir);
+    char path[4200], tmp[4300];
+    cache_path(path, sizeof path, dir, k);
+    snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid());
+    FILE *f = fopen(tmp, "wb");
+    if (!f)
+        return;
+    cache_header h = {.version = CACHE_VERSION, .dim = (uint32_t)c->dim, .labels = (uint32_t)c->labels,
+                      .scale = c->scale, .key_len = k->len};
+    memcpy(h.magic, CACHE_MAGIC, 8);
+    size_t n = (size_t)c->labels * c->dim;
+    bool ok = fwrite(&h, sizeof h, 1, f) == 1 && fwrite(k->text, 1, k->len, f) == k->len &&
+              fwrite(c->weights, sizeof *c->weights, n, f) == n;
+    ok = fclose(f) == 0 && ok;
+    /* Rename last, so a reader never sees half a file. */
+    if (!ok || rename(tmp, path) != 0)
+        unlink(tmp);
+}

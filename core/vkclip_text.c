@@ -1,0 +1,382 @@
+/* vkclip_text.c: the public text API: tokenizing, text embeddings and
+ * zero-shot classifiers. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "classifier.h"
+#include "model/dtype.h"
+#include "vkclip_internal.h"
+
+struct vkclip_classifier {
+    classifier c;
+};
+
+struct vkclip_tokenizer {
+    clip_tokenizer *tok;
+    int context;
+};
+
+static const char *const default_templates[] = {"a photo of a {}."};
+
+static clip_tokenizer *open_tokenizer(const char *dir, errbuf *e)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/vocab.json", dir);
+    FILE *f = fopen(path, "rb");
+    if (f) {
+        fclose(f);
+        return clip_tokenizer_load_dir(dir, e);
+    }
+    snprintf(path, sizeof path, "%s/bpe_simple_vocab_16e6.txt.gz", dir);
+    f = fopen(path, "rb");
+    if (f) {
+        fclose(f);
+        return clip_tokenizer_load_bpe_gz(path, e);
+    }
+    errbuf_set(e, "%s: no tokenizer (vocab.json + merges.txt, or bpe_simple_vocab_16e6.txt.gz)", dir);
+    return NULL;
+}
+
+static bool ensure_tokenizer(vkclip_model *m, errbuf *e)
+{
+    if (!m->text.tokenizer && !(m->text.tokenizer = open_tokenizer(m->dir, e)))
+        return false;
+    if (clip_tokenizer_vocab_size(m->text.tokenizer) > m->cfg.vocab_size)
+        return errbuf_set(e, "%s: the tokenizer has %d tokens but config.json's vocab_size is %d", m->dir,
+                          clip_tokenizer_vocab_size(m->text.tokenizer), m->cfg.vocab_size);
+    return true;
+}
+
+static bool ensure_text(vkclip_model *m, errbuf *e)
+{
+    if (m->text.loaded)
+        return true;
+    if (!ensure_tokenizer(m, e))
+        return false;
+    weight_loader L;
+    if (!weight_loader_begin(m, &L, e))
+        return false;
+    bool ok = clip_text_load(&m->text.tower, &L, &m->cfg);
+    if (!weight_loader_end(&L, ok, e))
+        return false;
+    if (!text_graph_init(&m->text.graph, &m->text.tower, &m->dev->ctx, TEXT_BATCH, m->act_type, e))
+        return false;
+    m->text.loaded = true;
+    return true;
+}
+
+void model_text_free(vkclip_model *m)
+{
+    if (m->text.loaded)
+        text_graph_free(&m->text.graph, &m->dev->ctx);
+    clip_text_free(&m->text.tower);
+    clip_tokenizer_free(m->text.tokenizer);
+    memset(&m->text, 0, sizeof m->text);
+}
+
+vkclip_tokenizer *vkclip_tokenizer_load(const char *dir, vkclip_error *err)
+{
+    errbuf e = {{0}};
+    vkclip_tokenizer *t = calloc(1, sizeof *t);
+    if (!t) {
+        errbuf_set(&e, "out of memory");
+        export_error(err, &e);
+        return NULL;
+    }
+    t->context = CLIP_CONTEXT_LENGTH;
+    char path[4200];
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    FILE *f = fopen(path, "rb");
+    clip_config cfg;
+    if (f) {
+        fclose(f);
+        if (!clip_config_load(&cfg, path, &e)) {
+            export_error(err, &e);
+            free(t);
+            return NULL;
+        }
+        t->context = cfg.max_position_embeddings;
+    }
+    if (!(t->tok = open_tokenizer(dir, &e))) {
+        export_error(err, &e);
+        free(t);
+        return NULL;
+    }
+    return t;
+}
+
+void vkclip_tokenizer_free(vkclip_tokenizer *t)
+{
+    if (!t)
+        return;
+    clip_tokenizer_free(t->tok);
+    free(t);
+}
+
+int vkclip_tokenizer_context(const vkclip_tokenizer *t)
+{
+    return t->context;
+}
+
+int vkclip_tokenize(vkclip_tokenizer *t, const char *text, int32_t *ids, int max_ids, vkclip_error *err)
+{
+    errbuf e = {{0}};
+    int n = clip_tokenizer_encode(t->tok, text, ids, max_ids, &e);
+    return n < 0 ? fail(err, &e) : n;
+}
+
+typedef struct by_length_entry {
+    int length, index;
+} by_length_entry;
+
+typedef struct tokenized {
+    int32_t *ids; /* n × context */
+    int *lengths, *pool;
+    by_length_entry *order;
+    int n, context;
+} tokenized;
+
+static void tokenized_free(tokenized *t)
+{
+    free(t->ids);
+    free(t->lengths);
+    free(t->pool);
+    free(t->order);
+}
+
+static int by_length(const void *a, const void *b)
+{
+    const by_length_entry *x = a, *y = b;
+    return x->length != y->length ? x->length - y->length : x->index - y->index;
+}
+
+/* Tokenizes every prompt, finds where each is pooled (its first end-of-text
+ * token, as the reference's argmax over ids finds it), and orders them by
+ * length so that batches waste little padding. */
+static bool tokenize_all(vkclip_model *m, const char *const *texts, int n, tokenized *t, errbuf *e)
+{
+    memset(t, 0, sizeof *t);
+    t->n = n;
+    t->context = m->cfg.max_position_embeddings;
+    t->ids = malloc((size_t)n * t->context * sizeof *t->ids);
+    t->lengths = malloc((size_t)n * sizeof *t->lengths);
+    t->pool = malloc((size_t)n * sizeof *t->pool);
+    t->order = malloc((size_t)n * sizeof *t->order);
+    if (!t->ids || !t->lengths || !t->pool || !t->order)
+        return errbuf_set(e, "out of memory");
+    int32_t eot = clip_tokenizer_eot(m->text.tokenizer);
+    for (int i = 0; i < n; i++) {
+        int32_t *ids = t->ids + (size_t)i * t->context;
+        int len = clip_tokenizer_encode(m->text.tokenizer, texts[i], ids, t->context, e);
+        if (len < 0)
+            return errbuf_prefix(e, "prompt %d", i + 1);
+        t->lengths[i] = len;
+        t->pool[i] = len - 1;
+        for (int k = 0; k < len; k++)
+            if (ids[k] == eot) {
+                t->pool[i] = k;
+                break;
+            }
+        t->order[i] = (by_length_entry){.length = len, .index = i};
+    }
+    qsort(t->order, (size_t)n, sizeof *t->order, by_length);
+    return true;
+}
+
+static bool encode_texts(vkclip_model *m, const char *const *texts, int n, float *out, errbuf *e)
+{
+    if (!ensure_text(m, e))
+        return false;
+    tokenized t;
+    bool ok = tokenize_all(m, texts, n, &t, e);
+    int E = m->cfg.projection_dim;
+    const int32_t *ids[TEXT_BATCH];
+    int lengths[TEXT_BATCH], pool[TEXT_BATCH];
+    float *batch_out = malloc((size_t)TEXT_BATCH * E * sizeof *batch_out);
+    if (!batch_out)
+        ok = ok && errbuf_set(e, "out of memory");
+    for (int done = 0; ok && done < n; done += TEXT_BATCH) {
+        int count = n - done < TEXT_BATCH ? n - done : TEXT_BATCH;
+        for (int b = 0; b < count; b++) {
+            int i = t.order[done + b].index;
+            ids[b] = t.ids + (size_t)i * t.context;
+            lengths[b] = t.lengths[i];
+            pool[b] = t.pool[i];
+        }
+        ok = text_encode(&m->text.graph, &m->text.tower, &m->dev->ctx, &m->dev->kernels, ids, lengths, pool,
+                         count, batch_out, e);
+        for (int b = 0; ok && b < count; b++)
+            memcpy(out + (size_t)t.order[done + b].index * E, batch_out + (size_t)b * E, (size_t)E * sizeof *out);
+    }
+    free(batch_out);
+    tokenized_free(&t);
+    return ok;
+}
+
+int vkclip_encode_texts(vkclip_model *m, const char *const *texts, int n, float *out, bool normalize,
+                        vkclip_error *err)
+{
+    errbuf e = {{0}};
+    if (n < 0 || (n > 0 && (!texts || !out))) {
+        errbuf_set(&e, "encode: bad arguments");
+        return fail(err, &e);
+    }
+    if (!encode_texts(m, texts, n, out, &e))
+        return fail(err, &e);
+    if (normalize)
+        for (int i = 0; i < n; i++)
+            l2_normalize(out + (size_t)i * m->cfg.projection_dim, m->cfg.projection_dim);
+    return 0;
+}
+
+/* ---- zero-shot classifiers ---- */
+
+/* What a classifier of this model depends on besides labels and templates:
+ * the weights closest to the output (any change upstream of them shows in
+ * them only by accident, but a different checkpoint has different ones), the
+ * logit scale and the activation type. */
+static uint64_t model_fingerprint(const vkclip_model *m)
+{
+    static const char *const names[] = {"text_projection.weight", "text_model.final_layer_norm.weight",
+                                        "text_model.final_layer_norm.bias", "logit_scale"};
+    uint64_t h = FNV1A64_INIT;
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        const st_tensor *t = model_weights_find(m->weights, names[i], NULL);
+        if (t)
+            h = fnv1a64(h, t->data, t->nbytes);
+    }
+    return fnv1a64(h, &m->act_type, sizeof m->act_type);
+}
+
+static float logit_scale_of(const vkclip_model *m)
+{
+    vkclip_model_info info;
+    vkclip_model_get_info(m, &info);
+    return info.logit_scale;
+}
+
+/* Each label's prompts embedded, normalised, averaged, normalised. */
+static bool build_classifier(vkclip_model *m, classifier *c, const char *const *labels, int nlabels,
+                             const char *const *templates, int ntemplates, errbuf *e)
+{
+    size_t nprompts = (size_t)nlabels * ntemplates;
+    char **prompts = calloc(nprompts, sizeof *prompts);
+    float *emb = malloc(nprompts * (size_t)m->cfg.projection_dim * sizeof *emb);
+    bool ok = prompts && emb;
+    if (!ok)
+        errbuf_set(e, "out of memory");
+    for (size_t i = 0; ok && i < nprompts; i++)
+        ok = (prompts[i] = prompt_from_template(templates[i % ntemplates], labels[i / ntemplates], e)) != NULL;
+    ok = ok && encode_texts(m, (const char *const *)prompts, (int)nprompts, emb, e);
+    int E = m->cfg.projection_dim;
+    if (ok) {
+        c->labels = nlabels;
+        c->dim = E;
+        c->scale = logit_scale_of(m);
+        c->weights = calloc((size_t)nlabels * E, sizeof *c->weights);
+        c->names = calloc((size_t)nlabels, sizeof *c->names);
+        ok = c->weights && c->names;
+        for (int l = 0; ok && l < nlabels; l++) {
+            float *w = c->weights + (size_t)l * E;
+            for (int t = 0; t < ntemplates; t++) {
+                float *p = emb + ((size_t)l * ntemplates + t) * E;
+                l2_normalize(p, E);
+                for (int d = 0; d < E; d++)
+                    w[d] += p[d] / (float)ntemplates;
+            }
+            l2_normalize(w, E);
+            ok = (c->names[l] = strdup(labels[l])) != NULL;
+        }
+        if (!ok)
+            errbuf_set(e, "out of memory");
+    }
+    for (size_t i = 0; prompts && i < nprompts; i++)
+        free(prompts[i]);
+    free(prompts);
+    free(emb);
+    return ok;
+}
+
+vkclip_classifier *vkclip_classifier_create(vkclip_model *m, const char *const *labels, int nlabels,
+                                            const char *const *templates, int ntemplates,
+                                            const vkclip_classifier_options *opts, vkclip_error *err)
+{
+    errbuf e = {{0}};
+    if (!templates || ntemplates <= 0) {
+        templates = default_templates;
+        ntemplates = 1;
+    }
+    if (nlabels <= 0 || !labels) {
+        errbuf_set(&e, "the label list is empty");
+        export_error(err, &e);
+        return NULL;
+    }
+    for (int i = 0; i < nlabels; i++)
+        if (!labels[i] || !labels[i][0]) {
+            errbuf_set(&e, "label %d is empty", i + 1);
+            export_error(err, &e);
+            return NULL;
+        }
+    for (int i = 0; i < ntemplates; i++) {
+        char *p = prompt_from_template(templates[i], "", &e);
+        if (!p) {
+            export_error(err, &e);
+            return NULL;
+        }
+        free(p);
+    }
+    vkclip_classifier *vc = calloc(1, sizeof *vc);
+    classifier_key key = {0};
+    char dir[4096] = "";
+    if (!opts || !opts->no_cache) {
+        if (opts && opts->cache_dir)
+            snprintf(dir, sizeof dir, "%s", opts->cache_dir);
+        else
+            classifier_cache_dir(dir, sizeof dir);
+    }
+    bool ok = vc && classifier_key_make(&key, model_fingerprint(m), labels, nlabels, templates, ntemplates, &e);
+    if (ok && !(dir[0] && classifier_cache_load(&vc->c, dir, &key, m->cfg.projection_dim))) {
+        ok = build_classifier(m, &vc->c, labels, nlabels, templates, ntemplates, &e);
+        if (ok)
+            classifier_cache_save(&vc->c, dir, &key);
+    }
+    classifier_key_free(&key);
+    if (!ok) {
+        if (!vc)
+            errbuf_set(&e, "out of memory");
+        export_error(err, &e);
+        vkclip_classifier_free(vc);
+        return NULL;
+    }
+    return vc;
+}
+
+void vkclip_classifier_free(vkclip_classifier *c)
+{
+    if (!c)
+        return;
+    classifier_free(&c->c);
+    free(c);
+}
+
+int vkclip_classifier_size(const vkclip_classifier *c)
+{
+    return c->c.labels;
+}
+
+const char *vkclip_classifier_label(const vkclip_classifier *c, int i)
+{
+    return i >= 0 && i < c->c.labels ? c->c.names[i] : NULL;
+}
+
+bool vkclip_classifier_from_cache(const vkclip_classifier *c)
+{
+    return c->c.from_cache;
+}
+
+void vkclip_classifier_probs(const vkclip_classifier *c, const float *embedding, float *probs)
+{
+    classifier_probs(&c->c, embedding, probs);
+}
