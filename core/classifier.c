@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #define CACHE_MAGIC "VKCLIPZS"
-#define CACHE_VERSION 1u
+#define CACHE_VERSION 2u
 
 uint64_t fnv1a64(uint64_t h, const void *data, size_t len)
 {
@@ -150,6 +150,7 @@ typedef struct cache_header {
     uint32_t labels;
     float scale;
     uint64_t key_len;
+    uint64_t weights_hash; /* of the weights that follow the key */
 } cache_header;
 
 /* The label names come back from the key text (they are its first fields). */
@@ -168,7 +169,7 @@ static bool names_from_key(classifier *c, const classifier_key *k)
     return p != NULL;
 }
 
-bool classifier_cache_load(classifier *c, const char *dir, const classifier_key *k, int dim)
+bool classifier_cache_load(classifier *c, const char *dir, const classifier_key *k, int labels, int dim)
 {
     char path[4200];
     if (!*dir)
@@ -181,7 +182,7 @@ bool classifier_cache_load(classifier *c, const char *dir, const classifier_key 
     char *key = NULL;
     bool ok = fread(&h, sizeof h, 1, f) == 1 && memcmp(h.magic, CACHE_MAGIC, 8) == 0 &&
               h.version == CACHE_VERSION && h.dim == (uint32_t)dim && h.key_len == k->len &&
-              h.labels > 0 && h.labels < (1u << 24) && isfinite(h.scale);
+              h.labels == (uint32_t)labels && isfinite(h.scale);
     if (ok) {
         key = malloc(k->len);
         ok = key && fread(key, 1, k->len, f) == k->len && memcmp(key, k->text, k->len) == 0;
@@ -194,7 +195,9 @@ bool classifier_cache_load(classifier *c, const char *dir, const classifier_key 
         c->weights = malloc((size_t)h.labels * dim * sizeof *c->weights);
         ok = c->weights && fread(c->weights, sizeof *c->weights, (size_t)h.labels * dim, f) ==
                                (size_t)h.labels * dim &&
-             fgetc(f) == EOF && names_from_key(c, k);
+             fgetc(f) == EOF &&
+             fnv1a64(FNV1A64_INIT, c->weights, (size_t)h.labels * dim * sizeof *c->weights) == h.weights_hash &&
+             names_from_key(c, k);
         if (!ok)
             classifier_free(c);
     }
@@ -229,10 +232,11 @@ void classifier_cache_save(const classifier *c, const char *dir, const classifie
     FILE *f = fopen(tmp, "wb");
     if (!f)
         return;
-    cache_header h = {.version = CACHE_VERSION, .dim = (uint32_t)c->dim, .labels = (uint32_t)c->labels,
-                      .scale = c->scale, .key_len = k->len};
-    memcpy(h.magic, CACHE_MAGIC, 8);
     size_t n = (size_t)c->labels * c->dim;
+    cache_header h = {.version = CACHE_VERSION, .dim = (uint32_t)c->dim, .labels = (uint32_t)c->labels,
+                      .scale = c->scale, .key_len = k->len,
+                      .weights_hash = fnv1a64(FNV1A64_INIT, c->weights, n * sizeof *c->weights)};
+    memcpy(h.magic, CACHE_MAGIC, 8);
     bool ok = fwrite(&h, sizeof h, 1, f) == 1 && fwrite(k->text, 1, k->len, f) == k->len &&
               fwrite(c->weights, sizeof *c->weights, n, f) == n;
     ok = fclose(f) == 0 && ok;

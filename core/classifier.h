@@ -45,7 +45,7 @@ void classifier_key_free(classifier_key *k);
 
 /* Loads a cached classifier with exactly this key; false when there is none
  * (or it is damaged: then it is rebuilt). */
-bool classifier_cache_load(classifier *c, const char *dir, const classifier_key *k, int dim);
+bool classifier_cache_load(classifier *c, const char *dir, const classifier_key *k, int labels, int dim);
 /* Best effort: a cache that cannot be written is not an error. */
 void classifier_cache_save(const classifier *c, const char *dir, const classifier_key *k);
 

@@ -78,7 +78,7 @@ const vk_kernel *kernel_get(kernel_cache *kc, kernel_id id, const uint32_t *spec
     for (int i = 0; i < kc->count; i++) {
         kernel_cache_entry *e = kc->entries[i];
         if (e->id == id && e->num_spec == num_spec &&
-            memcmp(e->spec, spec, num_spec * sizeof *spec) == 0)
+            (num_spec == 0 || memcmp(e->spec, spec, num_spec * sizeof *spec) == 0))
             return &e->kernel;
     }
     if (kc->count == kc->capacity) {
@@ -98,7 +98,8 @@ const vk_kernel *kernel_get(kernel_cache *kc, kernel_id id, const uint32_t *spec
     }
     e->id = id;
     e->num_spec = num_spec;
-    memcpy(e->spec, spec, num_spec * sizeof *spec);
+    if (num_spec)
+        memcpy(e->spec, spec, num_spec * sizeof *spec);
     int at = snprintf(e->label, sizeof e->label, "%s", descs[id].name);
     for (uint32_t i = 0; i < num_spec && at > 0 && at < (int)sizeof e->label; i++)
         at += snprintf(e->label + at, sizeof e->label - (size_t)at, "%c%u", i ? ',' : '[', spec[i]);
@@ -106,7 +107,8 @@ const vk_kernel *kernel_get(kernel_cache *kc, kernel_id id, const uint32_t *spec
         snprintf(e->label + at, sizeof e->label - (size_t)at, "]");
     vk_kernel_desc d = descs[id];
     d.name = e->label;
-    memcpy(d.spec, spec, num_spec * sizeof *spec);
+    if (num_spec)
+        memcpy(d.spec, spec, num_spec * sizeof *spec);
     d.num_spec = num_spec;
     if (!vk_kernel_create(kc->ctx, &e->kernel, &d, err)) {
         free(e);

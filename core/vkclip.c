@@ -114,7 +114,7 @@ uint32_t vkclip_device_validation_messages(const vkclip_device *dev)
 matmul_tiles choose_tiles(const vk_context *ctx)
 {
     matmul_tiles t = ctx->props.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU
-                         ? (matmul_tiles){.tm = 8, .tn = 8, .wg = 32}
+                         ? (matmul_tiles){.tm = 12, .tn = 8, .wg = 8}
                          : (matmul_tiles){.tm = 4, .tn = 4, .wg = 64};
     const char *env = getenv("VKCLIP_TILES");
     unsigned tm, tn, wg;

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "classifier.h"
 #include "model/dtype.h"
@@ -233,21 +234,64 @@ int vkclip_encode_texts(vkclip_model *m, const char *const *texts, int n, float 
 
 /* ---- zero-shot classifiers ---- */
 
+/* Feeds one tensor into the fingerprint: its name, type and shape, all of
+ * its bytes when small, else 64 evenly spaced runs of 64 bytes (enough to
+ * tell checkpoints apart without reading hundreds of megabytes), and the size
+ * and modification time of the file that holds it. */
+static uint64_t fingerprint_tensor(uint64_t h, const vkclip_model *m, const char *name)
+{
+    const char *file = NULL;
+    const st_tensor *t = model_weights_find(m->weights, name, &file);
+    h = fnv1a64(h, name, strlen(name) + 1);
+    if (!t)
+        return h;
+    h = fnv1a64(h, &t->dtype, sizeof t->dtype);
+    h = fnv1a64(h, t->shape, (size_t)t->ndim * sizeof t->shape[0]);
+    const unsigned char *data = t->data;
+    if (t->nbytes <= (1u << 20)) {
+        h = fnv1a64(h, data, t->nbytes);
+    } else {
+        for (size_t i = 0; i < 64; i++)
+            h = fnv1a64(h, data + (t->nbytes - 64) / 63 * i, 64);
+    }
+    struct stat st;
+    if (file && stat(file, &st) == 0) {
+        int64_t facts[3] = {(int64_t)st.st_size, (int64_t)st.st_mtim.tv_sec, (int64_t)st.st_mtim.tv_nsec};
+        h = fnv1a64(h, facts, sizeof facts);
+    }
+    return h;
+}
+
 /* What a classifier of this model depends on besides labels and templates:
- * the weights closest to the output (any change upstream of them shows in
- * them only by accident, but a different checkpoint has different ones), the
- * logit scale and the activation type. */
+ * every tensor of the text tower and the logit scale, the text config, and
+ * the activation type. */
 static uint64_t model_fingerprint(const vkclip_model *m)
 {
-    static const char *const names[] = {"text_projection.weight", "text_model.final_layer_norm.weight",
-                                        "text_model.final_layer_norm.bias", "logit_scale"};
+    static const char *const fixed[] = {
+        "text_model.embeddings.token_embedding.weight", "text_model.embeddings.position_embedding.weight",
+        "text_model.final_layer_norm.weight", "text_model.final_layer_norm.bias", "text_projection.weight",
+        "logit_scale"};
+    static const char *const per_layer[] = {
+        "layer_norm1.weight", "layer_norm1.bias", "layer_norm2.weight", "layer_norm2.bias",
+        "self_attn.q_proj.weight", "self_attn.k_proj.weight", "self_attn.v_proj.weight",
+        "self_attn.q_proj.bias", "self_attn.k_proj.bias", "self_attn.v_proj.bias",
+        "self_attn.out_proj.weight", "self_attn.out_proj.bias", "mlp.fc1.weight", "mlp.fc1.bias",
+        "mlp.fc2.weight", "mlp.fc2.bias"};
     uint64_t h = FNV1A64_INIT;
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-        const st_tensor *t = model_weights_find(m->weights, names[i], NULL);
-        if (t)
-            h = fnv1a64(h, t->data, t->nbytes);
-    }
-    return fnv1a64(h, &m->act_type, sizeof m->act_type);
+    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
+        h = fingerprint_tensor(h, m, fixed[i]);
+    char name[160];
+    for (int l = 0; l < m->cfg.text.num_layers; l++)
+        for (size_t i = 0; i < sizeof per_layer / sizeof per_layer[0]; i++) {
+            snprintf(name, sizeof name, "text_model.encoder.layers.%d.%s", l, per_layer[i]);
+            h = fingerprint_tensor(h, m, name);
+        }
+    const clip_tower_config *t = &m->cfg.text;
+    int64_t facts[10] = {t->hidden_size, t->intermediate_size, t->num_heads, t->num_layers, t->act,
+                         m->cfg.vocab_size, m->cfg.max_position_embeddings, m->cfg.projection_dim,
+                         m->act_type, 0};
+    memcpy(&facts[9], &t->layer_norm_eps, sizeof t->layer_norm_eps);
+    return fnv1a64(h, facts, sizeof facts);
 }
 
 static float logit_scale_of(const vkclip_model *m)
@@ -299,6 +343,19 @@ static bool build_classifier(vkclip_model *m, classifier *c, const char *const *
     return ok;
 }
 
+/* Each label and template must tokenize (valid UTF-8): said here with its
+ * number, rather than later as a prompt's. */
+static bool check_texts(vkclip_model *m, const char *const *texts, int n, const char *what, errbuf *e)
+{
+    if (!ensure_tokenizer(m, e))
+        return false;
+    int32_t ids[CLIP_CONTEXT_LENGTH];
+    for (int i = 0; i < n; i++)
+        if (clip_tokenizer_encode(m->text.tokenizer, texts[i], ids, CLIP_CONTEXT_LENGTH, e) < 0)
+            return errbuf_prefix(e, "%s %d", what, i + 1);
+    return true;
+}
+
 vkclip_classifier *vkclip_classifier_create(vkclip_model *m, const char *const *labels, int nlabels,
                                             const char *const *templates, int ntemplates,
                                             const vkclip_classifier_options *opts, vkclip_error *err)
@@ -327,6 +384,10 @@ vkclip_classifier *vkclip_classifier_create(vkclip_model *m, const char *const *
         }
         free(p);
     }
+    if (!check_texts(m, labels, nlabels, "label", &e) || !check_texts(m, templates, ntemplates, "template", &e)) {
+        export_error(err, &e);
+        return NULL;
+    }
     vkclip_classifier *vc = calloc(1, sizeof *vc);
     classifier_key key = {0};
     char dir[4096] = "";
@@ -337,7 +398,7 @@ vkclip_classifier *vkclip_classifier_create(vkclip_model *m, const char *const *
             classifier_cache_dir(dir, sizeof dir);
     }
     bool ok = vc && classifier_key_make(&key, model_fingerprint(m), labels, nlabels, templates, ntemplates, &e);
-    if (ok && !(dir[0] && classifier_cache_load(&vc->c, dir, &key, m->cfg.projection_dim))) {
+    if (ok && !(dir[0] && classifier_cache_load(&vc->c, dir, &key, nlabels, m->cfg.projection_dim))) {
         ok = build_classifier(m, &vc->c, labels, nlabels, templates, ntemplates, &e);
         if (ok)
             classifier_cache_save(&vc->c, dir, &key);

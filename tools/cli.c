@@ -2,6 +2,7 @@
 
 #include "util/mapped_file.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -223,10 +224,22 @@ void json_print_string(FILE *f, const char *s)
     fputc('"', f);
 }
 
+void json_print_float(FILE *f, float v)
+{
+    /* JSON has no NaN or infinity. */
+    if (isfinite(v))
+        fprintf(f, "%.9g", v);
+    else
+        fputs("null", f);
+}
+
 void json_print_floats(FILE *f, const float *v, int n)
 {
     fputc('[', f);
-    for (int i = 0; i < n; i++)
-        fprintf(f, "%s%.9g", i ? ", " : "", v[i]);
+    for (int i = 0; i < n; i++) {
+        if (i)
+            fputs(", ", f);
+        json_print_float(f, v[i]);
+    }
     fputc(']', f);
 }

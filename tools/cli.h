@@ -49,6 +49,7 @@ char **cli_read_lines(const char *path, int *count, const char *what);
 
 /* JSON output helpers. */
 void json_print_string(FILE *f, const char *s);
+void json_print_float(FILE *f, float v);
 void json_print_floats(FILE *f, const float *v, int n);
 
 #endif

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "cli.h"
@@ -15,6 +16,16 @@ static double now_seconds(void)
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (double)t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+/* CPU time of the whole process, the driver's worker threads included:
+ * steadier than wall time on a shared machine. */
+static double cpu_seconds(void)
+{
+    struct rusage r;
+    getrusage(RUSAGE_SELF, &r);
+    return (double)r.ru_utime.tv_sec + r.ru_utime.tv_usec * 1e-6 + (double)r.ru_stime.tv_sec +
+           r.ru_stime.tv_usec * 1e-6;
 }
 
 static vkclip_frame frame_of(const rgb_image *img)
@@ -238,7 +249,7 @@ int cmd_bench(int argc, char **argv)
                mi.vision_layers, mi.patch_size, mi.image_size);
         printf("weights: %s, activations: %s, batch: %d\n", mi.device_weights, mi.activations, B);
         int batches = 0;
-        double t0 = now_seconds(), t = t0;
+        double t0 = now_seconds(), t = t0, c0 = cpu_seconds();
         while (status == 0 && (t - t0 < o.seconds || batches == 0)) {
             if (vkclip_bench_batch(m, &err) != 0)
                 status = cli_fail("%s", err.message);
@@ -248,6 +259,7 @@ int cmd_bench(int argc, char **argv)
         if (status == 0) {
             printf("seconds: %.2f\n", t - t0);
             printf("batches: %d\n", batches);
+            printf("cpu seconds per image: %.3f\n", (cpu_seconds() - c0) / (batches * (double)B));
             printf("images/s: %.3f\n", batches * (double)B / (t - t0));
         }
     }

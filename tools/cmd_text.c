@@ -1,4 +1,5 @@
 /* cmd_text: the text subcommands (tokenize, embed-text, classify). */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -147,7 +148,10 @@ typedef struct ranked {
 static int by_prob(const void *a, const void *b)
 {
     const ranked *x = a, *y = b;
-    if (x->prob != y->prob)
+    bool xn = isnan(x->prob), yn = isnan(y->prob); /* NaN ranks last */
+    if (xn != yn)
+        return xn ? 1 : -1;
+    if (!xn && x->prob != y->prob)
         return x->prob < y->prob ? 1 : -1;
     return x->index - y->index;
 }
@@ -164,7 +168,9 @@ static int print_top(const vkclip_classifier *c, const char *file, const float *
     for (int r = 0; r < k && r < n; r++) {
         fputs(r ? ", {\"label\": " : "{\"label\": ", stdout);
         json_print_string(stdout, vkclip_classifier_label(c, scratch[r].index));
-        printf(", \"score\": %.6g}", scratch[r].prob);
+        fputs(", \"score\": ", stdout);
+        json_print_float(stdout, scratch[r].prob);
+        fputc('}', stdout);
     }
     fputs("]}\n", stdout);
     return 0;
