@@ -1,0 +1,16 @@
+#!/bin/sh
+# Installs what vkclip needs to build, test and run, from Debian 12's archive.
+# Runs apt-get as root (directly, or through sudo when not root).
+set -eu
+packages="build-essential pkg-config meson ninja-build glslc libvulkan-dev mesa-vulkan-drivers
+  vulkan-validationlayers libpng-dev libjpeg62-turbo-dev libutf8proc-dev zlib1g-dev
+  python3 python3-numpy python3-pil python3-torch python3-regex libopenblas0-pthread"
+missing=""
+for p in $packages; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" -eq 0 ]; then sudo=""; else sudo="sudo"; fi
+echo "installing:$missing" >&2
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $missing >/dev/null
