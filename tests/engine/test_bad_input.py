@@ -1,0 +1,427 @@
+#!/usr/bin/python3
+"""vkclip on broken models, broken images and wrong command lines.
+
+Each case must end within a timeout with exit 1 (usage errors: 2), never a
+signal or 0, and print one stderr line "vkclip: ..." that names the file
+(or option) and says what is wrong. The broken models are copies of the
+tiny fixture model edited here.
+
+  test_bad_input.py VKCLIP
+"""
+
+import json
+import os
+import shutil
+import struct
+import sys
+import tempfile
+
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import engine_common as ec  # noqa: E402
+
+TIMEOUT = 60
+# Vision tensors: the image tower must need each of them.
+FC2 = "vision_model.encoder.layers.1.mlp.fc2.weight"
+Q_PROJ = "vision_model.encoder.layers.0.self_attn.q_proj.weight"
+POST_LN_BIAS = "vision_model.post_layernorm.bias"
+
+
+# ------------------------------------------------------------ safetensors
+
+def read_st(path):
+    with open(path, "rb") as f:
+        blob = f.read()
+    (n,) = struct.unpack("<Q", blob[:8])
+    return json.loads(blob[8:8 + n]), blob[8 + n:]
+
+
+def write_st(path, header, data):
+    head = json.dumps(header).encode()
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(head)) + head + data)
+
+
+def repack(header, data, change):
+    """Rebuilds header + data, letting change(name, info, bytes) return a new
+    (info, bytes) or None to drop the tensor."""
+    out_h, chunks, pos = {}, [], 0
+    for name, info in header.items():
+        if name == "__metadata__":
+            out_h[name] = info
+            continue
+        b, e = info["data_offsets"]
+        res = change(name, dict(info), data[b:e])
+        if res is None:
+            continue
+        info, raw = res
+        info["data_offsets"] = [pos, pos + len(raw)]
+        pos += len(raw)
+        out_h[name] = info
+        chunks.append(raw)
+    return out_h, b"".join(chunks)
+
+
+# ------------------------------------------------------------ the cases
+
+class Case:
+    def __init__(self, name, args, names, keywords, rc=(1,)):
+        self.name = name
+        self.args = args          # vkclip arguments
+        self.names = names        # all must appear in the message (case-sensitive)
+        self.keywords = keywords  # one at least must appear (case-insensitive); () = none needed
+        self.rc = rc
+
+
+class Builder:
+    """Makes broken copies of the tiny fixture model under tmp."""
+
+    def __init__(self, fixture_model, tmp):
+        self.src = fixture_model
+        self.tmp = tmp
+        self.header, self.data = read_st(os.path.join(fixture_model, "model.safetensors"))
+
+    def model(self, name, with_weights=True):
+        d = os.path.join(self.tmp, name)
+        os.makedirs(d)
+        for f in ("config.json", "preprocessor_config.json", "vocab.json", "merges.txt"):
+            shutil.copyfile(os.path.join(self.src, f), os.path.join(d, f))
+        if with_weights:
+            # A symlink is enough where the weights are not edited.
+            os.symlink(os.path.join(self.src, "model.safetensors"), os.path.join(d, "model.safetensors"))
+        return d
+
+    def edit_json(self, d, fname, edit):
+        p = os.path.join(d, fname)
+        with open(p, encoding="utf-8") as f:
+            j = json.load(f)
+        edit(j)
+        with open(p, "w", encoding="utf-8") as f:
+            json.dump(j, f)
+
+    def with_config(self, name, edit):
+        d = self.model(name)
+        self.edit_json(d, "config.json", edit)
+        return d
+
+    def with_bytes(self, name, blob):
+        d = self.model(name, with_weights=False)
+        with open(os.path.join(d, "model.safetensors"), "wb") as f:
+            f.write(blob)
+        return d
+
+    def with_tensors(self, name, change):
+        d = self.model(name, with_weights=False)
+        h, data = repack(self.header, self.data, change)
+        write_st(os.path.join(d, "model.safetensors"), h, data)
+        return d
+
+    def with_header(self, name, edit):
+        d = self.model(name, with_weights=False)
+        h = json.loads(json.dumps(self.header))
+        edit(h)
+        write_st(os.path.join(d, "model.safetensors"), h, self.data)
+        return d
+
+    def original_bytes(self):
+        with open(os.path.join(self.src, "model.safetensors"), "rb") as f:
+            return f.read()
+
+
+def model_cases(b, image):
+    """(Case, ...) for broken models; each runs embed-image on a good image."""
+    cases = []
+
+    def add(name, d, names, keywords):
+        cases.append(Case(name, ["embed-image", "--model", d, image], names, keywords))
+
+    missing = os.path.join(b.tmp, "no-such-model")
+    add("model dir missing", missing, ["no-such-model"], ("no such", "not found", "cannot", "missing", "exist"))
+
+    d = b.model("no-config")
+    os.remove(os.path.join(d, "config.json"))
+    add("config.json missing", d, ["config.json"], ("no such", "not found", "cannot", "missing", "exist"))
+
+    d = b.model("config-malformed")
+    with open(os.path.join(d, "config.json"), "w") as f:
+        f.write('{"projection_dim": 32, "vision_config": {"hidden_size": 128,, }')
+    add("config.json malformed JSON", d, ["config.json"], ("json", "expected", "syntax", "parse", "invalid", "unexpected"))
+
+    d = b.model("config-empty")
+    open(os.path.join(d, "config.json"), "w").close()
+    add("config.json empty", d, ["config.json"], ("json", "expected", "empty", "parse", "invalid", "unexpected", "end"))
+
+    d = b.with_config("config-wrong-type", lambda j: j["vision_config"].update(hidden_size="128"))
+    add("config hidden_size is a string", d, ["config.json", "hidden_size"], ())
+
+    d = b.with_config("config-not-object", lambda j: j.update(vision_config=[1, 2]))
+    add("config vision_config is a list", d, ["config.json", "vision_config"], ())
+
+    d = b.with_config("config-heads", lambda j: j["vision_config"].update(num_attention_heads=3))
+    add("config hidden 128 not divisible by 3 heads", d, ["config.json"], ("heads", "divisible", "num_attention_heads"))
+
+    d = b.with_config("config-negative", lambda j: j["vision_config"].update(num_hidden_layers=-2))
+    add("config negative num_hidden_layers", d, ["config.json", "num_hidden_layers"], ())
+
+    d = b.with_config("config-patch", lambda j: j["vision_config"].update(patch_size=30))
+    add("config image_size 224 not a multiple of patch 30", d, ["config.json"], ("patch", "image_size"))
+
+    d = b.with_config("config-act", lambda j: j["vision_config"].update(hidden_act="relu6"))
+    add("config unknown hidden_act", d, ["config.json", "relu6"], ())
+
+    d = b.model("pp-zero-std")
+    b.edit_json(d, "preprocessor_config.json", lambda j: j.update(image_std=[0.26, 0.0, 0.27]))
+    add("preprocessor_config zero std", d, ["preprocessor_config.json"], ("std",))
+
+    d = b.model("pp-crop")
+    b.edit_json(d, "preprocessor_config.json", lambda j: j.update(crop_size={"height": 200, "width": 224}))
+    add("preprocessor_config crop not the image size", d, ["preprocessor_config.json"], ("crop",))
+
+    # safetensors: truncations.
+    blob = b.original_bytes()
+    (n,) = struct.unpack("<Q", blob[:8])
+    for cut in (0, 5, 8, 8 + n // 2, 8 + n, 8 + n + 1000, len(blob) - 1):
+        d = b.with_bytes(f"st-cut-{cut}", blob[:cut])
+        add(f"model.safetensors truncated to {cut} of {len(blob)} bytes", d, ["model.safetensors"],
+            ("short", "truncat", "past", "end", "size", "offset", "header", "empty", "bytes"))
+
+    for bad_n in (len(blob), 2 ** 63, 2 ** 64 - 1):
+        d = b.with_bytes(f"st-hlen-{bad_n}", struct.pack("<Q", bad_n) + blob[8:])
+        add(f"model.safetensors header length {bad_n} past the end", d, ["model.safetensors"], ("header",))
+
+    garbage = b"\x00\xff not json at all " * (n // 20 + 1)
+    d = b.with_bytes("st-header-not-json", blob[:8] + garbage[:n] + blob[8 + n:])
+    add("model.safetensors header not JSON", d, ["model.safetensors"], ("header", "json"))
+
+    d = b.with_bytes("st-header-list", struct.pack("<Q", 2) + b"[]" + blob[8 + n:])
+    add("model.safetensors header a JSON list", d, ["model.safetensors"], ("header", "object", "json"))
+
+    size = len(b.data)
+    for label, offsets in (("end past data", lambda b0, e0: [b0, size + 4]),
+                           ("begin after end", lambda b0, e0: [e0, b0]),
+                           ("negative", lambda b0, e0: [-4, e0]),
+                           ("huge", lambda b0, e0: [2 ** 64 - 8, 2 ** 64 - 4]),
+                           ("span does not match shape", lambda b0, e0: [b0, e0 - 4])):
+        def edit(h, offsets=offsets):
+            b0, e0 = h[FC2]["data_offsets"]
+            h[FC2]["data_offsets"] = offsets(b0, e0)
+        d = b.with_header(f"st-offsets-{label.replace(' ', '-')}", edit)
+        add(f"model.safetensors data_offsets {label}", d, ["model.safetensors", FC2], ())
+
+    d = b.with_header("st-dtype", lambda h: h[FC2].update(dtype="Q4_K"))
+    add("model.safetensors unknown dtype", d, ["model.safetensors", "Q4_K"], ())
+
+    d = b.with_header("st-shape-string", lambda h: h[FC2].update(shape="128x512"))
+    add("model.safetensors shape not a list", d, ["model.safetensors", FC2], ())
+
+    for missing_name in (FC2, POST_LN_BIAS, "visual_projection.weight"):
+        d = b.with_tensors(f"st-missing-{missing_name}",
+                           lambda name, info, raw, m=missing_name: None if name == m else (info, raw))
+        add(f"missing tensor {missing_name}", d, [missing_name], ("missing", "not found", "no tensor", "absent"))
+
+    def half_q(name, info, raw):
+        if name != Q_PROJ:
+            return info, raw
+        info["shape"] = [info["shape"][0] // 2, info["shape"][1]]
+        return info, raw[:len(raw) // 2]
+    d = b.with_tensors("st-wrong-shape", half_q)
+    add("tensor with the wrong shape", d, [Q_PROJ], ("shape", "expected"))
+
+    def as_i64(name, info, raw):
+        if name != FC2:
+            return info, raw
+        count = len(raw) // 4
+        info["dtype"] = "I64"
+        return info, struct.pack(f"<{count}q", *range(count))
+    d = b.with_tensors("st-i64", as_i64)
+    add("weight stored as I64", d, [FC2], ("I64", "dtype", "type"))
+
+    # Sharded: an index naming a shard that is not there.
+    d = b.model("sharded-missing", with_weights=False)
+    names = [k for k in b.header if k != "__metadata__"]
+    first = set(names[: len(names) // 2])
+    # Only the first shard is written; the index also names a second one.
+    h, data = repack(b.header, b.data, lambda name, info, raw: (info, raw) if name in first else None)
+    write_st(os.path.join(d, "model-00001-of-00002.safetensors"), h, data)
+    weight_map = {k: ("model-00001-of-00002.safetensors" if k in first else "model-00002-of-00002.safetensors")
+                  for k in names}
+    with open(os.path.join(d, "model.safetensors.index.json"), "w") as f:
+        json.dump({"metadata": {}, "weight_map": weight_map}, f)
+    add("index.json names a missing shard", d, ["model-00002-of-00002.safetensors"], ())
+
+    # Both shards present, but the index sends FC2 to the shard without it.
+    d = b.model("sharded-wrong-map", with_weights=False)
+    for shard, keep in (("model-00001-of-00002.safetensors", lambda n: n != FC2),
+                        ("model-00002-of-00002.safetensors", lambda n: n == FC2)):
+        h, data = repack(b.header, b.data, lambda name, info, raw, k=keep: (info, raw) if k(name) else None)
+        write_st(os.path.join(d, shard), h, data)
+    with open(os.path.join(d, "model.safetensors.index.json"), "w") as f:
+        json.dump({"metadata": {}, "weight_map": {k: "model-00001-of-00002.safetensors" for k in names}}, f)
+    add("index.json maps a tensor to a shard without it", d, [FC2], ())
+
+    d = b.model("index-malformed", with_weights=False)
+    with open(os.path.join(d, "model.safetensors.index.json"), "w") as f:
+        f.write('{"weight_map": {"a": ')
+    add("index.json malformed", d, ["model.safetensors.index.json"], ())
+
+    d = b.model("no-weights", with_weights=False)
+    add("no weights file at all", d, ["model.safetensors"], ())
+    return cases
+
+
+def png_chunk(kind, payload):
+    import zlib
+    return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+
+
+def huge_png(width, height):
+    """A PNG whose header claims width x height RGB8 pixels, with one small
+    (valid CRC) data chunk: a decoder must refuse it or stop at the data's
+    end, not allocate gigabytes or read past it."""
+    import zlib
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    idat = zlib.compress(b"\x00" * 1000)
+    return (b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", ihdr) + png_chunk(b"IDAT", idat)
+            + png_chunk(b"IEND", b""))
+
+
+def jpeg_bytes():
+    try:
+        import io
+        from PIL import Image
+    except ImportError:
+        return None
+    img = Image.new("RGB", (64, 48))
+    img.putdata([(x * 4 % 256, y * 5 % 256, (x * y) % 256) for y in range(48) for x in range(64)])
+    buf = io.BytesIO()
+    img.save(buf, format="JPEG", quality=90)
+    return buf.getvalue()
+
+
+def image_cases(tmp, model, good_png):
+    cases = []
+    with open(good_png, "rb") as f:
+        from_png = f.read()
+
+    def path_of(name, blob=None):
+        p = os.path.join(tmp, name)
+        if blob is not None:
+            with open(p, "wb") as f:
+                f.write(blob)
+        return p
+
+    images = [
+        ("image missing", path_of("nothing-here.png"), ("no such", "cannot", "not found", "open", "exist")),
+        ("truncated PNG", path_of("truncated.png", from_png[: len(from_png) // 2]), ()),
+        ("PNG cut inside the signature", path_of("sig.png", from_png[:5]), ()),
+        ("text file named .png", path_of("text.png", b"this is not an image\n" * 10), ()),
+        ("empty file", path_of("empty.png", b""), ()),
+        ("directory as image", path_of("a-directory.png"), ()),
+        ("GIF", path_of("anim.gif", None), ()),
+    ]
+    images += [
+        ("PNG claiming 2147483647 x 2147483647 pixels", path_of("huge.png", huge_png(2 ** 31 - 1, 2 ** 31 - 1)), ()),
+        ("PNG claiming 0 x 10 pixels", path_of("zero.png", huge_png(0, 10)), ()),
+        ("PNG claiming 60000 x 60000 pixels", path_of("big.png", huge_png(60000, 60000)), ()),
+        ("JPEG with only its start marker", path_of("soi.jpg", b"\xff\xd8\xff"), ()),
+    ]
+    jpeg = jpeg_bytes()
+    if jpeg:
+        images.append(("truncated JPEG", path_of("truncated.jpg", jpeg[: len(jpeg) // 2]), ()))
+    os.makedirs(os.path.join(tmp, "a-directory.png"))
+    try:
+        from PIL import Image
+        Image.new("P", (20, 10), 3).save(os.path.join(tmp, "anim.gif"))
+    except ImportError:
+        # A minimal GIF header is still a GIF to reject.
+        path_of("anim.gif", b"GIF89a\x01\x00\x01\x00\x00\x00\x00;")
+    if os.geteuid() != 0:
+        p = path_of("unreadable.png", from_png)
+        os.chmod(p, 0)
+        images.append(("unreadable image (mode 000)", p, ("permission", "cannot", "denied", "open")))
+    else:
+        print("note: running as root, so the mode-000 image case is left out")
+    for label, p, keywords in images:
+        cases.append(Case(f"embed-image: {label}", ["embed-image", "--model", model, p],
+                          [os.path.basename(p)], keywords))
+        cases.append(Case(f"preprocess: {label}",
+                          ["preprocess", "--model", model, "--out", os.path.join(tmp, "out.f32"), p],
+                          [os.path.basename(p)], keywords))
+    # A bad image after a good one: still an error, not a partial success.
+    cases.append(Case("embed-image: good then truncated", ["embed-image", "--model", model, good_png,
+                                                             os.path.join(tmp, "truncated.png")],
+                      ["truncated.png"], ()))
+    return cases
+
+
+def usage_cases(model, image, tmp):
+    out = os.path.join(tmp, "u.f32")
+    return [
+        Case("embed-image without --model", ["embed-image", image], ["--model"], (), rc=(1, 2)),
+        Case("preprocess without --model", ["preprocess", "--out", out, image], ["--model"], (), rc=(1, 2)),
+        Case("unknown option", ["embed-image", "--model", model, "--frobnicate", image], ["--frobnicate"], (), rc=(2,)),
+        Case("option of another subcommand", ["preprocess", "--model", model, "--raw", "--out", out, image],
+             ["--raw"], (), rc=(2,)),
+        Case("--batch 0", ["embed-image", "--model", model, "--batch", "0", image], ["--batch"], (), rc=(2,)),
+        Case("--batch not a number", ["embed-image", "--model", model, "--batch", "two", image], ["two"], (), rc=(2,)),
+        Case("--precision f64", ["embed-image", "--model", model, "--precision", "f64", image], ["f64"], (), rc=(2,)),
+        Case("--model without a value", ["embed-image", "--model"], ["--model"], (), rc=(2,)),
+        Case("preprocess without --out", ["preprocess", "--model", model, image], ["--out"], (), rc=(2,)),
+        Case("embed-image without images", ["embed-image", "--model", model], ["IMAGE"], (), rc=(2,)),
+        Case("unknown subcommand", ["embed-text-please"], ["embed-text-please"], (), rc=(2,)),
+        Case("no subcommand", [], ["usage"], (), rc=(2,)),
+    ]
+
+
+def judge(c, vkclip, case):
+    r = ec.run_vkclip(vkclip, case.args, timeout=TIMEOUT)
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    first = lines[0] if lines else ""
+    why = []
+    if r.rc is None:
+        why.append(f"no exit within {TIMEOUT} s")
+    elif r.rc < 0:
+        why.append(f"killed by signal {-r.rc}")
+    elif r.rc not in case.rc:
+        why.append(f"exit {r.rc}, want {'/'.join(map(str, case.rc))}")
+    usage = case.rc != (1,)
+    if not first.startswith("vkclip: ") and not (usage and first.startswith("usage")):
+        why.append("first stderr line does not start with 'vkclip: '")
+    if not usage and len(lines) != 1:
+        why.append(f"{len(lines)} stderr lines, want 1")
+    message = "\n".join(lines) if usage else first
+    for n in case.names:
+        if n not in message:
+            why.append(f"message lacks {n!r}")
+    if case.keywords and not any(k.lower() in message.lower() for k in case.keywords):
+        why.append(f"message has none of {list(case.keywords)}")
+    if r.rc == 1 and case.args and case.args[0] == "embed-image" and r.stdout.strip() and "good then" not in case.name:
+        why.append(f"printed output anyway: {r.stdout[:80]!r}")
+    c.check(not why, f"{case.name}: rc {r.rc}, {r.seconds:.2f} s, stderr {first[:220]!r}"
+            + ("" if not why else "  <-- " + "; ".join(why)))
+
+
+def main():
+    if len(sys.argv) != 2:
+        print(__doc__)
+        sys.exit(2)
+    vkclip = sys.argv[1]
+    fixtures = ec.fixtures_dir()
+    ec.setup_environment(vkclip)
+    model = os.path.join(fixtures, "clip-tiny-f32")
+    image = os.path.join(fixtures, "images", "chelsea.png")
+    c = ec.Checker()
+    with tempfile.TemporaryDirectory(prefix="vkclip-bad-") as tmp:
+        b = Builder(model, tmp)
+        # The unedited copy must work, or every case below proves nothing.
+        r = ec.run_vkclip(vkclip, ["embed-image", "--model", b.model("control"), image])
+        if not c.check(r.rc == 0, f"control: an unedited copy of the model embeds ({r.describe()})"):
+            c.finish()
+        cases = model_cases(b, image) + image_cases(tmp, model, image) + usage_cases(model, image, tmp)
+        for case in cases:
+            judge(c, vkclip, case)
+    c.finish()
+
+
+if __name__ == "__main__":
+    ec.run_main(main)
