@@ -12,7 +12,10 @@
  *     vkclip_device_free(dev);
  *
  * Functions that can fail return NULL or a negative value and, when err is
- * not NULL, describe the problem in one line (naming the file or object). */
+ * not NULL, describe the problem in one line (naming the file or object).
+ *
+ * Threads: a device may serve several models; a model (and its classifiers)
+ * is used by one thread at a time. */
 #ifndef VKCLIP_H
 #define VKCLIP_H
 
