@@ -172,6 +172,9 @@ typedef struct vkclip_classifier vkclip_classifier;
 typedef struct vkclip_classifier_options {
     bool no_cache;         /* neither read nor write the on-disk cache */
     const char *cache_dir; /* NULL: $VKCLIP_CACHE_DIR, $XDG_CACHE_HOME/vkclip or ~/.cache/vkclip */
+    /* Called as prompts are embedded (not when the cache is read). */
+    void (*progress)(void *user, int prompts_done, int prompts_total);
+    void *progress_user;
 } vkclip_classifier_options;
 
 /* One class per label; each label's weight is the normalised mean of its

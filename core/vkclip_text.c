@@ -186,7 +186,13 @@ static bool tokenize_all(vkclip_model *m, const char *const *texts, int n, token
     return true;
 }
 
-static bool encode_texts(vkclip_model *m, const char *const *texts, int n, float *out, errbuf *e)
+typedef struct progress_fn {
+    void (*fn)(void *user, int done, int total);
+    void *user;
+} progress_fn;
+
+static bool encode_texts(vkclip_model *m, const char *const *texts, int n, float *out, const progress_fn *progress,
+                         errbuf *e)
 {
     if (!ensure_text(m, e))
         return false;
@@ -210,6 +216,8 @@ static bool encode_texts(vkclip_model *m, const char *const *texts, int n, float
                          count, batch_out, e);
         for (int b = 0; ok && b < count; b++)
             memcpy(out + (size_t)t.order[done + b].index * E, batch_out + (size_t)b * E, (size_t)E * sizeof *out);
+        if (ok && progress && progress->fn)
+            progress->fn(progress->user, done + count, n);
     }
     free(batch_out);
     tokenized_free(&t);
@@ -224,7 +232,7 @@ int vkclip_encode_texts(vkclip_model *m, const char *const *texts, int n, float 
         errbuf_set(&e, "encode: bad arguments");
         return fail(err, &e);
     }
-    if (!encode_texts(m, texts, n, out, &e))
+    if (!encode_texts(m, texts, n, out, NULL, &e))
         return fail(err, &e);
     if (normalize)
         for (int i = 0; i < n; i++)
@@ -303,7 +311,8 @@ static float logit_scale_of(const vkclip_model *m)
 
 /* Each label's prompts embedded, normalised, averaged, normalised. */
 static bool build_classifier(vkclip_model *m, classifier *c, const char *const *labels, int nlabels,
-                             const char *const *templates, int ntemplates, errbuf *e)
+                             const char *const *templates, int ntemplates, const progress_fn *progress,
+                             errbuf *e)
 {
     size_t nprompts = (size_t)nlabels * ntemplates;
     char **prompts = calloc(nprompts, sizeof *prompts);
@@ -313,7 +322,7 @@ static bool build_classifier(vkclip_model *m, classifier *c, const char *const *
         errbuf_set(e, "out of memory");
     for (size_t i = 0; ok && i < nprompts; i++)
         ok = (prompts[i] = prompt_from_template(templates[i % ntemplates], labels[i / ntemplates], e)) != NULL;
-    ok = ok && encode_texts(m, (const char *const *)prompts, (int)nprompts, emb, e);
+    ok = ok && encode_texts(m, (const char *const *)prompts, (int)nprompts, emb, progress, e);
     int E = m->cfg.projection_dim;
     if (ok) {
         c->labels = nlabels;
@@ -399,7 +408,8 @@ vkclip_classifier *vkclip_classifier_create(vkclip_model *m, const char *const *
     }
     bool ok = vc && classifier_key_make(&key, model_fingerprint(m), labels, nlabels, templates, ntemplates, &e);
     if (ok && !(dir[0] && classifier_cache_load(&vc->c, dir, &key, nlabels, m->cfg.projection_dim))) {
-        ok = build_classifier(m, &vc->c, labels, nlabels, templates, ntemplates, &e);
+        progress_fn progress = {opts ? opts->progress : NULL, opts ? opts->progress_user : NULL};
+        ok = build_classifier(m, &vc->c, labels, nlabels, templates, ntemplates, &progress, &e);
         if (ok)
             classifier_cache_save(&vc->c, dir, &key);
     }

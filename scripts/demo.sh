@@ -32,7 +32,7 @@ fi
 prompts=../shared/data/openai-clip/prompts.md
 if [ -f "$prompts" ]; then
     /usr/bin/python3 scripts/extract_prompts.py "$prompts" Kinetics700 \
-        build/kinetics700-labels.txt build/kinetics700-templates.txt
+        --classes-out build/kinetics700-labels.txt --templates-out build/kinetics700-templates.txt
     set -- --labels-file build/kinetics700-labels.txt --templates-file build/kinetics700-templates.txt
 else
     set -- --labels "a dog;a cat;a car;a person riding a bike;a cup of coffee;a city street at night"

@@ -176,6 +176,18 @@ static int print_top(const vkclip_classifier *c, const char *file, const float *
     return 0;
 }
 
+/* Building a large classifier takes minutes on a CPU: say how far it is, a
+ * line at every tenth. */
+static void report_progress(void *user, int done, int total)
+{
+    int *last_tenth = user;
+    int tenth = (int)((long long)done * 10 / total);
+    if (tenth > *last_tenth) {
+        *last_tenth = tenth;
+        fprintf(stderr, "vkclip: embedding prompts: %d of %d\n", done, total);
+    }
+}
+
 /* Decodes and encodes one batch of images and prints their top labels. */
 static int classify_chunk(vkclip_model *m, const vkclip_classifier *c, const cli_options *o, int first,
                           int count, int k, float *emb, float *probs, ranked *scratch)
@@ -231,7 +243,9 @@ int cmd_classify(int argc, char **argv)
     int status = m ? 0 : 1;
     if (m) {
         vkclip_error err;
-        vkclip_classifier_options copts = {.no_cache = o.no_cache};
+        int last_tenth = 0;
+        vkclip_classifier_options copts = {.no_cache = o.no_cache, .progress = report_progress,
+                                           .progress_user = &last_tenth};
         double t0 = now_seconds();
         c = vkclip_classifier_create(m, (const char *const *)ls.labels, ls.nlabels, ls.templates,
                                      ls.ntemplates, &copts, &err);
