@@ -37,7 +37,7 @@ static bool parse_int(const char *s, int lo, int hi, int *out)
     return true;
 }
 
-bool cli_parse(int argc, char **argv, const char *allowed, cli_options *o, const char *usage)
+bool cli_parse(int argc, char **argv, const char *allowed, int min_inputs, cli_options *o, const char *usage)
 {
     memset(o, 0, sizeof *o);
     o->device = -1;
@@ -111,37 +111,82 @@ bool cli_parse(int argc, char **argv, const char *allowed, cli_options *o, const
             return false;
         }
     }
+    if (o->ninputs < min_inputs) {
+        fprintf(stderr, "vkclip: %s\nusage: %s\n", min_inputs == 1 ? "nothing to do" : "missing arguments",
+                usage);
+        return false;
+    }
     return true;
 }
 
-vkclip_device *cli_open_device(const cli_options *o)
+bool cli_session_open(cli_session *s, const cli_options *o, bool with_model)
 {
+    memset(s, 0, sizeof *s);
     vkclip_error err;
     vkclip_device_options opts = {.device_index = o->device, .validation = o->validation};
-    vkclip_device *dev = vkclip_device_open(&opts, &err);
-    if (!dev)
+    if (!(s->dev = vkclip_device_open(&opts, &err))) {
         cli_fail("%s", err.message);
-    return dev;
-}
-
-vkclip_model *cli_load_model(vkclip_device *dev, const cli_options *o)
-{
+        return false;
+    }
+    if (!with_model)
+        return true;
     if (!o->model) {
         cli_fail("--model DIR is required");
-        return NULL;
+        return false;
     }
-    vkclip_error err;
-    vkclip_model_options opts = {.activations = o->precision, .batch_size = o->batch};
-    vkclip_model *m = vkclip_model_load(dev, o->model, &opts, &err);
-    if (!m) {
+    vkclip_model_options mopts = {.activations = o->precision, .batch_size = o->batch};
+    if (!(s->model = vkclip_model_load(s->dev, o->model, &mopts, &err))) {
         cli_fail("%s", err.message);
-        return NULL;
+        return false;
     }
     vkclip_model_info info;
-    vkclip_model_get_info(m, &info);
+    vkclip_model_get_info(s->model, &info);
     if (o->precision == VKCLIP_PRECISION_F16 && strcmp(info.activations, "f16") != 0)
         fprintf(stderr, "vkclip: the device lacks 16-bit storage; activations stay fp32\n");
-    return m;
+    return true;
+}
+
+int cli_session_close(cli_session *s, int status)
+{
+    uint32_t messages = s->dev ? vkclip_device_validation_messages(s->dev) : 0;
+    if (messages && status == 0)
+        status = cli_fail("%u validation message(s)", messages);
+    vkclip_model_free(s->model);
+    vkclip_device_free(s->dev);
+    memset(s, 0, sizeof *s);
+    return status;
+}
+
+bool cli_images_load(cli_images *b, const char *const *paths, int count)
+{
+    b->count = count;
+    b->images = calloc((size_t)count, sizeof *b->images);
+    b->frames = calloc((size_t)count, sizeof *b->frames);
+    if (!b->images || !b->frames) {
+        cli_fail("out of memory");
+        return false;
+    }
+    for (int i = 0; i < count; i++) {
+        errbuf e = {{0}};
+        rgb_image *img = &b->images[i];
+        if (!rgb_image_load(img, paths[i], &e)) {
+            cli_fail("%s", e.msg);
+            return false;
+        }
+        b->frames[i] = (vkclip_frame){.format = VKCLIP_FORMAT_RGB, .width = img->width, .height = img->height};
+        b->frames[i].planes[0] = img->pixels;
+        b->frames[i].strides[0] = 3 * img->width;
+    }
+    return true;
+}
+
+void cli_images_free(cli_images *b)
+{
+    for (int i = 0; b->images && i < b->count; i++)
+        rgb_image_free(&b->images[i]);
+    free(b->images);
+    free(b->frames);
+    memset(b, 0, sizeof *b);
 }
 
 static bool is_space(char c)

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "image/image.h"
 #include "vkclip.h"
 
 #define CLI_MAX_TEMPLATES 256
@@ -32,14 +33,35 @@ typedef struct cli_options {
 } cli_options;
 
 /* Parses argv (after the subcommand); `allowed` lists the long options the
- * subcommand takes, e.g. "model,out". Returns false after printing usage. */
-bool cli_parse(int argc, char **argv, const char *allowed, cli_options *o, const char *usage);
+ * subcommand takes, e.g. "model,out", and at least min_inputs positional
+ * arguments must follow. Returns false after printing usage. */
+bool cli_parse(int argc, char **argv, const char *allowed, int min_inputs, cli_options *o, const char *usage);
 
 /* "vkclip: <message>" on stderr; returns the exit status 1. */
 int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-vkclip_device *cli_open_device(const cli_options *o);
-vkclip_model *cli_load_model(vkclip_device *dev, const cli_options *o);
+/* The device, and the model --model names when with_model. */
+typedef struct cli_session {
+    vkclip_device *dev;
+    vkclip_model *model;
+} cli_session;
+
+/* False (message printed) when the device or the model cannot be opened. */
+bool cli_session_open(cli_session *s, const cli_options *o, bool with_model);
+/* Frees the session; a success becomes a failure if the validation layer
+ * printed anything. Returns the exit status. */
+int cli_session_close(cli_session *s, int status);
+
+/* Decoded images and the RGB frames over them. */
+typedef struct cli_images {
+    rgb_image *images;
+    vkclip_frame *frames;
+    int count;
+} cli_images;
+
+/* Decodes the files; false (message printed) at the first unreadable one. */
+bool cli_images_load(cli_images *b, const char *const *paths, int count);
+void cli_images_free(cli_images *b);
 
 /* Splits text at `sep` into trimmed, non-empty fields (strings owned by the
  * returned array's block); *count gets their number. Empty fields are an

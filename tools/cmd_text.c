@@ -7,17 +7,14 @@
 
 #include "cli.h"
 #include "commands.h"
-#include "image/image.h"
 
 int cmd_tokenize(int argc, char **argv)
 {
     cli_options o;
-    if (!cli_parse(argc, argv, "model", &o, USAGE_TOKENIZE))
+    if (!cli_parse(argc, argv, "model", 1, &o, USAGE_TOKENIZE))
         return 2;
-    if (!o.model || o.ninputs == 0) {
-        fprintf(stderr, "usage: %s\n", USAGE_TOKENIZE);
-        return 2;
-    }
+    if (!o.model)
+        return cli_fail("--model DIR is required");
     vkclip_error err;
     vkclip_tokenizer *tok = vkclip_tokenizer_load(o.model, &err);
     if (!tok)
@@ -47,37 +44,27 @@ int cmd_tokenize(int argc, char **argv)
 int cmd_embed_text(int argc, char **argv)
 {
     cli_options o;
-    if (!cli_parse(argc, argv, "model,raw,precision,device,validation", &o, USAGE_EMBED_TEXT))
+    if (!cli_parse(argc, argv, "model,raw,precision,device,validation", 1, &o, USAGE_EMBED_TEXT))
         return 2;
-    if (o.ninputs == 0) {
-        fprintf(stderr, "usage: %s\n", USAGE_EMBED_TEXT);
-        return 2;
+    cli_session s;
+    if (!cli_session_open(&s, &o, true))
+        return cli_session_close(&s, 1);
+    int E = vkclip_embedding_dim(s.model), status = 0;
+    float *emb = malloc((size_t)o.ninputs * E * sizeof *emb);
+    vkclip_error err;
+    if (!emb)
+        status = cli_fail("out of memory");
+    else if (vkclip_encode_texts(s.model, o.inputs, o.ninputs, emb, !o.raw, &err) != 0)
+        status = cli_fail("%s", err.message);
+    for (int i = 0; status == 0 && i < o.ninputs; i++) {
+        fputs("{\"text\": ", stdout);
+        json_print_string(stdout, o.inputs[i]);
+        fputs(", \"embedding\": ", stdout);
+        json_print_floats(stdout, emb + (size_t)i * E, E);
+        fputs("}\n", stdout);
     }
-    vkclip_device *dev = cli_open_device(&o);
-    vkclip_model *m = dev ? cli_load_model(dev, &o) : NULL;
-    int status = m ? 0 : 1;
-    if (m) {
-        int E = vkclip_embedding_dim(m);
-        float *emb = malloc((size_t)o.ninputs * E * sizeof *emb);
-        vkclip_error err;
-        if (!emb)
-            status = cli_fail("out of memory");
-        else if (vkclip_encode_texts(m, o.inputs, o.ninputs, emb, !o.raw, &err) != 0)
-            status = cli_fail("%s", err.message);
-        for (int i = 0; status == 0 && i < o.ninputs; i++) {
-            fputs("{\"text\": ", stdout);
-            json_print_string(stdout, o.inputs[i]);
-            fputs(", \"embedding\": ", stdout);
-            json_print_floats(stdout, emb + (size_t)i * E, E);
-            fputs("}\n", stdout);
-        }
-        free(emb);
-    }
-    if (dev && vkclip_device_validation_messages(dev) && status == 0)
-        status = cli_fail("%u validation message(s)", vkclip_device_validation_messages(dev));
-    vkclip_model_free(m);
-    vkclip_device_free(dev);
-    return status;
+    free(emb);
+    return cli_session_close(&s, status);
 }
 
 static double now_seconds(void)
@@ -192,31 +179,50 @@ static void report_progress(void *user, int done, int total)
 static int classify_chunk(vkclip_model *m, const vkclip_classifier *c, const cli_options *o, int first,
                           int count, int k, float *emb, float *probs, ranked *scratch)
 {
-    rgb_image *imgs = calloc((size_t)count, sizeof *imgs);
-    vkclip_frame *frames = calloc((size_t)count, sizeof *frames);
-    int status = imgs && frames ? 0 : cli_fail("out of memory");
-    errbuf e = {{0}};
-    for (int i = 0; status == 0 && i < count; i++) {
-        if (!rgb_image_load(&imgs[i], o->inputs[first + i], &e)) {
-            status = cli_fail("%s", e.msg);
-            break;
-        }
-        frames[i] = (vkclip_frame){.format = VKCLIP_FORMAT_RGB, .width = imgs[i].width, .height = imgs[i].height};
-        frames[i].planes[0] = imgs[i].pixels;
-        frames[i].strides[0] = 3 * imgs[i].width;
-    }
+    cli_images img = {0};
     vkclip_error err;
-    if (status == 0 && vkclip_encode_images(m, frames, count, emb, true, &err) != 0)
-        status = cli_fail("%s", err.message);
-    int E = vkclip_embedding_dim(m);
-    for (int i = 0; status == 0 && i < count; i++) {
-        vkclip_classifier_probs(c, emb + (size_t)i * E, probs);
-        status = print_top(c, o->inputs[first + i], probs, k, scratch);
+    int status = 1, E = vkclip_embedding_dim(m);
+    if (cli_images_load(&img, o->inputs + first, count)) {
+        status = vkclip_encode_images(m, img.frames, count, emb, true, &err) == 0
+                     ? 0 : cli_fail("%s", err.message);
+        for (int i = 0; status == 0 && i < count; i++) {
+            vkclip_classifier_probs(c, emb + (size_t)i * E, probs);
+            status = print_top(c, o->inputs[first + i], probs, k, scratch);
+        }
     }
-    for (int i = 0; imgs && i < count; i++)
-        rgb_image_free(&imgs[i]);
-    free(imgs);
-    free(frames);
+    cli_images_free(&img);
+    return status;
+}
+
+/* Builds (or reads from the cache) the classifier, then classifies in batches. */
+static int run_classify(cli_session *s, const cli_options *o, const label_set *ls)
+{
+    vkclip_error err;
+    int last_tenth = 0;
+    vkclip_classifier_options copts = {.no_cache = o->no_cache, .progress = report_progress,
+                                       .progress_user = &last_tenth};
+    double t0 = now_seconds();
+    vkclip_classifier *c = vkclip_classifier_create(s->model, (const char *const *)ls->labels, ls->nlabels,
+                                                    ls->templates, ls->ntemplates, &copts, &err);
+    if (!c)
+        return cli_fail("%s", err.message);
+    fprintf(stderr, "vkclip: classifier of %d labels x %d templates %s in %.2f s\n", ls->nlabels,
+            ls->ntemplates ? ls->ntemplates : 1,
+            vkclip_classifier_from_cache(c) ? "read from the cache" : "built", now_seconds() - t0);
+    vkclip_model_info mi;
+    vkclip_model_get_info(s->model, &mi);
+    int B = mi.batch_size, n = vkclip_classifier_size(c), k = o->top_k ? o->top_k : 5;
+    float *emb = malloc((size_t)B * mi.embed_dim * sizeof *emb);
+    float *probs = malloc((size_t)n * sizeof *probs);
+    ranked *scratch = malloc((size_t)n * sizeof *scratch);
+    int status = emb && probs && scratch ? 0 : cli_fail("out of memory");
+    for (int i = 0; status == 0 && i < o->ninputs; i += B)
+        status = classify_chunk(s->model, c, o, i, o->ninputs - i < B ? o->ninputs - i : B, k, emb, probs,
+                                scratch);
+    free(emb);
+    free(probs);
+    free(scratch);
+    vkclip_classifier_free(c);
     return status;
 }
 
@@ -226,57 +232,13 @@ int cmd_classify(int argc, char **argv)
     if (!cli_parse(argc, argv,
                    "model,labels,labels-file,template,templates-file,top-k,batch,precision,no-cache,device,"
                    "validation",
-                   &o, USAGE_CLASSIFY))
+                   1, &o, USAGE_CLASSIFY))
         return 2;
-    if (o.ninputs == 0) {
-        fprintf(stderr, "usage: %s\n", USAGE_CLASSIFY);
-        return 2;
-    }
     label_set ls;
-    if (!read_label_set(&o, &ls)) {
-        label_set_free(&ls);
-        return 1;
-    }
-    vkclip_device *dev = cli_open_device(&o);
-    vkclip_model *m = dev ? cli_load_model(dev, &o) : NULL;
-    vkclip_classifier *c = NULL;
-    int status = m ? 0 : 1;
-    if (m) {
-        vkclip_error err;
-        int last_tenth = 0;
-        vkclip_classifier_options copts = {.no_cache = o.no_cache, .progress = report_progress,
-                                           .progress_user = &last_tenth};
-        double t0 = now_seconds();
-        c = vkclip_classifier_create(m, (const char *const *)ls.labels, ls.nlabels, ls.templates,
-                                     ls.ntemplates, &copts, &err);
-        if (!c)
-            status = cli_fail("%s", err.message);
-        else
-            fprintf(stderr, "vkclip: classifier of %d labels x %d templates %s in %.2f s\n", ls.nlabels,
-                    ls.ntemplates ? ls.ntemplates : 1,
-                    vkclip_classifier_from_cache(c) ? "read from the cache" : "built", now_seconds() - t0);
-    }
-    if (c) {
-        vkclip_model_info mi;
-        vkclip_model_get_info(m, &mi);
-        int B = mi.batch_size, n = vkclip_classifier_size(c);
-        int k = o.top_k ? o.top_k : 5;
-        float *emb = malloc((size_t)B * mi.embed_dim * sizeof *emb);
-        float *probs = malloc((size_t)n * sizeof *probs);
-        ranked *scratch = malloc((size_t)n * sizeof *scratch);
-        if (!emb || !probs || !scratch)
-            status = cli_fail("out of memory");
-        for (int i = 0; status == 0 && i < o.ninputs; i += B)
-            status = classify_chunk(m, c, &o, i, o.ninputs - i < B ? o.ninputs - i : B, k, emb, probs, scratch);
-        free(emb);
-        free(probs);
-        free(scratch);
-    }
-    if (dev && vkclip_device_validation_messages(dev) && status == 0)
-        status = cli_fail("%u validation message(s)", vkclip_device_validation_messages(dev));
-    vkclip_classifier_free(c);
-    vkclip_model_free(m);
-    vkclip_device_free(dev);
+    cli_session s = {0};
+    int status = 1;
+    if (read_label_set(&o, &ls) && cli_session_open(&s, &o, true))
+        status = run_classify(&s, &o, &ls);
     label_set_free(&ls);
-    return status;
+    return cli_session_close(&s, status);
 }

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/utf8.h"
+
 struct json_doc {
     json_value *nodes;
     size_t count;
@@ -98,30 +100,6 @@ static bool read_hex4(parser *p, unsigned *out)
     p->pos += 4;
     *out = v;
     return true;
-}
-
-static size_t put_utf8(char *dst, unsigned cp)
-{
-    if (cp < 0x80) {
-        dst[0] = (char)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        dst[0] = (char)(0xC0 | (cp >> 6));
-        dst[1] = (char)(0x80 | (cp & 0x3F));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        dst[0] = (char)(0xE0 | (cp >> 12));
-        dst[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        dst[2] = (char)(0x80 | (cp & 0x3F));
-        return 3;
-    }
-    dst[0] = (char)(0xF0 | (cp >> 18));
-    dst[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-    dst[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-    dst[3] = (char)(0x80 | (cp & 0x3F));
-    return 4;
 }
 
 /* Length of the well-formed UTF-8 sequence at s[0..avail), or 0 (RFC 3629:
@@ -218,7 +196,7 @@ static bool parse_string(parser *p, const char **out, size_t *out_len)
                     return fail_at(p, esc, "unpaired high surrogate in \\u escape");
                 cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
             }
-            n += put_utf8(dst + n, cp);
+            n += (size_t)utf8_encode((int32_t)cp, dst + n);
             break;
         }
         default:

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "text/byte_buffer.h"
+#include "util/utf8.h"
 
 /* True when s[0..len) is well-formed UTF-8 (no overlong forms, no surrogates,
  * nothing past U+10FFFF); otherwise *bad_at gets the offset of the first
@@ -18,8 +19,6 @@ bool utf8_is_valid(const char *s, size_t len, size_t *bad_at);
 
 /* Decodes the code point at s (which must be valid UTF-8); returns its length. */
 int utf8_decode(const char *s, int32_t *cp);
-/* Writes cp as UTF-8 into out; returns the length (1..4). */
-int utf8_encode(int32_t cp, char out[4]);
 
 /* How the split pattern sees a (lowercased) character. */
 typedef enum split_class {
