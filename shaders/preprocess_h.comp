@@ -6,7 +6,7 @@
 
 layout(local_size_x = 8, local_size_y = 8) in;
 layout(binding = 0) uniform usamplerBuffer BYTES;  // the frame, one byte a texel
-layout(binding = 1) uniform usamplerBuffer WORDS;  // the frame, four bytes a texel
+layout(binding = 1) uniform usamplerBuffer WORDS;  // the frame, a pixel (four bytes) a texel
 layout(binding = 2) uniform isamplerBuffer TABLE;  // weights and colour matrix
 layout(std430, binding = 3) writeonly buffer Out { uint rows_out[]; };
 
@@ -53,8 +53,8 @@ uvec3 pixel(uint x, uint y)
 {
     uint ro = p.order & 255u, go = (p.order >> 8) & 255u, bo = (p.order >> 16) & 255u;
     if (p.format == FMT_RGBX) {
-        uint w = texelFetch(WORDS, int((y * p.stride0) / 4u + x)).x;
-        return uvec3((w >> (8u * ro)) & 255u, (w >> (8u * go)) & 255u, (w >> (8u * bo)) & 255u);
+        uvec4 bytes = texelFetch(WORDS, int((y * p.stride0) / 4u + x)); // the pixel's four bytes
+        return uvec3(bytes[ro], bytes[go], bytes[bo]);
     }
     if (p.format == FMT_PACKED) {
         uint at = y * p.stride0 + x * p.bytes_per_pixel;
