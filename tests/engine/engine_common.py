@@ -1,17 +1,15 @@
-"""What the engine tests share: running vkclip, the references, the checks.
-
-Every test script takes the vkclip binary as its first argument and exits
-0 (pass), 1 (fail, with the figures printed) or 77 (skip, with the reason).
+"""What only the engine tests share: their run timeout, JSON lines that must
+parse, pixel comparisons, float32 files and the crash guard. What all the
+Python end-to-end tests share is in ../testlib.py, put on sys.path here.
 """
 
 import json
-import math
 import os
-import subprocess
 import sys
 
-SKIP = 77
-LAVAPIPE_ICD = "/usr/share/vulkan/icd.d/lvp_icd.x86_64.json"
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import testlib  # noqa: E402
+
 VALIDATION_LAYER_JSON = "/usr/share/vulkan/explicit_layer.d/VkLayer_khronos_validation.json"
 
 # CLIP's mean/std; preprocessed tensors are compared after undoing them.
@@ -19,123 +17,14 @@ CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 
 
-def skip(reason):
-    print(f"SKIP: {reason}")
-    sys.exit(SKIP)
-
-
-def _missing(modules):
-    import importlib.util
-    return [m for m in modules if importlib.util.find_spec(m) is None]
-
-
-def require_numpy():
-    if _missing(["numpy"]):
-        skip(f"{sys.executable} has no numpy (run with Debian's /usr/bin/python3)")
-
-
-def require_torch():
-    """Imports scripts/reference/clip_torch.py (PyTorch + Pillow), or skips."""
-    missing = _missing(["numpy", "torch", "PIL"])
-    if missing:
-        skip(f"{sys.executable} lacks {', '.join(missing)}; use Debian's /usr/bin/python3")
-    sys.path.insert(0, os.path.join(source_root(), "scripts", "reference"))
-    import clip_torch
-    return clip_torch
-
-
-def source_root():
-    return os.environ.get("VKCLIP_SOURCE_ROOT") or os.path.abspath(
-        os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
-
-
-def fixtures_dir():
-    """$VKCLIP_FIXTURES, or skip when it is absent."""
-    d = os.environ.get("VKCLIP_FIXTURES", "")
-    if not d or not os.path.isfile(os.path.join(d, "clip-tiny-f32", "reference.json")):
-        skip(f"no golden fixtures (VKCLIP_FIXTURES='{d}' lacks clip-tiny-f32/reference.json)")
-    return d
-
-
-def setup_environment(vkclip):
-    """Checks the binary and selects lavapipe unless a driver was chosen."""
-    if not os.access(vkclip, os.X_OK):
-        print(f"FAIL: vkclip binary '{vkclip}' is not executable")
-        sys.exit(1)
-    if "VK_ICD_FILENAMES" not in os.environ and os.path.exists(LAVAPIPE_ICD):
-        os.environ["VK_ICD_FILENAMES"] = LAVAPIPE_ICD
-
-
-class Run:
-    """One finished vkclip invocation."""
-
-    def __init__(self, argv, proc, seconds):
-        self.argv = argv
-        self.rc = proc.returncode
-        self.stdout = proc.stdout
-        self.stderr = proc.stderr
-        self.seconds = seconds
-
-    def describe(self):
-        cmd = " ".join(self.argv)
-        return f"`{cmd}` -> rc {self.rc}, stderr: {self.stderr.strip()[:600]!r}"
-
-
 def run_vkclip(vkclip, args, env=None, timeout=120):
-    """Runs vkclip; a timeout counts as rc None (never raises)."""
-    import time
-    argv = [vkclip] + [str(a) for a in args]
-    full_env = dict(os.environ)
-    if env:
-        full_env.update(env)
-    t0 = time.monotonic()
-    try:
-        proc = subprocess.run(argv, capture_output=True, text=True, env=full_env,
-                              timeout=timeout, errors="replace")
-    except subprocess.TimeoutExpired as exc:
-        class Timed:
-            returncode = None
-            stdout = exc.stdout.decode(errors="replace") if isinstance(exc.stdout, bytes) else (exc.stdout or "")
-            stderr = f"timed out after {timeout} s"
-        proc = Timed()
-    return Run(argv, proc, time.monotonic() - t0)
+    """testlib.run_vkclip with this suite's default of 120 s a run."""
+    return testlib.run_vkclip(vkclip, args, env=env, timeout=timeout)
 
 
 def parse_json_lines(text):
+    """Raises ValueError on a line that is not JSON (the caller reports it)."""
     return [json.loads(line) for line in text.splitlines() if line.strip()]
-
-
-def cosine(a, b):
-    """Cosine of two vectors, in float64."""
-    dot = sum(float(x) * float(y) for x, y in zip(a, b))
-    na = math.sqrt(sum(float(x) ** 2 for x in a))
-    nb = math.sqrt(sum(float(y) ** 2 for y in b))
-    if na == 0 or nb == 0:
-        return float("nan")
-    return dot / (na * nb)
-
-
-def norm(a):
-    return math.sqrt(sum(float(x) ** 2 for x in a))
-
-
-class Checker:
-    """Collects failures; prints each check with its figures."""
-
-    def __init__(self):
-        self.failures = 0
-        self.checks = 0
-
-    def check(self, ok, what):
-        self.checks += 1
-        print(("ok   " if ok else "FAIL ") + what)
-        if not ok:
-            self.failures += 1
-        return ok
-
-    def finish(self):
-        print(f"{self.checks - self.failures}/{self.checks} checks passed")
-        sys.exit(1 if self.failures else 0)
 
 
 def compare_pixels(ours, ref, mean=CLIP_MEAN, std=CLIP_STD):

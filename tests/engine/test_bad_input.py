@@ -18,7 +18,8 @@ import tempfile
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import engine_common as ec  # noqa: E402
+import engine_common as ec  # noqa: E402 -- it also puts tests/ on sys.path
+import testlib  # noqa: E402
 
 TIMEOUT = 60
 # Vision tensors: the image tower must need each of them.
@@ -406,11 +407,11 @@ def main():
         print(__doc__)
         sys.exit(2)
     vkclip = sys.argv[1]
-    fixtures = ec.fixtures_dir()
-    ec.setup_environment(vkclip)
+    fixtures = testlib.fixtures_dir()
+    testlib.prepare_vkclip(vkclip)
     model = os.path.join(fixtures, "clip-tiny-f32")
     image = os.path.join(fixtures, "images", "chelsea.png")
-    c = ec.Checker()
+    c = testlib.Checker()
     with tempfile.TemporaryDirectory(prefix="vkclip-bad-") as tmp:
         b = Builder(model, tmp)
         # The unedited copy must work, or every case below proves nothing.

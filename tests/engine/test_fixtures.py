@@ -18,7 +18,8 @@ import tempfile
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import engine_common as ec  # noqa: E402
+import engine_common as ec  # noqa: E402 -- it also puts tests/ on sys.path
+import testlib  # noqa: E402
 
 IMAGES = ("chelsea.png", "coffee.png")
 # The fixtures' tolerances (README.md): cosine >= 0.99999 in fp32, >= 0.9995
@@ -76,11 +77,11 @@ def check_embeddings(c, vkclip, fixtures, model_name, tmp):
     lines = embed(c, vkclip, model, absolute, ["--raw"], f"{model_name} raw f32")
     if lines:
         for name, line in zip(IMAGES, lines):
-            cos = ec.cosine(line["embedding"], refs[name]["embedding"])
+            cos = testlib.cosine(line["embedding"], refs[name]["embedding"])
             c.check(cos >= COS_F32 and 1 - cos < ONE_MINUS_COS_F32_STRICT,
                     f"{model_name} raw f32 {name}: cos {cos:.12f}, 1-cos {1 - cos:.3e} "
                     f"(need >= {COS_F32} and 1-cos < {ONE_MINUS_COS_F32_STRICT:g})")
-            nr, no = ec.norm(refs[name]["embedding"]), ec.norm(line["embedding"])
+            nr, no = testlib.norm(refs[name]["embedding"]), testlib.norm(line["embedding"])
             c.check(abs(no - nr) <= 1e-4 * nr,
                     f"{model_name} raw f32 {name}: norm {no:.7f} vs reference {nr:.7f} (rel 1e-4)")
 
@@ -88,15 +89,15 @@ def check_embeddings(c, vkclip, fixtures, model_name, tmp):
     lines = embed(c, vkclip, model, absolute, ["--raw", "--precision", "f16"], f"{model_name} raw f16")
     if lines:
         for name, line in zip(IMAGES, lines):
-            cos = ec.cosine(line["embedding"], refs[name]["embedding"])
+            cos = testlib.cosine(line["embedding"], refs[name]["embedding"])
             c.check(cos >= COS_F16, f"{model_name} raw f16 {name}: cos {cos:.9f} (need >= {COS_F16})")
 
     # Normalised output (the default).
     lines = embed(c, vkclip, model, absolute, [], f"{model_name} normalized")
     if lines:
         for name, line in zip(IMAGES, lines):
-            cos = ec.cosine(line["embedding"], refs[name]["embedding_normalized"])
-            n = ec.norm(line["embedding"])
+            cos = testlib.cosine(line["embedding"], refs[name]["embedding_normalized"])
+            n = testlib.norm(line["embedding"])
             c.check(cos >= COS_F32 and abs(n - 1) <= 1e-5,
                     f"{model_name} normalized {name}: cos {cos:.12f}, norm {n:.9f} (need |norm-1| <= 1e-5)")
             ref = refs[name]["embedding_normalized"]
@@ -118,7 +119,7 @@ def check_embeddings(c, vkclip, fixtures, model_name, tmp):
         if lines:
             per_batch[b] = [line["embedding"] for line in lines]
             for name, e in zip(names, per_batch[b]):
-                cos = ec.cosine(e, refs[name]["embedding"])
+                cos = testlib.cosine(e, refs[name]["embedding"])
                 c.check(1 - cos < ONE_MINUS_COS_F32_STRICT,
                         f"{model_name} --batch {b} {name}: 1-cos {1 - cos:.3e}")
     if 1 in per_batch:
@@ -137,20 +138,20 @@ def main():
     ap.add_argument("--tiles", help="VKCLIP_TILES for every run")
     ap.add_argument("--validation", action="store_true", help="VKCLIP_VALIDATION=1")
     args = ap.parse_args()
-    ec.require_numpy()
-    fixtures = ec.fixtures_dir()
-    ec.setup_environment(args.vkclip)
+    testlib.require_modules("numpy")
+    fixtures = testlib.fixtures_dir()
+    testlib.prepare_vkclip(args.vkclip)
     if args.tiles:
         os.environ["VKCLIP_TILES"] = args.tiles
     if args.validation:
         if not os.path.exists(ec.VALIDATION_LAYER_JSON):
-            ec.skip(f"the Khronos validation layer is not installed ({ec.VALIDATION_LAYER_JSON}; "
-                    "apt-get install vulkan-validationlayers)")
+            testlib.skip(f"the Khronos validation layer is not installed ({ec.VALIDATION_LAYER_JSON}; "
+                         "apt-get install vulkan-validationlayers)")
         os.environ["VKCLIP_VALIDATION"] = "1"
     print(f"VKCLIP_TILES={os.environ.get('VKCLIP_TILES', '(default)')} "
           f"VKCLIP_VALIDATION={os.environ.get('VKCLIP_VALIDATION', '(unset)')} "
           f"VK_ICD_FILENAMES={os.environ.get('VK_ICD_FILENAMES', '(unset)')}")
-    c = ec.Checker()
+    c = testlib.Checker()
     if args.validation:
         # Proves the layer is really loaded: otherwise "no message" proves nothing.
         r = ec.run_vkclip(args.vkclip, ["info"], env={"VK_LOADER_DEBUG": "layer"})

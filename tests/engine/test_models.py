@@ -20,7 +20,8 @@ import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import engine_common as ec  # noqa: E402
+import engine_common as ec  # noqa: E402 -- it also puts tests/ on sys.path
+import testlib  # noqa: E402
 
 COS_F32 = 0.99999   # fp32 activations (the fixtures' tolerance)
 COS_F16 = 0.9995    # fp16 activations
@@ -146,7 +147,7 @@ def make_model(make_random_clip, folder, name, extra):
         make_random_clip.main(argv)
     except SystemExit as exc:  # e.g. neither fixtures nor OpenAI's BPE file for the tokenizer
         sys.stdout = stdout
-        ec.skip(f"make_random_clip.py could not write {name}: {exc}")
+        testlib.skip(f"make_random_clip.py could not write {name}: {exc}")
     finally:
         sys.stdout = stdout
     return out
@@ -227,8 +228,8 @@ def check_embeddings(c, vkclip, clip_torch, model, name, images, small=True, tim
         strict = ONE_MINUS_COS_F32_STRICT if need == COS_F32 else 1.0
         cosines, worst_norm = [], 0.0
         for img, e, r in zip(images, emb, ref):
-            cos = ec.cosine(e, r)
-            nr, ne = ec.norm(r), ec.norm(e)
+            cos = testlib.cosine(e, r)
+            nr, ne = testlib.norm(r), testlib.norm(e)
             cosines.append(cos)
             worst_norm = max(worst_norm, abs(ne - nr) / nr)
             if not (cos >= need and 1 - cos < strict and abs(ne - nr) <= norm_tol * nr):
@@ -246,14 +247,14 @@ def main():
     ap.add_argument("vkclip")
     ap.add_argument("--full", action="store_true", help="also ViT-L/14 (as VKCLIP_SLOW_TESTS=1)")
     args = ap.parse_args()
-    clip_torch = ec.require_torch()
-    ec.setup_environment(args.vkclip)
-    sys.path.insert(0, os.path.join(ec.source_root(), "scripts"))
+    clip_torch = testlib.reference_module("clip_torch")
+    testlib.prepare_vkclip(args.vkclip)
+    sys.path.insert(0, os.path.join(testlib.source_root(), "scripts"))
     import make_random_clip
     import torch
     torch.set_num_threads(min(2, os.cpu_count() or 1))
     slow = args.full or os.environ.get("VKCLIP_SLOW_TESTS", "") not in ("", "0")
-    c = ec.Checker()
+    c = testlib.Checker()
     with tempfile.TemporaryDirectory(prefix="vkclip-models-") as tmp:
         img_dir = os.path.join(tmp, "images")
         os.makedirs(img_dir)

@@ -15,7 +15,8 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import zs_common as zs  # noqa: E402
+import zs_common as zs  # noqa: E402 -- it also puts tests/ on sys.path
+import testlib  # noqa: E402
 
 PROB_DIFF = 1e-4
 LABELS = ["tabby cat", "naïve café", "red car", "Tom & Jerry", "一只猫"]
@@ -33,7 +34,7 @@ class Case:
     def run(self, what, model, labels=LABELS, templates=TEMPLATES, env=None, extra=()):
         args = ["classify", "--model", model, "--labels", ";".join(labels), "--top-k", len(labels)]
         args += [a for t in templates for a in ("--template", t)] + list(extra) + self.images
-        run = zs.run_vkclip(self.vkclip, args, env=env)
+        run = testlib.run_vkclip(self.vkclip, args, env=env)
         self.c.check_run(run, what)
         state = ("cache" if "read from the cache" in run.stderr else
                  "built" if "built in" in run.stderr else "?")
@@ -85,7 +86,7 @@ def fewer_labels(data):
 def main():
     vkclip, work = zs.setup(sys.argv)
     clip_torch, tokenizer = zs.require_references()
-    c = zs.Checker()
+    c = testlib.Checker()
     cache = os.environ["VKCLIP_CACHE_DIR"]
     model = zs.make_random_model(os.path.join(work, "model"), seed=31, **MODEL_OPTS)
     images = zs.write_test_images(work)

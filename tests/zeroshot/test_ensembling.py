@@ -11,7 +11,8 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import zs_common as zs  # noqa: E402
+import zs_common as zs  # noqa: E402 -- it also puts tests/ on sys.path
+import testlib  # noqa: E402
 
 PROB_DIFF = 1e-4
 LABELS = ["cat", "golden retriever", "a cup of coffee", "red sports car", "mountain lake"]
@@ -21,7 +22,7 @@ DEFAULT_TEMPLATE = "a photo of a {}."
 
 
 def classify(c, vkclip, what, model, images, args):
-    run = zs.run_vkclip(vkclip, ["classify", "--model", model] + args + images)
+    run = testlib.run_vkclip(vkclip, ["classify", "--model", model] + args + images)
     if not c.check_run(run, what):
         return None
     rows = run.json_lines()
@@ -89,7 +90,7 @@ def dataset_prompts(c, work):
         print(f"note: no {prompts_md}; the CIFAR10 case is skipped")
         return None
     classes, templates = os.path.join(work, "classes.txt"), os.path.join(work, "templates.txt")
-    p = subprocess.run([sys.executable, os.path.join(zs.source_root(), "scripts", "extract_prompts.py"),
+    p = subprocess.run([sys.executable, os.path.join(testlib.source_root(), "scripts", "extract_prompts.py"),
                         prompts_md, "CIFAR10", "--classes-out", classes, "--templates-out", templates],
                        capture_output=True, text=True)
     if not c.check(p.returncode == 0, f"extract_prompts.py CIFAR10: rc {p.returncode} {p.stderr.strip()}"):
@@ -104,7 +105,7 @@ def dataset_prompts(c, work):
 def main():
     vkclip, work = zs.setup(sys.argv)
     clip_torch, tokenizer = zs.require_references()
-    c = zs.Checker()
+    c = testlib.Checker()
     model = zs.make_random_model(os.path.join(work, "model"), text_width=64, text_layers=2, text_heads=2,
                                  embed=32, act="quick_gelu", dtype="F32", seed=21)
     images = zs.write_test_images(work)
@@ -141,12 +142,12 @@ def main():
     # 8 labels, no --template, no --top-k: the default template, top 5.
     expected8 = zs.reference_probs(clip_torch, tokenizer, model, MORE_LABELS, [DEFAULT_TEMPLATE], images)
     more = ["--labels", " ; ".join(MORE_LABELS)]  # spaces around ';' are trimmed
-    plain = zs.run_vkclip(vkclip, ["classify", "--model", model] + more + images)
+    plain = testlib.run_vkclip(vkclip, ["classify", "--model", model] + more + images)
     rows = classify(c, vkclip, "defaults (8 labels)", model, images, more)
     if rows:
         check_against(c, "defaults (8 labels)", rows, MORE_LABELS, expected8, 5)
-    explicit = zs.run_vkclip(vkclip, ["classify", "--model", model] + more + ["--template", DEFAULT_TEMPLATE]
-                             + images)
+    explicit = testlib.run_vkclip(vkclip, ["classify", "--model", model] + more
+                                  + ["--template", DEFAULT_TEMPLATE] + images)
     c.check(plain.rc == 0 and explicit.rc == 0 and plain.stdout == explicit.stdout,
             f"no --template prints what --template {DEFAULT_TEMPLATE!r} prints "
             f"({plain.rc}, {explicit.rc}, equal {plain.stdout == explicit.stdout})")

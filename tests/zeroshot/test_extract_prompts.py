@@ -19,7 +19,8 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import zs_common as zs  # noqa: E402
+import zs_common as zs  # noqa: E402 -- it also puts tests/ on sys.path
+import testlib  # noqa: E402
 
 KINETICS_OPENINGS = ["a photo of", "a video of", "a example of", "a demonstration of"]
 KINETICS_ENDINGS = ["{}.", "a person {}.", "a person using {}.", "a person doing {}.", "a person during {}.",
@@ -29,7 +30,7 @@ PROB_DIFF = 1e-4
 
 
 def extract(prompts_md, *args):
-    script = os.path.join(zs.source_root(), "scripts", "extract_prompts.py")
+    script = os.path.join(testlib.source_root(), "scripts", "extract_prompts.py")
     return subprocess.run([sys.executable, script, prompts_md] + list(args), capture_output=True, text=True)
 
 
@@ -90,7 +91,7 @@ def check_kinetics_classify(c, vkclip, work, classes, templates):
     images = zs.write_test_images(work)
     args = ["classify", "--model", model, "--labels-file", os.path.join(work, "Kinetics700.classes"),
             "--templates-file", os.path.join(work, "Kinetics700.templates"), "--top-k", "700"] + images
-    first = zs.run_vkclip(vkclip, args, timeout=600)
+    first = testlib.run_vkclip(vkclip, args, timeout=600)
     if not c.check_run(first, "classify Kinetics700"):
         return
     c.check("700 labels x 28 templates built" in first.stderr,
@@ -111,7 +112,7 @@ def check_kinetics_classify(c, vkclip, work, classes, templates):
         diff = max(abs(a - b) for a, b in zip(renorm, ref[i]))
         c.check(diff < PROB_DIFF, f"image {i}: 6 of the 700 labels renormalised vs reference: "
                 f"max diff {diff:.2e} (< {PROB_DIFF:g})")
-    again = zs.run_vkclip(vkclip, args, timeout=600)
+    again = testlib.run_vkclip(vkclip, args, timeout=600)
     c.check(again.rc == 0 and "read from the cache" in again.stderr and again.stdout == first.stdout,
             f"classify Kinetics700 again: from the cache, same output ({again.seconds:.2f} s, "
             f"{again.stderr.strip()!r})")
@@ -121,8 +122,8 @@ def main():
     vkclip, work = zs.setup(sys.argv)
     prompts_md = os.path.join(os.environ.get("VKCLIP_SHARED_DATA", ""), "openai-clip", "prompts.md")
     if not os.path.isfile(prompts_md):
-        zs.skip(f"no {prompts_md} (VKCLIP_SHARED_DATA)")
-    c = zs.Checker()
+        testlib.skip(f"no {prompts_md} (VKCLIP_SHARED_DATA)")
+    c = testlib.Checker()
     classes, templates = check_extractor(c, prompts_md, work)
     if classes and len(classes) == 700:
         check_kinetics_classify(c, vkclip, work, classes, templates)

@@ -13,7 +13,8 @@ import struct
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import zs_common as zs  # noqa: E402
+import zs_common as zs  # noqa: E402 -- it also puts tests/ on sys.path
+import testlib  # noqa: E402
 
 
 def write(path, data):
@@ -59,8 +60,8 @@ def model_copy(src, dst, vocab_change=None, drop_tensor=None, drop_files=()):
 
 def main():
     vkclip, work = zs.setup(sys.argv)
-    fixtures = zs.fixtures_dir()
-    c = zs.Checker()
+    fixtures = testlib.fixtures_dir()
+    c = testlib.Checker()
     model = os.path.join(fixtures, "clip-tiny-f32")
     image = os.path.join(fixtures, "images", "chelsea.png")
     f = lambda name, data: write(os.path.join(work, name), data)  # noqa: E731
@@ -141,7 +142,7 @@ def main():
          ["model.safetensors", "text_model.final_layer_norm.bias"]),
     ]
     for name, args, codes, needles in cases:
-        run = zs.run_vkclip(vkclip, args, timeout=60)
+        run = testlib.run_vkclip(vkclip, args, timeout=60)
         lines = run.error_lines()
         line = lines[0] if lines else ""
         missing = [s for s in needles if s.lower() not in line.lower()]
@@ -154,7 +155,7 @@ def main():
     for name, args in (("tokenize without texts", ["tokenize", "--model", model]),
                        ("embed-text without texts", ["embed-text", "--model", model]),
                        ("classify without images", classify + ["--labels", "cat"])):
-        run = zs.run_vkclip(vkclip, args, timeout=60)
+        run = testlib.run_vkclip(vkclip, args, timeout=60)
         c.check(run.rc == 2 and "usage:" in run.stderr and len(run.error_lines()) <= 1 and run.stdout == "",
                 f"{name}: rc {run.rc} (want 2), stderr {run.stderr.strip()[:120]!r}")
     c.finish()

@@ -10,7 +10,8 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import zs_common as zs  # noqa: E402
+import zs_common as zs  # noqa: E402 -- it also puts tests/ on sys.path
+import testlib  # noqa: E402
 
 # The fixtures' tolerances (fixtures/README.md); the fp32 ones are tighter
 # because both sides then compute in at least fp32 from the same weights.
@@ -22,7 +23,7 @@ PROB_DIFF_F32 = 1e-4
 
 
 def check_tokens(c, vkclip, name, model, texts):
-    run = zs.run_vkclip(vkclip, ["tokenize", "--model", model] + [t["text"] for t in texts])
+    run = testlib.run_vkclip(vkclip, ["tokenize", "--model", model] + [t["text"] for t in texts])
     if not c.check_run(run, f"{name}: tokenize"):
         return
     got = run.json_lines()
@@ -34,7 +35,7 @@ def check_tokens(c, vkclip, name, model, texts):
 
 
 def embed(c, vkclip, what, model, texts, extra):
-    run = zs.run_vkclip(vkclip, ["embed-text", "--model", model] + extra + [t["text"] for t in texts])
+    run = testlib.run_vkclip(vkclip, ["embed-text", "--model", model] + extra + [t["text"] for t in texts])
     if not c.check_run(run, f"{what}: embed-text {' '.join(extra)}"):
         return None
     got = run.json_lines()
@@ -52,7 +53,7 @@ def check_embeddings(c, vkclip, name, model, texts):
         raw = embed(c, vkclip, what, model, texts, ["--raw", "--precision", precision])
         if raw is None:
             continue
-        cos = [zs.cosine(r, t["embedding"]) for r, t in zip(raw, texts)]
+        cos = [testlib.cosine(r, t["embedding"]) for r, t in zip(raw, texts)]
         worst = int(np.argmin(cos))
         c.check(min(cos) >= bound, f"{what}: raw cosine vs reference min {min(cos):.9f} (>= {bound}), "
                 f"worst {texts[worst]['text'][:30]!r}")
@@ -66,7 +67,7 @@ def check_embeddings(c, vkclip, name, model, texts):
         norms = [float(np.linalg.norm(u)) for u in unit]
         c.check(max(abs(n - 1) for n in norms) < 1e-5,
                 f"{what}: normalised norms in [{min(norms):.7f}, {max(norms):.7f}] (1 +- 1e-5)")
-        along = min(zs.cosine(u, r) for u, r in zip(unit, raw))
+        along = min(testlib.cosine(u, r) for u, r in zip(unit, raw))
         c.check(along > 1 - 1e-6, f"{what}: normalised vs raw direction min cosine {along:.9f}")
 
 
@@ -75,9 +76,9 @@ def check_probs(c, vkclip, name, model, fixtures, ref):
     images = [os.path.join(fixtures, "images", im["file"]) for im in ref["images"]]
     for precision, bound in (("f32", PROB_DIFF_F32), ("f16", PROB_DIFF)):
         what = f"{name} classify --precision {precision}"
-        run = zs.run_vkclip(vkclip, ["classify", "--model", model, "--labels-file",
-                                     os.path.join(fixtures, "texts.txt"), "--template", "{}",
-                                     "--top-k", len(texts), "--precision", precision, "--no-cache"] + images)
+        run = testlib.run_vkclip(vkclip, ["classify", "--model", model, "--labels-file",
+                                          os.path.join(fixtures, "texts.txt"), "--template", "{}",
+                                          "--top-k", len(texts), "--precision", precision, "--no-cache"] + images)
         if not c.check_run(run, what):
             continue
         print(f"     ({what}: {run.seconds:.2f} s; {run.error_lines()})")
@@ -99,8 +100,8 @@ def check_probs(c, vkclip, name, model, fixtures, ref):
 def main():
     vkclip, _ = zs.setup(sys.argv)
     zs.require_references()  # numpy for the figures
-    fixtures = zs.fixtures_dir()
-    c = zs.Checker()
+    fixtures = testlib.fixtures_dir()
+    c = testlib.Checker()
     with open(os.path.join(fixtures, "texts.txt"), encoding="utf-8") as f:
         lines = f.read().splitlines()
     for name in ("clip-tiny-f32", "clip-tiny-f16"):

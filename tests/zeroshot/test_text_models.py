@@ -15,7 +15,8 @@ import struct
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import zs_common as zs  # noqa: E402
+import zs_common as zs  # noqa: E402 -- it also puts tests/ on sys.path
+import testlib  # noqa: E402
 
 COS_F32 = 0.99999   # the fixtures' bound for an fp32 compute path
 COS_F16 = 0.9995    # ... and with activations stored in fp16
@@ -110,7 +111,7 @@ def check_model(c, vkclip, clip_torch, tokenizer, name, model):
     ref_ids = [tok.encode(p, context=context) for p in PROMPTS]
 
     # "--" ends the options, so a prompt may start with dashes.
-    run = zs.run_vkclip(vkclip, ["tokenize", "--model", model, "--"] + PROMPTS)
+    run = testlib.run_vkclip(vkclip, ["tokenize", "--model", model, "--"] + PROMPTS)
     if c.check_run(run, f"{name}: tokenize"):
         got = [r["ids"] for r in run.json_lines()]
         bad = [i for i, (g, r) in enumerate(zip(got, ref_ids)) if g != r]
@@ -125,15 +126,15 @@ def check_model(c, vkclip, clip_torch, tokenizer, name, model):
     with torch.no_grad():
         ref = clip_torch.embed_texts(model_ref, ref_ids).numpy()
     for precision, bound in (("f32", COS_F32), ("f16", COS_F16)):
-        run = zs.run_vkclip(vkclip, ["embed-text", "--model", model, "--raw", "--precision", precision,
-                                     "--"] + PROMPTS)
+        run = testlib.run_vkclip(vkclip, ["embed-text", "--model", model, "--raw", "--precision",
+                                          precision, "--"] + PROMPTS)
         if not c.check_run(run, f"{name}: embed-text --precision {precision}"):
             continue
         rows = run.json_lines()
         if not c.check(len(rows) == len(PROMPTS) and [r["text"] for r in rows] == PROMPTS,
                        f"{name}: embed-text printed {len(rows)} lines, the prompts in order"):
             continue
-        cos = [zs.cosine(r["embedding"], e) for r, e in zip(rows, ref)]
+        cos = [testlib.cosine(r["embedding"], e) for r, e in zip(rows, ref)]
         worst = int(np.argmin(cos))
         c.check(min(cos) >= bound,
                 f"{name} --precision {precision}: cosine vs clip_torch min {min(cos):.9f} (>= {bound}; "
@@ -144,7 +145,7 @@ def check_model(c, vkclip, clip_torch, tokenizer, name, model):
 def main():
     vkclip, work = zs.setup(sys.argv)
     clip_torch, tokenizer = zs.require_references()
-    c = zs.Checker()
+    c = testlib.Checker()
     models = []
     for name, opts in MODELS:
         models.append((name, zs.make_random_model(os.path.join(work, name), **opts)))

@@ -1,8 +1,9 @@
-"""What the zero-shot tests share: running vkclip, the references, the checks.
+"""What only the zero-shot tests share: a work folder and cache dir each,
+random models, and the zero-shot reference computation. What all the
+Python end-to-end tests share is in ../testlib.py, put on sys.path here.
 
-Every test script takes the vkclip binary as its first argument and exits
-0 (pass), 1 (fail, with the figures printed) or 77 (skip, with the reason).
-Each gets its own temporary VKCLIP_CACHE_DIR and work folder, removed at exit.
+Each test gets its own temporary VKCLIP_CACHE_DIR and work folder, removed
+at exit.
 """
 
 import atexit
@@ -12,43 +13,9 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 
-SKIP = 77
-LAVAPIPE_ICD = "/usr/share/vulkan/icd.d/lvp_icd.x86_64.json"
-
-
-def skip(reason):
-    print(f"SKIP: {reason}")
-    sys.exit(SKIP)
-
-
-def source_root():
-    return os.environ.get("VKCLIP_SOURCE_ROOT") or os.path.abspath(
-        os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
-
-
-def require_references():
-    """numpy, torch, Pillow and the reference modules (clip_torch, tokenizer),
-    or skip."""
-    try:
-        import numpy  # noqa: F401
-        import torch  # noqa: F401
-        from PIL import Image  # noqa: F401
-    except ImportError as exc:
-        skip(f"{sys.executable} lacks torch/numpy/Pillow ({exc}); run with Debian's /usr/bin/python3")
-    sys.path.insert(0, os.path.join(source_root(), "scripts", "reference"))
-    import clip_torch
-    import tokenizer
-    return clip_torch, tokenizer
-
-
-def fixtures_dir():
-    """$VKCLIP_FIXTURES, or skip when it is absent."""
-    d = os.environ.get("VKCLIP_FIXTURES", "")
-    if not d or not os.path.isfile(os.path.join(d, "clip-tiny-f32", "reference.json")):
-        skip(f"no golden fixtures (VKCLIP_FIXTURES='{d}' lacks clip-tiny-f32/reference.json)")
-    return d
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import testlib  # noqa: E402
 
 
 def setup(argv):
@@ -59,11 +26,7 @@ def setup(argv):
         print(f"usage: {argv[0]} VKCLIP")
         sys.exit(1)
     vkclip = os.path.abspath(argv[1])
-    if not os.access(vkclip, os.X_OK):
-        print(f"FAIL: vkclip binary '{vkclip}' is not executable")
-        sys.exit(1)
-    if "VK_ICD_FILENAMES" not in os.environ and os.path.exists(LAVAPIPE_ICD):
-        os.environ["VK_ICD_FILENAMES"] = LAVAPIPE_ICD
+    testlib.prepare_vkclip(vkclip)
     work = tempfile.mkdtemp(prefix="vkclip-zs-")
     atexit.register(_remove_tree, work)
     os.environ["VKCLIP_CACHE_DIR"] = os.path.join(work, "cache")
@@ -81,50 +44,10 @@ def _remove_tree(path):
     shutil.rmtree(path, ignore_errors=True)
 
 
-class Run:
-    """One finished vkclip invocation (stdout/stderr decoded as UTF-8)."""
-
-    def __init__(self, argv, rc, stdout, stderr, seconds):
-        self.argv, self.rc, self.stdout, self.stderr, self.seconds = argv, rc, stdout, stderr, seconds
-
-    def describe(self):
-        cmd = " ".join(a if isinstance(a, str) else repr(a) for a in self.argv[1:])
-        return f"`vkclip {cmd[:300]}` -> rc {self.rc}, stderr {self.stderr.strip()[:500]!r}"
-
-    def json_lines(self):
-        """The JSON lines of stdout; [] (and the bad line printed) when one
-        is not JSON, so that the caller's count check fails."""
-        out = []
-        for line in self.stdout.splitlines():
-            if line.strip():
-                try:
-                    out.append(json.loads(line))
-                except ValueError as exc:
-                    print(f"     not JSON ({exc}): {line[:300]!r}")
-                    return []
-        return out
-
-    def error_lines(self):
-        return [line for line in self.stderr.splitlines() if line.startswith("vkclip: ")]
-
-
-def run_vkclip(vkclip, args, env=None, timeout=180):
-    """Runs vkclip (args may be str or bytes); a timeout gives rc None."""
-    argv = [vkclip] + [a if isinstance(a, bytes) else str(a) for a in args]
-    full_env = dict(os.environ)
-    for k, v in (env or {}).items():
-        if v is None:
-            full_env.pop(k, None)
-        else:
-            full_env[k] = v
-    t0 = time.monotonic()
-    try:
-        p = subprocess.run(argv, capture_output=True, env=full_env, timeout=timeout)
-        rc, out, err = p.returncode, p.stdout, p.stderr
-    except subprocess.TimeoutExpired as exc:
-        rc, out, err = None, exc.stdout or b"", (exc.stderr or b"") + f"\ntimed out after {timeout} s".encode()
-    return Run(argv, rc, out.decode("utf-8", "replace"), err.decode("utf-8", "replace"),
-               time.monotonic() - t0)
+def require_references():
+    """The reference modules the zero-shot tests compare with: clip_torch
+    and tokenizer (scripts/reference), or skip."""
+    return testlib.reference_module("clip_torch"), testlib.reference_module("tokenizer")
 
 
 def make_random_model(out, **options):
@@ -134,12 +57,12 @@ def make_random_model(out, **options):
     shared = os.environ.get("VKCLIP_SHARED_DATA", "")
     if not os.path.isfile(os.path.join(fixtures, "clip-tiny-f32", "vocab.json")) and \
             not os.path.isfile(os.path.join(shared, "openai-clip", "bpe_simple_vocab_16e6.txt.gz")):
-        skip("random models need CLIP's vocabulary: neither $VKCLIP_FIXTURES/clip-tiny-f32/vocab.json "
-             "nor $VKCLIP_SHARED_DATA/openai-clip/bpe_simple_vocab_16e6.txt.gz is there")
+        testlib.skip("random models need CLIP's vocabulary: neither $VKCLIP_FIXTURES/clip-tiny-f32/vocab.json "
+                     "nor $VKCLIP_SHARED_DATA/openai-clip/bpe_simple_vocab_16e6.txt.gz is there")
     opts = {"shape": "tiny", "vision_width": 64, "vision_layers": 1, "vision_heads": 2,
             "patch": 32, "image_size": 64}
     opts.update(options)
-    cmd = [sys.executable, os.path.join(source_root(), "scripts", "make_random_clip.py"), "--out", out]
+    cmd = [sys.executable, os.path.join(testlib.source_root(), "scripts", "make_random_clip.py"), "--out", out]
     for k, v in opts.items():
         cmd += ["--" + k.replace("_", "-"), str(v)]
     p = subprocess.run(cmd, capture_output=True, text=True)
@@ -147,38 +70,6 @@ def make_random_model(out, **options):
         print(f"FAIL: make_random_clip.py {' '.join(cmd[2:])}: {p.stderr.strip()[-800:]}")
         sys.exit(1)
     return out
-
-
-def cosine(a, b):
-    import numpy as np
-    a = np.asarray(a, dtype=np.float64)
-    b = np.asarray(b, dtype=np.float64)
-    return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
-
-
-class Checker:
-    """Collects failures; prints each check with its figures."""
-
-    def __init__(self):
-        self.failures = 0
-        self.checks = 0
-        self.t0 = time.monotonic()
-
-    def check(self, ok, what):
-        self.checks += 1
-        print(("ok   " if ok else "FAIL ") + what, flush=True)
-        if not ok:
-            self.failures += 1
-        return ok
-
-    def finish(self):
-        print(f"{self.checks - self.failures}/{self.checks} checks passed "
-              f"in {time.monotonic() - self.t0:.1f} s")
-        sys.exit(1 if self.failures else 0)
-
-    def check_run(self, run, what):
-        """The run exited 0; says why not."""
-        return self.check(run.rc == 0, f"{what}: {run.describe() if run.rc != 0 else 'rc 0'}")
 
 
 def logit_scale_from_safetensors(model):
