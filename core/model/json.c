@@ -102,37 +102,6 @@ static bool read_hex4(parser *p, unsigned *out)
     return true;
 }
 
-/* Length of the well-formed UTF-8 sequence at s[0..avail), or 0 (RFC 3629:
- * no overlongs, no encoded surrogates, nothing above U+10FFFF). */
-static size_t utf8_sequence(const unsigned char *s, size_t avail)
-{
-    unsigned char c = s[0];
-    size_t n;
-    unsigned char lo = 0x80, hi = 0xBF; /* allowed range of the 2nd byte */
-    if (c >= 0xC2 && c <= 0xDF)
-        n = 2;
-    else if (c >= 0xE0 && c <= 0xEF) {
-        n = 3;
-        if (c == 0xE0)
-            lo = 0xA0;
-        if (c == 0xED)
-            hi = 0x9F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        n = 4;
-        if (c == 0xF0)
-            lo = 0x90;
-        if (c == 0xF4)
-            hi = 0x8F;
-    } else
-        return 0;
-    if (avail < n || s[1] < lo || s[1] > hi)
-        return 0;
-    for (size_t i = 2; i < n; i++)
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-    return n;
-}
-
 /* Decodes the string whose opening quote is at p->pos into the pool.
  * The pool holds len bytes: a decoded string plus its NUL never needs more
  * bytes than its quoted source, so the pool cannot overflow. */
@@ -157,7 +126,7 @@ static bool parse_string(parser *p, const char **out, size_t *out_len)
             continue;
         }
         if (c >= 0x80) {
-            size_t k = utf8_sequence(p->s + p->pos, p->len - p->pos);
+            size_t k = utf8_sequence_length(p->s + p->pos, p->len - p->pos);
             if (!k)
                 return fail_at(p, p->pos, "invalid UTF-8 in string");
             memcpy(dst + n, p->s + p->pos, k);

@@ -9,44 +9,11 @@
 bool utf8_is_valid(const char *s, size_t len, size_t *bad_at)
 {
     const unsigned char *p = (const unsigned char *)s;
-    size_t i = 0;
-    while (i < len) {
-        unsigned c = p[i];
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        /* Unicode's table of well-formed sequences: the second byte's range
-         * depends on the first (this rules out overlongs and surrogates). */
-        size_t n;
-        unsigned lo = 0x80, hi = 0xBF;
-        if (c >= 0xC2 && c <= 0xDF)
-            n = 2;
-        else if (c >= 0xE0 && c <= 0xEF) {
-            n = 3;
-            if (c == 0xE0)
-                lo = 0xA0;
-            else if (c == 0xED)
-                hi = 0x9F;
-        } else if (c >= 0xF0 && c <= 0xF4) {
-            n = 4;
-            if (c == 0xF0)
-                lo = 0x90;
-            else if (c == 0xF4)
-                hi = 0x8F;
-        } else {
+    for (size_t i = 0; i < len;) {
+        size_t n = utf8_sequence_length(p + i, len - i);
+        if (n == 0) {
             *bad_at = i;
             return false;
-        }
-        if (len - i < n || p[i + 1] < lo || p[i + 1] > hi) {
-            *bad_at = i;
-            return false;
-        }
-        for (size_t k = 2; k < n; k++) {
-            if ((p[i + k] & 0xC0) != 0x80) {
-                *bad_at = i;
-                return false;
-            }
         }
         i += n;
     }
