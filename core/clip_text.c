@@ -46,14 +46,7 @@ bool clip_text_load(clip_text *t, weight_loader *L, const clip_config *cfg)
         !upload_vector(L, &t->final_beta, "text_model.final_layer_norm.bias", 1, d) ||
         !upload_linear(L, &t->projection, proj, NULL, 1, t->embed_dim, D))
         return false;
-    t->layer = calloc(t->layers, sizeof *t->layer);
-    if (!t->layer)
-        return errbuf_set(L->err, "out of memory");
-    for (uint32_t i = 0; i < t->layers; i++)
-        if (!encoder_layer_load(L, &t->layer[i], "text_model", (int)i, D,
-                                (uint32_t)cfg->text.intermediate_size))
-            return false;
-    return true;
+    return encoder_layers_load(L, &t->layer, "text_model", t->layers, D, (uint32_t)cfg->text.intermediate_size);
 }
 
 void clip_text_free(clip_text *t)

@@ -39,14 +39,8 @@ bool clip_vision_load(clip_vision *v, weight_loader *L, const clip_config *cfg)
         !upload_linear(L, &v->projection, proj, NULL, 1, v->embed_dim, D))
         return false;
 
-    v->layer = calloc(v->layers, sizeof *v->layer);
-    if (!v->layer)
-        return errbuf_set(L->err, "out of memory");
-    for (uint32_t i = 0; i < v->layers; i++)
-        if (!encoder_layer_load(L, &v->layer[i], "vision_model", (int)i, D,
-                                (uint32_t)cfg->vision.intermediate_size))
-            return false;
-    return true;
+    return encoder_layers_load(L, &v->layer, "vision_model", v->layers, D,
+                               (uint32_t)cfg->vision.intermediate_size);
 }
 
 void clip_vision_free(clip_vision *v)

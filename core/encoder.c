@@ -2,13 +2,14 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Attention matmuls have small N (tokens, head width): narrow tiles. */
 static const matmul_tiles attention_tiles = {.tm = 8, .tn = 2, .wg = 8};
 
-bool encoder_layer_load(weight_loader *L, encoder_layer *ly, const char *tower, int index,
-                        uint32_t width, uint32_t intermediate)
+static bool encoder_layer_load(weight_loader *L, encoder_layer *ly, const char *tower, int index,
+                               uint32_t width, uint32_t intermediate)
 {
     enum { LN1_W, LN1_B, LN2_W, LN2_B, Q_W, K_W, V_W, Q_B, K_B, V_B, OUT_W, OUT_B,
            FC1_W, FC1_B, FC2_W, FC2_B, NAMES };
@@ -35,6 +36,18 @@ bool encoder_layer_load(weight_loader *L, encoder_layer *ly, const char *tower, 
            upload_linear(L, &ly->out, out_w, out_b, 1, width, width) &&
            upload_linear(L, &ly->fc1, fc1_w, fc1_b, 1, intermediate, width) &&
            upload_linear(L, &ly->fc2, fc2_w, fc2_b, 1, width, intermediate);
+}
+
+bool encoder_layers_load(weight_loader *L, encoder_layer **out, const char *tower, uint32_t count,
+                         uint32_t width, uint32_t intermediate)
+{
+    *out = calloc(count, sizeof **out);
+    if (!*out)
+        return errbuf_set(L->err, "out of memory");
+    for (uint32_t i = 0; i < count; i++)
+        if (!encoder_layer_load(L, &(*out)[i], tower, (int)i, width, intermediate))
+            return false;
+    return true;
 }
 
 encoder_shape encoder_shape_of(const clip_tower_config *cfg, uint32_t sequences, uint32_t tokens,

@@ -13,9 +13,10 @@ typedef struct encoder_layer {
     linear_weight qkv, out, fc1, fc2; /* q, k and v fused into one projection */
 } encoder_layer;
 
-/* Loads "<tower>.encoder.layers.<index>.*" (tower: "vision_model" or "text_model"). */
-bool encoder_layer_load(weight_loader *L, encoder_layer *ly, const char *tower, int index,
-                        uint32_t width, uint32_t intermediate);
+/* Loads the `count` blocks "<tower>.encoder.layers.<i>.*" (tower:
+ * "vision_model" or "text_model") into a new array (*out, freed by the caller). */
+bool encoder_layers_load(weight_loader *L, encoder_layer **out, const char *tower, uint32_t count,
+                         uint32_t width, uint32_t intermediate);
 
 /* Shapes of one run of the encoder over `sequences` sequences of `tokens`. */
 typedef struct encoder_shape {

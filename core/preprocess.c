@@ -133,8 +133,9 @@ static bool axis_weights_make(axis_weights *aw, int resample, int in_size, int o
     return true;
 }
 
-bool preprocess_output_size(const clip_preprocess_config *pp, uint32_t width, uint32_t height,
-                            uint32_t *out_w, uint32_t *out_h, errbuf *err)
+/* Size of the resized frame: the shorter side becomes shortest_edge. */
+static bool resized_size(const clip_preprocess_config *pp, uint32_t width, uint32_t height, uint32_t *out_w,
+                         uint32_t *out_h, errbuf *err)
 {
     if (width == 0 || height == 0)
         return errbuf_set(err, "frame: empty (%ux%u)", width, height);
@@ -177,8 +178,8 @@ bool preprocess_plan_make(preprocess_plan *plan, const clip_preprocess_config *p
                           const frame_layout *frame, errbuf *err)
 {
     memset(plan, 0, sizeof *plan);
-    uint32_t rw, rh;
-    if (!preprocess_output_size(pp, frame->width, frame->height, &rw, &rh, err))
+    uint32_t rw = 0, rh = 0;
+    if (!resized_size(pp, frame->width, frame->height, &rw, &rh, err))
         return false;
     uint32_t cw = rw, ch = rh, left = 0, top = 0;
     if (pp->do_center_crop) {

@@ -52,10 +52,6 @@ typedef struct preprocess_plan {
     uint32_t rows_tmp_len; /* packed RGB8 values between the passes */
 } preprocess_plan;
 
-/* Size of the output of the resize + crop for a width x height frame. */
-bool preprocess_output_size(const clip_preprocess_config *pp, uint32_t width, uint32_t height,
-                            uint32_t *out_w, uint32_t *out_h, errbuf *err);
-
 bool preprocess_plan_make(preprocess_plan *plan, const clip_preprocess_config *pp,
                           const frame_layout *frame, errbuf *err);
 void preprocess_plan_free(preprocess_plan *plan);

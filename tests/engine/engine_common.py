@@ -27,6 +27,25 @@ def parse_json_lines(text):
     return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 
+def embed_image(c, vkclip, model, paths, extra, label, timeout=120, env=None):
+    """Runs embed-image on paths; checks one JSON line per image with the file
+    field as given. Returns the parsed lines, or None after a failure."""
+    r = run_vkclip(vkclip, ["embed-image", "--model", model] + extra + list(paths), env=env, timeout=timeout)
+    if not c.check(r.rc == 0, f"{label}: embed-image exits 0 ({r.seconds:.2f} s)"
+                   + ("" if r.rc == 0 else " " + r.describe())):
+        return None
+    try:
+        lines = parse_json_lines(r.stdout)
+    except ValueError as exc:
+        c.check(False, f"{label}: output is JSON lines ({exc}): {r.stdout[:300]!r}")
+        return None
+    if not c.check(len(lines) == len(paths), f"{label}: {len(lines)} lines for {len(paths)} images"):
+        return None
+    for line, path in zip(lines, paths):
+        c.check(line.get("file") == path, f"{label}: file field {line.get('file')!r} == path as given {path!r}")
+    return lines
+
+
 def compare_pixels(ours, ref, mean=CLIP_MEAN, std=CLIP_STD):
     """Both float32 CHW tensors (numpy) with mean/std applied. Returns
     (fraction within 1/255, max abs difference in 1/255 units, fraction of

@@ -30,24 +30,6 @@ ONE_MINUS_COS_F32_STRICT = 1e-7
 COS_F16 = 0.9995
 
 
-def embed(c, vkclip, model, paths, extra, label):
-    """Runs embed-image; returns the parsed lines, or None after a failure."""
-    r = ec.run_vkclip(vkclip, ["embed-image", "--model", model] + extra + list(paths))
-    if not c.check(r.rc == 0, f"{label}: embed-image exits 0 ({r.seconds:.2f} s)"
-                   + ("" if r.rc == 0 else " " + r.describe())):
-        return None
-    try:
-        lines = ec.parse_json_lines(r.stdout)
-    except ValueError as exc:
-        c.check(False, f"{label}: output is JSON lines ({exc}): {r.stdout[:300]!r}")
-        return None
-    if not c.check(len(lines) == len(paths), f"{label}: {len(lines)} lines for {len(paths)} images"):
-        return None
-    for line, path in zip(lines, paths):
-        c.check(line.get("file") == path, f"{label}: file field {line.get('file')!r} == path as given {path!r}")
-    return lines
-
-
 def check_preprocess(c, vkclip, fixtures, model_name, tmp):
     import numpy as np
     model = os.path.join(fixtures, model_name)
@@ -74,7 +56,7 @@ def check_embeddings(c, vkclip, fixtures, model_name, tmp):
     absolute = [os.path.join(fixtures, "images", n) for n in IMAGES]
 
     # Raw fp32: both thresholds.
-    lines = embed(c, vkclip, model, absolute, ["--raw"], f"{model_name} raw f32")
+    lines = ec.embed_image(c, vkclip, model, absolute, ["--raw"], f"{model_name} raw f32")
     if lines:
         for name, line in zip(IMAGES, lines):
             cos = testlib.cosine(line["embedding"], refs[name]["embedding"])
@@ -86,14 +68,14 @@ def check_embeddings(c, vkclip, fixtures, model_name, tmp):
                     f"{model_name} raw f32 {name}: norm {no:.7f} vs reference {nr:.7f} (rel 1e-4)")
 
     # fp16 activations.
-    lines = embed(c, vkclip, model, absolute, ["--raw", "--precision", "f16"], f"{model_name} raw f16")
+    lines = ec.embed_image(c, vkclip, model, absolute, ["--raw", "--precision", "f16"], f"{model_name} raw f16")
     if lines:
         for name, line in zip(IMAGES, lines):
             cos = testlib.cosine(line["embedding"], refs[name]["embedding"])
             c.check(cos >= COS_F16, f"{model_name} raw f16 {name}: cos {cos:.9f} (need >= {COS_F16})")
 
     # Normalised output (the default).
-    lines = embed(c, vkclip, model, absolute, [], f"{model_name} normalized")
+    lines = ec.embed_image(c, vkclip, model, absolute, [], f"{model_name} normalized")
     if lines:
         for name, line in zip(IMAGES, lines):
             cos = testlib.cosine(line["embedding"], refs[name]["embedding_normalized"])
@@ -115,7 +97,7 @@ def check_embeddings(c, vkclip, fixtures, model_name, tmp):
     names = [IMAGES[0], IMAGES[1], IMAGES[0]]
     per_batch = {}
     for b in (1, 2, 3):
-        lines = embed(c, vkclip, model, paths, ["--raw", "--batch", str(b)], f"{model_name} --batch {b}")
+        lines = ec.embed_image(c, vkclip, model, paths, ["--raw", "--batch", str(b)], f"{model_name} --batch {b}")
         if lines:
             per_batch[b] = [line["embedding"] for line in lines]
             for name, e in zip(names, per_batch[b]):

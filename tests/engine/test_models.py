@@ -188,20 +188,8 @@ def check_preprocess(c, vkclip, clip_torch, model, size, images, tmp):
 
 
 def run_embed(c, vkclip, model, paths, extra, label, timeout=300, env=None):
-    r = ec.run_vkclip(vkclip, ["embed-image", "--model", model, "--raw"] + extra + paths,
-                      env=env, timeout=timeout)
-    if not c.check(r.rc == 0, f"{label}: embed-image exits 0 ({r.seconds:.2f} s)"
-                   + ("" if r.rc == 0 else " " + r.describe())):
-        return None
-    try:
-        lines = ec.parse_json_lines(r.stdout)
-    except ValueError as exc:
-        c.check(False, f"{label}: output is JSON lines ({exc}): {r.stdout[:300]!r}")
-        return None
-    if not c.check(len(lines) == len(paths) and all(ln.get("file") == p for ln, p in zip(lines, paths)),
-                   f"{label}: one line per image, in order, file as given"):
-        return None
-    return [ln["embedding"] for ln in lines]
+    lines = ec.embed_image(c, vkclip, model, paths, ["--raw"] + extra, label, timeout, env)
+    return None if lines is None else [ln["embedding"] for ln in lines]
 
 
 def check_embeddings(c, vkclip, clip_torch, model, name, images, small=True, timeout=300):
