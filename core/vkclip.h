@@ -14,8 +14,11 @@
  * Functions that can fail return NULL or a negative value and, when err is
  * not NULL, describe the problem in one line (naming the file or object).
  *
- * Threads: a device may serve several models; a model (and its classifiers)
- * is used by one thread at a time. */
+ * Threads: every function may be called from any thread. A device serves
+ * several models and threads at once; a model serves several encoders (one
+ * per thread or per stream, see below) and classifier builds at once; a
+ * classifier is immutable once built, so it can be shared and swapped. An
+ * encoder is used by one thread at a time. */
 #ifndef VKCLIP_H
 #define VKCLIP_H
 
@@ -124,12 +127,21 @@ typedef enum vkclip_colorimetry {
     VKCLIP_BT709_FULL,
 } vkclip_colorimetry;
 
+/* A rectangle in frame pixels. */
+typedef struct vkclip_rect {
+    int x, y, width, height;
+} vkclip_rect;
+
 typedef struct vkclip_frame {
     vkclip_pixel_format format;
     int width, height;
     const uint8_t *planes[3];
     int strides[3]; /* bytes from one row to the next, per plane */
     vkclip_colorimetry colorimetry; /* YUV formats only */
+    /* The part of the frame that is the image (a region of interest): as if
+     * the frame were cropped to it before preprocessing. Width or height 0:
+     * the whole frame. It must lie inside the frame. */
+    vkclip_rect crop;
 } vkclip_frame;
 
 /* The model's input tensor for one frame: float32 CHW, 3 × S × S, with the
@@ -140,6 +152,52 @@ int vkclip_preprocess(vkclip_model *model, const vkclip_frame *frame, float *out
  * normalised when normalize is true. Returns 0 or -1. */
 int vkclip_encode_images(vkclip_model *model, const vkclip_frame *frames, int n, float *out,
                          bool normalize, vkclip_error *err);
+
+/* ---- asynchronous image encoding ----
+ *
+ * An encoder is one stream of batches over a shared model: it owns the
+ * staging memory and activations of up to max_in_flight batches, so the
+ * host prepares the next batch while the device runs the previous ones.
+ *
+ *     vkclip_encoder *enc = vkclip_encoder_create(model, 8, 2, &err);
+ *     int64_t t = vkclip_encoder_submit(enc, frames, n, &err);  // > 0: a ticket
+ *     ...                                                     // 0: busy, -1: error
+ *     vkclip_encoder_wait(enc, t, embeddings, true, &err);      // or _poll
+ *
+ * A submission is one queue submission: the frames' upload (to device-local
+ * memory where the device is discrete), preprocessing and the forward pass.
+ * The frames' bytes are copied before submit returns; frames that share
+ * planes and differ only in `crop` are uploaded once. Preprocessing plans are
+ * kept for the frame geometries (size, format, strides, crop) seen last, so a
+ * stream of same-sized frames plans once. */
+
+typedef struct vkclip_encoder vkclip_encoder;
+
+/* batch_size: the most frames a submission takes (1..1024; 0: the model's);
+ * max_in_flight: batches submitted and not yet collected (1..8; 0: 2). */
+vkclip_encoder *vkclip_encoder_create(vkclip_model *model, int batch_size, int max_in_flight,
+                                      vkclip_error *err);
+/* Waits for the batches still on the device, then frees. */
+void vkclip_encoder_free(vkclip_encoder *enc);
+/* The most frames one submission takes. */
+int vkclip_encoder_batch_size(const vkclip_encoder *enc);
+
+/* Submits n frames (1..batch size). Returns a ticket (> 0); 0 when
+ * max_in_flight batches are already submitted and not yet collected (busy:
+ * nothing was submitted and err is untouched); -1 on error (a bad frame is
+ * named by its index in the batch). Never waits for the device. */
+int64_t vkclip_encoder_submit(vkclip_encoder *enc, const vkclip_frame *frames, int n, vkclip_error *err);
+
+/* Collects a ticket: writes n × embed_dim floats (projected; L2-normalised
+ * when normalize) to out and retires the ticket. poll returns 1 when done,
+ * 0 when still running (nothing written), -1 on error or an unknown ticket;
+ * wait blocks until done and returns 0 or -1. */
+int vkclip_encoder_poll(vkclip_encoder *enc, int64_t ticket, float *out, bool normalize, vkclip_error *err);
+int vkclip_encoder_wait(vkclip_encoder *enc, int64_t ticket, float *out, bool normalize, vkclip_error *err);
+/* Batches submitted and not yet collected. */
+int vkclip_encoder_in_flight(const vkclip_encoder *enc);
+/* Waits for every batch in flight and forgets their results (a flush). */
+void vkclip_encoder_discard(vkclip_encoder *enc);
 
 /* Runs the image tower on one batch of random preprocessed input, without
  * preprocessing or readback (for benchmarks). Returns 0 or -1. */
@@ -175,9 +233,13 @@ typedef struct vkclip_classifier_options {
     /* Called as prompts are embedded (not when the cache is read). */
     void (*progress)(void *user, int prompts_done, int prompts_total);
     void *progress_user;
+    /* Set *cancel to non-zero from any thread to stop a build: create then
+     * returns NULL with "classifier build cancelled". NULL: not cancellable. */
+    const volatile int *cancel;
 } vkclip_classifier_options;
 
-/* One class per label; each label's weight is the normalised mean of its
+/* One class per label (built on any thread, also while the model encodes
+ * images on others; builds on one model run one at a time); each label's weight is the normalised mean of its
  * normalised prompt embeddings, a prompt being a template with "{}" replaced
  * by the label (templates NULL or ntemplates 0: "a photo of a {}."). */
 vkclip_classifier *vkclip_classifier_create(vkclip_model *model, const char *const *labels, int nlabels,
