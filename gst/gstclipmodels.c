@@ -1,0 +1,1 @@
+/* gstclipmodels.c: placeholder. */
