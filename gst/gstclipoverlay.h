@@ -1,4 +1,6 @@
-/* gstclipoverlay.h: the `clipoverlay` element. */
+/* gstclipoverlay.h: the `clipoverlay` element, which draws the labels and
+ * scores the `clip` element attaches to buffers (GstClipMeta, see
+ * gstclipmeta.h) onto the video frames. */
 #ifndef GST_CLIP_OVERLAY_H
 #define GST_CLIP_OVERLAY_H
 
