@@ -51,7 +51,7 @@ void clip_vision_free(clip_vision *v)
 
 static bool record_forward(recorder *r, const clip_vision *v, const vision_graph *g, const encoder_shape *s)
 {
-    uint32_t B = g->batch, T = v->tokens, NP = v->patches, D = v->width, D4 = D / 4, K = v->patch_embed.K;
+    uint32_t B = s->sequences, T = v->tokens, NP = v->patches, D = v->width, D4 = D / 4, K = v->patch_embed.K;
     const encoder_buffers *b = &g->enc;
     /* Patch embeddings into rows 1..T-1 of each image, then class token and positions. */
     matmul_op embed = {
@@ -82,18 +82,28 @@ bool vision_graph_build(vision_graph *g, const clip_vision *v, vk_context *ctx, 
     g->batch = batch;
     vk_arena_init(&g->arena, VK_MEMORY_DEVICE, 64u << 20);
     encoder_shape s = encoder_shape_of(&v->cfg, batch, v->tokens, false, v->tiles);
-    recorder r = {.seq = &g->forward, .kernels = kc, .err = err};
     bool ok = alloc_activation(ctx, &g->arena, &g->patches, (uint64_t)batch * v->patches * v->patch_embed.K,
                                STORAGE_F32, err) &&
               encoder_buffers_alloc(ctx, &g->arena, &s, act, &g->enc, err) &&
               alloc_activation(ctx, &g->arena, &g->pooled, (uint64_t)batch * v->width, STORAGE_F32, err) &&
               vk_buffer_create(ctx, &g->embeddings, (uint64_t)batch * v->embed_dim * 4, VK_MEMORY_READBACK, err) &&
-              vk_sequence_begin(ctx, &g->forward, err);
-    r.dummy = g->pooled.slice;
-    ok = ok && record_forward(&r, v, g, &s) && vk_sequence_end(&g->forward, err);
+              vk_sequence_begin(ctx, &g->forward, err) &&
+              vision_graph_record(g, v, kc, batch, &g->forward, err) && vk_sequence_end(&g->forward, err);
     if (!ok)
         vision_graph_free(g, ctx);
     return ok;
+}
+
+bool vision_graph_record(const vision_graph *g, const clip_vision *v, kernel_cache *kc, uint32_t count,
+                         vk_sequence *seq, errbuf *err)
+{
+    if (count == 0 || count > g->batch)
+        return errbuf_set(err, "vision: %u images for buffers of %u", count, g->batch);
+    /* Every stride depends on the token count and widths only, so a smaller
+     * batch uses the first rows of each buffer. */
+    encoder_shape s = encoder_shape_of(&v->cfg, count, v->tokens, false, v->tiles);
+    recorder r = {.seq = seq, .kernels = kc, .dummy = g->pooled.slice, .err = err};
+    return record_forward(&r, v, g, &s);
 }
 
 void vision_graph_free(vision_graph *g, vk_context *ctx)

@@ -21,7 +21,8 @@ typedef struct clip_vision {
 bool clip_vision_load(clip_vision *v, weight_loader *L, const clip_config *cfg);
 void clip_vision_free(clip_vision *v);
 
-/* Activations of one batch size, and the recorded forward pass over them. */
+/* Activations for up to `batch` images, and the forward pass over all of
+ * them, recorded. */
 typedef struct vision_graph {
     uint32_t batch;
     vk_arena arena;
@@ -35,5 +36,10 @@ typedef struct vision_graph {
 bool vision_graph_build(vision_graph *g, const clip_vision *v, vk_context *ctx, kernel_cache *kc,
                         uint32_t batch, storage_type activations, errbuf *err);
 void vision_graph_free(vision_graph *g, vk_context *ctx);
+
+/* Records into seq (begun, not ended) the forward pass over the first
+ * `count` (<= g->batch) images of g's buffers. */
+bool vision_graph_record(const vision_graph *g, const clip_vision *v, kernel_cache *kc, uint32_t count,
+                         vk_sequence *seq, errbuf *err);
 
 #endif

@@ -60,6 +60,7 @@ void kernel_cache_init(kernel_cache *kc, vk_context *ctx)
 {
     memset(kc, 0, sizeof *kc);
     kc->ctx = ctx;
+    pthread_mutex_init(&kc->lock, NULL);
 }
 
 void kernel_cache_destroy(kernel_cache *kc)
@@ -69,11 +70,12 @@ void kernel_cache_destroy(kernel_cache *kc)
         free(kc->entries[i]);
     }
     free(kc->entries);
+    pthread_mutex_destroy(&kc->lock);
     memset(kc, 0, sizeof *kc);
 }
 
-const vk_kernel *kernel_get(kernel_cache *kc, kernel_id id, const uint32_t *spec, uint32_t num_spec,
-                            errbuf *err)
+static const vk_kernel *kernel_get_locked(kernel_cache *kc, kernel_id id, const uint32_t *spec,
+                                          uint32_t num_spec, errbuf *err)
 {
     for (int i = 0; i < kc->count; i++) {
         kernel_cache_entry *e = kc->entries[i];
@@ -116,4 +118,13 @@ const vk_kernel *kernel_get(kernel_cache *kc, kernel_id id, const uint32_t *spec
     }
     kc->entries[kc->count++] = e;
     return &e->kernel;
+}
+
+const vk_kernel *kernel_get(kernel_cache *kc, kernel_id id, const uint32_t *spec, uint32_t num_spec,
+                            errbuf *err)
+{
+    pthread_mutex_lock(&kc->lock);
+    const vk_kernel *k = kernel_get_locked(kc, id, spec, num_spec, err);
+    pthread_mutex_unlock(&kc->lock);
+    return k;
 }

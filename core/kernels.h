@@ -3,6 +3,8 @@
 #ifndef VKCLIP_KERNELS_H
 #define VKCLIP_KERNELS_H
 
+#include <pthread.h>
+
 #include "vk/vk_kernel.h"
 
 typedef enum kernel_id {
@@ -27,8 +29,10 @@ typedef struct kernel_cache_entry {
     char label[64]; /* name and constants, for profiles */
 } kernel_cache_entry;
 
+/* Shared by every model and thread of a device: kernel_get holds `lock`. */
 typedef struct kernel_cache {
     vk_context *ctx;
+    pthread_mutex_t lock;
     kernel_cache_entry **entries; /* stable addresses: sequences keep labels */
     int count, capacity;
 } kernel_cache;

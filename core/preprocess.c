@@ -138,7 +138,7 @@ static bool resized_size(const clip_preprocess_config *pp, uint32_t width, uint3
                          uint32_t *out_h, errbuf *err)
 {
     if (width == 0 || height == 0)
-        return errbuf_set(err, "frame: empty (%ux%u)", width, height);
+        return errbuf_set(err, "empty (%ux%u)", width, height);
     uint32_t rw = width, rh = height;
     if (pp->do_resize) {
         /* The shorter side becomes shortest_edge, the other int(edge * long / short). */
@@ -151,7 +151,7 @@ static bool resized_size(const clip_preprocess_config *pp, uint32_t width, uint3
             rw = (uint32_t)((double)s * width / height);
         }
         if (rw == 0 || rh == 0)
-            return errbuf_set(err, "frame: %ux%u is too narrow to resize", width, height);
+            return errbuf_set(err, "%ux%u is too narrow to resize", width, height);
     }
     *out_w = rw;
     *out_h = rh;
@@ -179,26 +179,26 @@ bool preprocess_plan_make(preprocess_plan *plan, const clip_preprocess_config *p
 {
     memset(plan, 0, sizeof *plan);
     uint32_t rw = 0, rh = 0;
-    if (!resized_size(pp, frame->width, frame->height, &rw, &rh, err))
+    if (!resized_size(pp, frame->roi_w, frame->roi_h, &rw, &rh, err))
         return false;
     uint32_t cw = rw, ch = rh, left = 0, top = 0;
     if (pp->do_center_crop) {
         cw = (uint32_t)pp->crop_width;
         ch = (uint32_t)pp->crop_height;
         if (cw > rw || ch > rh)
-            return errbuf_set(err, "frame: resized to %ux%u, smaller than the %ux%u crop", rw, rh, cw, ch);
+            return errbuf_set(err, "resized to %ux%u, smaller than the %ux%u crop", rw, rh, cw, ch);
         left = (rw - cw) / 2;
         top = (rh - ch) / 2;
     }
     int resample = pp->do_resize ? pp->resample : 3;
     axis_weights hw = {0}, vw = {0};
-    if (!axis_weights_make(&hw, resample, (int)frame->width, (int)rw, (int)left, (int)cw, err) ||
-        !axis_weights_make(&vw, resample, (int)frame->height, (int)rh, (int)top, (int)ch, err)) {
+    if (!axis_weights_make(&hw, resample, (int)frame->roi_w, (int)rw, (int)left, (int)cw, err) ||
+        !axis_weights_make(&vw, resample, (int)frame->roi_h, (int)rh, (int)top, (int)ch, err)) {
         free(hw.entries);
         return false;
     }
     /* The source rows the crop's rows need; the vertical table counts from the first. */
-    int row_first = (int)frame->height, row_last = 0;
+    int row_first = (int)frame->roi_h, row_last = 0;
     for (uint32_t i = 0; i < ch; i++) {
         int32_t *e = vw.entries + (size_t)i * (2 + vw.taps);
         if (e[0] < row_first)
@@ -227,6 +227,7 @@ bool preprocess_plan_make(preprocess_plan *plan, const clip_preprocess_config *p
         .plane1 = frame->plane1, .plane2 = frame->plane2,
         .row_first = (uint32_t)row_first, .rows = (uint32_t)(row_last - row_first),
         .crop_w = cw, .taps = (uint32_t)hw.taps, .h_table = TABLE_MATRIX_LEN,
+        .origin_x = frame->roi_x, .origin_y = frame->roi_y,
     };
     plan->v = (push_preprocess_v){
         .crop_w = cw, .crop_h = ch, .taps = (uint32_t)vw.taps,

@@ -36,7 +36,11 @@ typedef struct frame_layout {
     uint32_t kind;            /* FRAME_* */
     uint32_t bytes_per_pixel; /* packed RGB formats */
     uint32_t order;           /* byte offsets of R, G, B: r | g << 8 | b << 16 */
-    uint32_t width, height;
+    uint32_t width, height;   /* the whole frame, as stored */
+    /* The region preprocessed (the whole frame without a crop): planned as
+     * an image of roi_w × roi_h whose pixel (x, y) is the frame's
+     * (roi_x + x, roi_y + y), chroma included. */
+    uint32_t roi_x, roi_y, roi_w, roi_h;
     uint32_t stride0, stride1;
     uint32_t plane1, plane2; /* byte offsets of chroma planes in the frame buffer */
     uint64_t bytes;          /* total size of the frame buffer */

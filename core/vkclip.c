@@ -10,8 +10,6 @@
 #include "preprocess.h"
 #include "vkclip_internal.h"
 
-#define MAX_FRAME_SIDE 32768
-
 void export_error(vkclip_error *out, const errbuf *e)
 {
     if (out)
@@ -103,7 +101,7 @@ void vkclip_device_get_info(const vkclip_device *dev, vkclip_device_info *info)
 
 uint32_t vkclip_device_validation_messages(const vkclip_device *dev)
 {
-    return dev->ctx.validation_messages;
+    return atomic_load(&((vkclip_device *)dev)->ctx.validation_messages);
 }
 
 /* ---- models ---- */
@@ -155,10 +153,11 @@ bool weight_loader_begin(vkclip_model *m, weight_loader *L, errbuf *e)
     return vk_uploader_init(&m->dev->ctx, &L->uploader, e);
 }
 
-bool weight_loader_end(weight_loader *L, bool ok, errbuf *e)
+bool weight_loader_end(vkclip_model *m, weight_loader *L, bool ok, errbuf *e)
 {
     ok = ok && vk_uploader_finish(&L->uploader, e);
     vk_uploader_destroy(&L->uploader);
+    atomic_store(&m->device_bytes, m->weight_arena.total);
     return ok;
 }
 
@@ -176,7 +175,7 @@ static bool upload_weights(vkclip_model *m, errbuf *e)
     if (!weight_loader_begin(m, &L, e))
         return false;
     bool ok = clip_vision_load(&m->vision, &L, &m->cfg);
-    return weight_loader_end(&L, ok, e);
+    return weight_loader_end(m, &L, ok, e);
 }
 
 vkclip_model *vkclip_model_load(vkclip_device *dev, const char *dir, const vkclip_model_options *opts,
@@ -190,6 +189,9 @@ vkclip_model *vkclip_model_load(vkclip_device *dev, const char *dir, const vkcli
         return NULL;
     }
     m->dev = dev;
+    pthread_mutex_init(&m->lock, NULL);
+    pthread_mutex_init(&m->text_lock, NULL);
+    atomic_init(&m->device_bytes, 0);
     snprintf(m->dir, sizeof m->dir, "%s", dir);
     m->batch_size = opts && opts->batch_size > 0 ? opts->batch_size : 8;
     bool want_f16 = opts && opts->activations == VKCLIP_PRECISION_F16;
@@ -202,7 +204,8 @@ vkclip_model *vkclip_model_load(vkclip_device *dev, const char *dir, const vkcli
         errbuf_set(&e, "batch size %d is too large (at most 1024)", m->batch_size);
         goto fail;
     }
-    if (!load_configs(m, dir, &e) || !(m->weights = model_weights_open(dir, &e)) || !upload_weights(m, &e))
+    if (!load_configs(m, dir, &e) || !(m->weights = model_weights_open(dir, &e)) || !upload_weights(m, &e) ||
+        !plan_cache_init(&m->staging.plans, 4, &e))
         goto fail;
     return m;
 fail:
@@ -216,16 +219,18 @@ void vkclip_model_free(vkclip_model *m)
     if (!m)
         return;
     vk_context *ctx = &m->dev->ctx;
-    for (int i = 0; i < m->ngraphs; i++)
-        vision_graph_free(&m->graphs[i], ctx);
+    vkclip_encoder_free(m->encoder);
     model_text_free(m);
     vk_buffer_destroy(ctx, &m->staging.frames);
     vk_buffer_destroy(ctx, &m->staging.tables);
     vk_buffer_destroy(ctx, &m->staging.rows);
     vk_buffer_destroy(ctx, &m->staging.chw);
+    plan_cache_free(&m->staging.plans);
     clip_vision_free(&m->vision);
     vk_arena_destroy(ctx, &m->weight_arena);
     model_weights_close(m->weights);
+    pthread_mutex_destroy(&m->lock);
+    pthread_mutex_destroy(&m->text_lock);
     free(m);
 }
 
@@ -262,7 +267,7 @@ void vkclip_model_get_info(const vkclip_model *m, vkclip_model_info *info)
         info->logit_scale = expf(v);
     }
     info->batch_size = m->batch_size;
-    info->device_bytes = m->weight_arena.total;
+    info->device_bytes = atomic_load(&((vkclip_model *)m)->device_bytes);
 }
 
 int vkclip_embedding_dim(const vkclip_model *m)
@@ -275,111 +280,7 @@ int vkclip_image_size(const vkclip_model *m)
     return m->cfg.image_size;
 }
 
-static vision_graph *graph_for(vkclip_model *m, uint32_t batch, errbuf *e)
-{
-    for (int i = 0; i < m->ngraphs; i++)
-        if (m->graphs[i].batch == batch)
-            return &m->graphs[i];
-    if (m->ngraphs == MAX_GRAPHS) { /* keep the full-batch graph, recycle the newest other */
-        vision_graph_free(&m->graphs[MAX_GRAPHS - 1], &m->dev->ctx);
-        m->ngraphs--;
-    }
-    vision_graph *g = &m->graphs[m->ngraphs];
-    if (!vision_graph_build(g, &m->vision, &m->dev->ctx, &m->dev->kernels, batch, m->act_type, e))
-        return NULL;
-    m->ngraphs++;
-    return g;
-}
-
 /* ---- frames ---- */
-
-typedef struct format_desc {
-    uint32_t bytes_per_pixel;
-    uint8_t r, g, b;
-} format_desc;
-
-static const format_desc packed_formats[] = {
-    [VKCLIP_FORMAT_RGB] = {3, 0, 1, 2},  [VKCLIP_FORMAT_BGR] = {3, 2, 1, 0},
-    [VKCLIP_FORMAT_RGBA] = {4, 0, 1, 2}, [VKCLIP_FORMAT_BGRA] = {4, 2, 1, 0},
-    [VKCLIP_FORMAT_ARGB] = {4, 1, 2, 3}, [VKCLIP_FORMAT_ABGR] = {4, 3, 2, 1},
-    [VKCLIP_FORMAT_RGBX] = {4, 0, 1, 2}, [VKCLIP_FORMAT_BGRX] = {4, 2, 1, 0},
-    [VKCLIP_FORMAT_XRGB] = {4, 1, 2, 3}, [VKCLIP_FORMAT_XBGR] = {4, 3, 2, 1},
-};
-
-static uint64_t align256(uint64_t v)
-{
-    return (v + 255) & ~(uint64_t)255;
-}
-
-/* Checks a frame and describes how it will sit in the staging buffer:
- * planes repacked one after another with tight, 4-byte aligned strides. */
-static bool describe_frame(const vkclip_frame *f, frame_layout *l, errbuf *e)
-{
-    memset(l, 0, sizeof *l);
-    if (f->width <= 0 || f->height <= 0 || f->width > MAX_FRAME_SIDE || f->height > MAX_FRAME_SIDE)
-        return errbuf_set(e, "frame: size %dx%d out of range (1..%d)", f->width, f->height, MAX_FRAME_SIDE);
-    if ((unsigned)f->format > VKCLIP_FORMAT_NV12)
-        return errbuf_set(e, "frame: unknown pixel format %d", (int)f->format);
-    uint32_t w = (uint32_t)f->width, h = (uint32_t)f->height;
-    uint32_t cw = (w + 1) / 2, ch = (h + 1) / 2;
-    l->width = w;
-    l->height = h;
-    l->matrix = f->colorimetry == VKCLIP_BT709_LIMITED || f->colorimetry == VKCLIP_BT709_FULL ? YUV_BT709 : YUV_BT601;
-    l->full_range = f->colorimetry == VKCLIP_BT601_FULL || f->colorimetry == VKCLIP_BT709_FULL;
-    int planes = 1;
-    uint32_t row_bytes[3] = {0};
-    if (f->format <= VKCLIP_FORMAT_XBGR) {
-        const format_desc *d = &packed_formats[f->format];
-        l->kind = d->bytes_per_pixel == 4 ? FRAME_RGBX : FRAME_PACKED;
-        l->bytes_per_pixel = d->bytes_per_pixel;
-        l->order = d->r | (uint32_t)d->g << 8 | (uint32_t)d->b << 16;
-        row_bytes[0] = w * d->bytes_per_pixel;
-    } else if (f->format == VKCLIP_FORMAT_GRAY8) {
-        l->kind = FRAME_GRAY;
-        row_bytes[0] = w;
-    } else if (f->format == VKCLIP_FORMAT_I420) {
-        l->kind = FRAME_I420;
-        planes = 3;
-        row_bytes[0] = w;
-        row_bytes[1] = row_bytes[2] = cw;
-    } else {
-        l->kind = FRAME_NV12;
-        planes = 2;
-        row_bytes[0] = w;
-        row_bytes[1] = 2 * cw;
-    }
-    for (int p = 0; p < planes; p++) {
-        if (!f->planes[p])
-            return errbuf_set(e, "frame: plane %d is missing", p);
-        if (f->strides[p] < (int)row_bytes[p])
-            return errbuf_set(e, "frame: stride %d of plane %d is shorter than a row (%u bytes)",
-                              f->strides[p], p, row_bytes[p]);
-    }
-    l->stride0 = (row_bytes[0] + 3) & ~3u;
-    l->stride1 = (row_bytes[1] + 3) & ~3u;
-    uint64_t y_bytes = (uint64_t)l->stride0 * h;
-    uint64_t c_bytes = (uint64_t)l->stride1 * ch;
-    l->plane1 = (uint32_t)y_bytes;
-    l->plane2 = (uint32_t)(y_bytes + c_bytes);
-    l->bytes = y_bytes + (uint64_t)(planes - 1) * c_bytes;
-    return true;
-}
-
-static void copy_frame(const vkclip_frame *f, const frame_layout *l, uint8_t *dst)
-{
-    int planes = f->format == VKCLIP_FORMAT_I420 ? 3 : f->format == VKCLIP_FORMAT_NV12 ? 2 : 1;
-    for (int p = 0; p < planes; p++) {
-        uint32_t rows = p == 0 ? l->height : (l->height + 1) / 2;
-        uint32_t stride = p == 0 ? l->stride0 : l->stride1;
-        uint32_t bytes = p == 0 ? (l->kind == FRAME_GRAY || planes > 1 ? l->width : l->width * l->bytes_per_pixel)
-                                : (planes == 3 ? (l->width + 1) / 2 : 2 * ((l->width + 1) / 2));
-        uint8_t *base = dst + (p == 0 ? 0 : p == 1 ? l->plane1 : l->plane2);
-        for (uint32_t y = 0; y < rows; y++) {
-            memcpy(base + (size_t)y * stride, f->planes[p] + (size_t)y * f->strides[p], bytes);
-            memset(base + (size_t)y * stride + bytes, 0, stride - bytes);
-        }
-    }
-}
 
 static bool ensure_buffer(vk_context *ctx, vk_buffer *b, uint64_t bytes, vk_memory_kind kind, errbuf *e)
 {
@@ -389,89 +290,57 @@ static bool ensure_buffer(vk_context *ctx, vk_buffer *b, uint64_t bytes, vk_memo
     return vk_buffer_create(ctx, b, bytes, kind, e);
 }
 
-/* Plans, stages and records the preprocessing of n frames into `out`
- * (patch rows of consecutive images, or one CHW tensor), then runs it. */
-static bool run_preprocess(vkclip_model *m, const vkclip_frame *frames, int n, dbuf out, uint32_t layout,
-                           errbuf *e)
+/* One frame to the CHW tensor in m->staging.chw: plan, stage, record, run.
+ * The caller holds m->lock. */
+static bool run_preprocess(vkclip_model *m, const vkclip_frame *frame, errbuf *e)
 {
     vk_context *ctx = &m->dev->ctx;
-    preprocess_plan *plans = calloc((size_t)n, sizeof *plans);
-    frame_layout *layouts = calloc((size_t)n, sizeof *layouts);
-    uint64_t *frame_at = calloc((size_t)n, sizeof *frame_at), *table_at = calloc((size_t)n, sizeof *table_at);
+    frame_staging *st = &m->staging;
+    int side = m->cfg.image_size;
+    const plan_entry *p = plan_cache_get(&st->plans, &m->pp, side, frame, ctx->props.limits.maxTexelBufferElements, e);
+    if (!p)
+        return errbuf_prefix(e, "frame");
+    uint64_t table_bytes = (uint64_t)p->plan.table_len * 4, rows_bytes = (uint64_t)p->plan.rows_tmp_len * 4 + 16;
+    uint64_t chw_bytes = 3ull * (uint64_t)side * (uint64_t)side * 4;
     vk_sequence seq = {0};
-    bool ok = plans && layouts && frame_at && table_at;
-    if (!ok)
-        errbuf_set(e, "out of memory");
-    uint64_t frame_bytes = 0, table_bytes = 0, rows_bytes = 16;
-    for (int i = 0; ok && i < n; i++) {
-        ok = describe_frame(&frames[i], &layouts[i], e) && preprocess_plan_make(&plans[i], &m->pp, &layouts[i], e);
-        if (!ok)
-            break;
-        /* Without a crop only frames that resize to the model's square fit. */
-        if (plans[i].v.crop_w != (uint32_t)m->cfg.image_size || plans[i].v.crop_h != (uint32_t)m->cfg.image_size) {
-            ok = errbuf_set(e, "frame %d: preprocessing gives %ux%u, not the model's %dx%d", i,
-                            plans[i].v.crop_w, plans[i].v.crop_h, m->cfg.image_size, m->cfg.image_size);
-            break;
-        }
-        frame_at[i] = frame_bytes;
-        frame_bytes = align256(frame_bytes + layouts[i].bytes);
-        table_at[i] = table_bytes;
-        table_bytes = align256(table_bytes + (uint64_t)plans[i].table_len * 4);
-        if ((uint64_t)plans[i].rows_tmp_len * 4 > rows_bytes)
-            rows_bytes = (uint64_t)plans[i].rows_tmp_len * 4;
-    }
-    if (ok && frame_bytes > ctx->props.limits.maxTexelBufferElements)
-        ok = errbuf_set(e, "frames: %llu bytes in one batch exceed the device's limit of %u",
-                        (unsigned long long)frame_bytes, ctx->props.limits.maxTexelBufferElements);
-    ok = ok && ensure_buffer(ctx, &m->staging.frames, frame_bytes, VK_MEMORY_UPLOAD, e) &&
-         ensure_buffer(ctx, &m->staging.tables, table_bytes, VK_MEMORY_UPLOAD, e) &&
-         ensure_buffer(ctx, &m->staging.rows, rows_bytes, VK_MEMORY_DEVICE, e) &&
-         vk_sequence_begin(ctx, &seq, e);
-    recorder r = {.seq = &seq, .kernels = &m->dev->kernels, .err = e};
-    const clip_vision *v = &m->vision;
-    for (int i = 0; ok && i < n; i++) {
-        copy_frame(&frames[i], &layouts[i], (uint8_t *)m->staging.frames.mapped + frame_at[i]);
-        memcpy((uint8_t *)m->staging.tables.mapped + table_at[i], plans[i].table, (size_t)plans[i].table_len * 4);
-        push_preprocess_v pv = plans[i].v;
-        pv.layout_kind = layout;
-        if (layout == LAYOUT_PATCHES) {
-            pv.out_off = (uint32_t)i * v->patches * v->patch_embed.K;
-            pv.patch_size = v->patch;
-            pv.patches_per_side = v->patches_per_side;
-        }
-        ok = op_preprocess(&r, vk_buffer_slice(&m->staging.frames, frame_at[i], layouts[i].bytes),
-                           vk_buffer_slice(&m->staging.tables, table_at[i], (uint64_t)plans[i].table_len * 4),
-                           vk_buffer_slice(&m->staging.rows, 0, rows_bytes), out, &plans[i].h, &pv);
-    }
+    bool ok = ensure_buffer(ctx, &st->frames, p->layout.bytes, VK_MEMORY_UPLOAD, e) &&
+              ensure_buffer(ctx, &st->tables, table_bytes, VK_MEMORY_UPLOAD, e) &&
+              ensure_buffer(ctx, &st->rows, rows_bytes, VK_MEMORY_DEVICE, e) &&
+              ensure_buffer(ctx, &st->chw, chw_bytes, VK_MEMORY_READBACK, e) && vk_sequence_begin(ctx, &seq, e);
     if (ok) {
-        vk_buffer_flush(ctx, &m->staging.frames);
-        vk_buffer_flush(ctx, &m->staging.tables);
-        ok = vk_sequence_end(&seq, e) && vk_sequence_submit(&seq, e) && vk_sequence_wait(&seq, e);
+        frame_copy(frame, &p->layout, st->frames.mapped);
+        memcpy(st->tables.mapped, p->plan.table, (size_t)table_bytes);
+        vk_buffer_flush(ctx, &st->frames);
+        vk_buffer_flush(ctx, &st->tables);
+        recorder r = {.seq = &seq, .kernels = &m->dev->kernels, .err = e};
+        dbuf out = {.slice = vk_buffer_slice(&st->chw, 0, chw_bytes), .type = STORAGE_F32};
+        push_preprocess_v pv = p->plan.v;
+        pv.layout_kind = LAYOUT_CHW;
+        ok = op_preprocess(&r, vk_buffer_slice(&st->frames, 0, p->layout.bytes),
+                           vk_buffer_slice(&st->tables, 0, table_bytes), vk_buffer_slice(&st->rows, 0, rows_bytes),
+                           out, &p->plan.h, &pv) &&
+             vk_sequence_end(&seq, e) && vk_sequence_submit(&seq, e) && vk_sequence_wait(&seq, e);
     }
     vk_sequence_destroy(&seq);
-    for (int i = 0; plans && i < n; i++)
-        preprocess_plan_free(&plans[i]);
-    free(plans);
-    free(layouts);
-    free(frame_at);
-    free(table_at);
     return ok;
 }
 
 int vkclip_preprocess(vkclip_model *m, const vkclip_frame *frame, float *out, vkclip_error *err)
 {
     errbuf e = {{0}};
-    uint64_t bytes = 3ull * (uint64_t)m->cfg.image_size * (uint64_t)m->cfg.image_size * 4;
-    vk_context *ctx = &m->dev->ctx;
-    dbuf out_buf = {.type = STORAGE_F32};
-    if (!ensure_buffer(ctx, &m->staging.chw, bytes, VK_MEMORY_READBACK, &e))
+    if (!frame || !out) {
+        errbuf_set(&e, "preprocess: bad arguments");
         return fail(err, &e);
-    out_buf.slice = vk_buffer_slice(&m->staging.chw, 0, bytes);
-    if (!run_preprocess(m, frame, 1, out_buf, LAYOUT_CHW, &e))
-        return fail(err, &e);
-    vk_buffer_invalidate(ctx, &m->staging.chw);
-    memcpy(out, m->staging.chw.mapped, (size_t)bytes);
-    return 0;
+    }
+    size_t bytes = 3 * (size_t)m->cfg.image_size * (size_t)m->cfg.image_size * 4;
+    pthread_mutex_lock(&m->lock);
+    bool ok = run_preprocess(m, frame, &e);
+    if (ok) {
+        vk_buffer_invalidate(&m->dev->ctx, &m->staging.chw);
+        memcpy(out, m->staging.chw.mapped, bytes);
+    }
+    pthread_mutex_unlock(&m->lock);
+    return ok ? 0 : fail(err, &e);
 }
 
 void l2_normalize(float *v, int n)
@@ -484,6 +353,54 @@ void l2_normalize(float *v, int n)
         v[i] *= inv;
 }
 
+/* The model's own encoder, made on first use; the caller holds m->lock.
+ * Two batches in flight (the second slot's buffers are made only when a call
+ * has more than one batch), so the host stages one while the device runs
+ * the other. */
+static vkclip_encoder *model_encoder(vkclip_model *m, errbuf *e)
+{
+    if (!m->encoder)
+        m->encoder = encoder_new(m, m->batch_size, 2, true, e);
+    return m->encoder;
+}
+
+static bool encode_locked(vkclip_model *m, const vkclip_frame *frames, int n, float *out, bool normalize, errbuf *e)
+{
+    vkclip_encoder *enc = model_encoder(m, e);
+    if (!enc)
+        return false;
+    int E = m->cfg.projection_dim, B = m->batch_size;
+    int64_t tickets[2];
+    int first[2], queued = 0, head = 0;
+    for (int next = 0, done = 0; done < n;) {
+        /* Submit while a slot is free, then collect the oldest batch. */
+        while (next < n && queued < 2) {
+            int count = n - next < B ? n - next : B;
+            int64_t t = encoder_submit(enc, frames + next, count, next, e);
+            if (t <= 0) {
+                if (t == 0)
+                    errbuf_set(e, "encode: the model's encoder is busy");
+                vkclip_encoder_discard(enc);
+                return false;
+            }
+            int at = (head + queued) % 2;
+            tickets[at] = t;
+            first[at] = next;
+            queued++;
+            next += count;
+        }
+        int r = encoder_collect(enc, tickets[head], true, out + (size_t)first[head] * E, normalize, e);
+        if (r < 0) {
+            vkclip_encoder_discard(enc);
+            return false;
+        }
+        done += n - first[head] < B ? n - first[head] : B;
+        head = (head + 1) % 2;
+        queued--;
+    }
+    return true;
+}
+
 int vkclip_encode_images(vkclip_model *m, const vkclip_frame *frames, int n, float *out, bool normalize,
                          vkclip_error *err)
 {
@@ -492,29 +409,18 @@ int vkclip_encode_images(vkclip_model *m, const vkclip_frame *frames, int n, flo
         errbuf_set(&e, "encode: bad arguments");
         return fail(err, &e);
     }
-    int E = m->cfg.projection_dim;
-    for (int done = 0; done < n;) {
-        int count = n - done < m->batch_size ? n - done : m->batch_size;
-        vision_graph *g = graph_for(m, (uint32_t)count, &e);
-        if (!g || !run_preprocess(m, frames + done, count, g->patches, LAYOUT_PATCHES, &e) ||
-            !vk_sequence_submit(&g->forward, &e) || !vk_sequence_wait(&g->forward, &e))
-            return fail(err, &e);
-        vk_buffer_invalidate(&m->dev->ctx, &g->embeddings);
-        memcpy(out + (size_t)done * E, g->embeddings.mapped, (size_t)count * E * sizeof(float));
-        if (normalize)
-            for (int i = 0; i < count; i++)
-                l2_normalize(out + (size_t)(done + i) * E, E);
-        done += count;
-    }
-    return 0;
+    pthread_mutex_lock(&m->lock);
+    bool ok = encode_locked(m, frames, n, out, normalize, &e);
+    pthread_mutex_unlock(&m->lock);
+    return ok ? 0 : fail(err, &e);
 }
 
 int vkclip_bench_batch(vkclip_model *m, vkclip_error *err)
 {
     errbuf e = {{0}};
-    vision_graph *g = graph_for(m, (uint32_t)m->batch_size, &e);
-    if (!g || !vk_sequence_submit(&g->forward, &e) || !vk_sequence_wait(&g->forward, &e))
-        return fail(err, &e);
-    vk_sequence_print_profile(&g->forward);
-    return 0;
+    pthread_mutex_lock(&m->lock);
+    vkclip_encoder *enc = model_encoder(m, &e);
+    bool ok = enc && encoder_bench(enc, &e);
+    pthread_mutex_unlock(&m->lock);
+    return ok ? 0 : fail(err, &e);
 }

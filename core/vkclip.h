@@ -18,7 +18,9 @@
  * several models and threads at once; a model serves several encoders (one
  * per thread or per stream, see below) and classifier builds at once; a
  * classifier is immutable once built, so it can be shared and swapped. An
- * encoder is used by one thread at a time. */
+ * encoder is used by one thread at a time. vkclip_encode_images and
+ * vkclip_preprocess on one model run one call at a time (they share the
+ * model's own encoder); use an encoder per stream for parallel work. */
 #ifndef VKCLIP_H
 #define VKCLIP_H
 
@@ -149,7 +151,8 @@ typedef struct vkclip_frame {
 int vkclip_preprocess(vkclip_model *model, const vkclip_frame *frame, float *out, vkclip_error *err);
 
 /* Image embeddings (projected) of n frames into out[n][embed_dim], L2
- * normalised when normalize is true. Returns 0 or -1. */
+ * normalised when normalize is true. Returns 0 or -1 (a bad frame is named
+ * by its index in `frames`). */
 int vkclip_encode_images(vkclip_model *model, const vkclip_frame *frames, int n, float *out,
                          bool normalize, vkclip_error *err);
 
@@ -169,7 +172,20 @@ int vkclip_encode_images(vkclip_model *model, const vkclip_frame *frames, int n,
  * The frames' bytes are copied before submit returns; frames that share
  * planes and differ only in `crop` are uploaded once. Preprocessing plans are
  * kept for the frame geometries (size, format, strides, crop) seen last, so a
- * stream of same-sized frames plans once. */
+ * stream of same-sized frames plans once.
+ *
+ * Threads: an encoder has no thread of its own and no affinity: any thread
+ * may call it, one call at a time (a caller that submits on one thread and
+ * collects on another must hold its own lock around each call; wait blocks
+ * while holding it, poll does not). Encoders of one model are independent.
+ *
+ * Memory: each of the max_in_flight slots owns the activations of a
+ * batch_size forward pass, the frames' bytes as last submitted (repacked
+ * with rows 4-byte aligned; on a discrete GPU once in host memory and once
+ * on the device) and their resampling tables; all allocated at creation
+ * except the frame buffers, which grow to the largest batch seen. Each
+ * frame must fit the device's texel-buffer limit on its own
+ * (maxTexelBufferElements bytes: 128 MiB on lavapipe, so 8K RGBx fits). */
 
 typedef struct vkclip_encoder vkclip_encoder;
 
@@ -182,16 +198,21 @@ void vkclip_encoder_free(vkclip_encoder *enc);
 /* The most frames one submission takes. */
 int vkclip_encoder_batch_size(const vkclip_encoder *enc);
 
-/* Submits n frames (1..batch size). Returns a ticket (> 0); 0 when
- * max_in_flight batches are already submitted and not yet collected (busy:
- * nothing was submitted and err is untouched); -1 on error (a bad frame is
- * named by its index in the batch). Never waits for the device. */
+/* Submits n frames (1..batch size). Returns a ticket (> 0, increasing from
+ * 1 per encoder); 0 when max_in_flight batches are already submitted and
+ * not yet collected (busy: nothing was submitted and err is untouched; n is
+ * checked first, the frames after); -1 on error (a bad frame is named by its
+ * index in the batch: "frame 2: crop (x 10, y 0, 500x20) is not inside the
+ * 451x300 frame"); nothing is in flight after an error. Never waits for the
+ * device. */
 int64_t vkclip_encoder_submit(vkclip_encoder *enc, const vkclip_frame *frames, int n, vkclip_error *err);
 
 /* Collects a ticket: writes n × embed_dim floats (projected; L2-normalised
- * when normalize) to out and retires the ticket. poll returns 1 when done,
- * 0 when still running (nothing written), -1 on error or an unknown ticket;
- * wait blocks until done and returns 0 or -1. */
+ * when normalize) to out and retires the ticket (out NULL: retires it
+ * unread). Tickets may be collected in any order. poll returns 1 when done,
+ * 0 when still running (nothing written), -1 on error or an unknown ticket
+ * (never issued, already collected or discarded); wait blocks until done and
+ * returns 0 or -1. */
 int vkclip_encoder_poll(vkclip_encoder *enc, int64_t ticket, float *out, bool normalize, vkclip_error *err);
 int vkclip_encoder_wait(vkclip_encoder *enc, int64_t ticket, float *out, bool normalize, vkclip_error *err);
 /* Batches submitted and not yet collected. */

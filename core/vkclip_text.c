@@ -60,7 +60,7 @@ static bool ensure_text(vkclip_model *m, errbuf *e)
     if (!weight_loader_begin(m, &L, e))
         return false;
     bool ok = clip_text_load(&m->text.tower, &L, &m->cfg);
-    if (!weight_loader_end(&L, ok, e))
+    if (!weight_loader_end(m, &L, ok, e))
         return false;
     if (!text_graph_init(&m->text.graph, &m->text.tower, &m->dev->ctx, TEXT_BATCH, m->act_type, e))
         return false;
@@ -153,7 +153,8 @@ static int by_length(const void *a, const void *b)
     return x->length != y->length ? x->length - y->length : x->index - y->index;
 }
 
-/* Tokenizes every prompt, finds where each is pooled (its first end-of-text
+/* The caller holds m->text_lock (as for everything below that touches
+ * m->text). Tokenizes every prompt, finds where each is pooled (its first end-of-text
  * token, as the reference's argmax over ids finds it), and orders them by
  * length so that batches waste little padding. */
 static bool tokenize_all(vkclip_model *m, const char *const *texts, int n, tokenized *t, errbuf *e)
@@ -186,15 +187,25 @@ static bool tokenize_all(vkclip_model *m, const char *const *texts, int n, token
     return true;
 }
 
+/* What a build reports to and listens to between text batches. */
 typedef struct progress_fn {
     void (*fn)(void *user, int done, int total);
     void *user;
+    const volatile int *cancel;
 } progress_fn;
+
+static bool cancelled(const progress_fn *p, errbuf *e)
+{
+    if (!p || !p->cancel || !*p->cancel)
+        return false;
+    errbuf_set(e, "classifier build cancelled");
+    return true;
+}
 
 static bool encode_texts(vkclip_model *m, const char *const *texts, int n, float *out, const progress_fn *progress,
                          errbuf *e)
 {
-    if (!ensure_text(m, e))
+    if (cancelled(progress, e) || !ensure_text(m, e))
         return false;
     tokenized t;
     bool ok = tokenize_all(m, texts, n, &t, e);
@@ -205,6 +216,10 @@ static bool encode_texts(vkclip_model *m, const char *const *texts, int n, float
     if (!batch_out)
         ok = ok && errbuf_set(e, "out of memory");
     for (int done = 0; ok && done < n; done += TEXT_BATCH) {
+        if (cancelled(progress, e)) {
+            ok = false;
+            break;
+        }
         int count = n - done < TEXT_BATCH ? n - done : TEXT_BATCH;
         for (int b = 0; b < count; b++) {
             int i = t.order[done + b].index;
@@ -232,7 +247,10 @@ int vkclip_encode_texts(vkclip_model *m, const char *const *texts, int n, float 
         errbuf_set(&e, "encode: bad arguments");
         return fail(err, &e);
     }
-    if (!encode_texts(m, texts, n, out, NULL, &e))
+    pthread_mutex_lock(&m->text_lock);
+    bool ok = encode_texts(m, texts, n, out, NULL, &e);
+    pthread_mutex_unlock(&m->text_lock);
+    if (!ok)
         return fail(err, &e);
     if (normalize)
         for (int i = 0; i < n; i++)
@@ -305,7 +323,7 @@ static uint64_t model_fingerprint(const vkclip_model *m)
 static float logit_scale_of(const vkclip_model *m)
 {
     vkclip_model_info info;
-    vkclip_model_get_info(m, &info);
+    vkclip_model_get_info(m, &info); /* takes no lock */
     return info.logit_scale;
 }
 
@@ -365,6 +383,10 @@ static bool check_texts(vkclip_model *m, const char *const *texts, int n, const 
     return true;
 }
 
+static vkclip_classifier *create_locked(vkclip_model *m, const char *const *labels, int nlabels,
+                                        const char *const *templates, int ntemplates,
+                                        const vkclip_classifier_options *opts, errbuf *e_out);
+
 vkclip_classifier *vkclip_classifier_create(vkclip_model *m, const char *const *labels, int nlabels,
                                             const char *const *templates, int ntemplates,
                                             const vkclip_classifier_options *opts, vkclip_error *err)
@@ -393,8 +415,23 @@ vkclip_classifier *vkclip_classifier_create(vkclip_model *m, const char *const *
         }
         free(p);
     }
-    if (!check_texts(m, labels, nlabels, "label", &e) || !check_texts(m, templates, ntemplates, "template", &e)) {
+    /* One build at a time on a model: the text side is loaded once and its
+     * buffers are shared. Image encoding takes other locks and goes on. */
+    pthread_mutex_lock(&m->text_lock);
+    vkclip_classifier *vc = create_locked(m, labels, nlabels, templates, ntemplates, opts, &e);
+    pthread_mutex_unlock(&m->text_lock);
+    if (!vc)
         export_error(err, &e);
+    return vc;
+}
+
+static vkclip_classifier *create_locked(vkclip_model *m, const char *const *labels, int nlabels,
+                                        const char *const *templates, int ntemplates,
+                                        const vkclip_classifier_options *opts, errbuf *e_out)
+{
+    errbuf e = {{0}};
+    if (!check_texts(m, labels, nlabels, "label", &e) || !check_texts(m, templates, ntemplates, "template", &e)) {
+        *e_out = e;
         return NULL;
     }
     vkclip_classifier *vc = calloc(1, sizeof *vc);
@@ -408,7 +445,8 @@ vkclip_classifier *vkclip_classifier_create(vkclip_model *m, const char *const *
     }
     bool ok = vc && classifier_key_make(&key, model_fingerprint(m), labels, nlabels, templates, ntemplates, &e);
     if (ok && !(dir[0] && classifier_cache_load(&vc->c, dir, &key, nlabels, m->cfg.projection_dim))) {
-        progress_fn progress = {opts ? opts->progress : NULL, opts ? opts->progress_user : NULL};
+        progress_fn progress = {opts ? opts->progress : NULL, opts ? opts->progress_user : NULL,
+                                opts ? opts->cancel : NULL};
         ok = build_classifier(m, &vc->c, labels, nlabels, templates, ntemplates, &progress, &e);
         if (ok)
             classifier_cache_save(&vc->c, dir, &key);
@@ -417,7 +455,7 @@ vkclip_classifier *vkclip_classifier_create(vkclip_model *m, const char *const *
     if (!ok) {
         if (!vc)
             errbuf_set(&e, "out of memory");
-        export_error(err, &e);
+        *e_out = e;
         vkclip_classifier_free(vc);
         return NULL;
     }

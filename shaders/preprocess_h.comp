@@ -27,6 +27,8 @@ layout(push_constant) uniform Push {
     uint crop_w;          // output columns
     uint taps;            // weights per output column
     uint h_table;         // where the horizontal weights start in TABLE
+    uint origin_x, origin_y; // the crop's top-left pixel: (x, y) of the crop is
+                             // (origin_x + x, origin_y + y) of the frame, chroma too
 } p;
 
 uint byte_at(uint i)
@@ -49,8 +51,11 @@ uvec3 yuv_to_rgb(uint y, uint u, uint v)
     return uvec3(clamp(roundEven(rgb), 0.0, 255.0));
 }
 
+// Pixel (x, y) of the crop.
 uvec3 pixel(uint x, uint y)
 {
+    x += p.origin_x;
+    y += p.origin_y;
     uint ro = p.order & 255u, go = (p.order >> 8) & 255u, bo = (p.order >> 16) & 255u;
     if (p.format == FMT_RGBX) {
         uvec4 bytes = texelFetch(WORDS, int((y * p.stride0) / 4u + x)); // the pixel's four bytes

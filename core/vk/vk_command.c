@@ -7,17 +7,35 @@
 
 #define SETS_PER_POOL 128
 
-static bool allocate_command_buffer(vk_context *ctx, VkCommandBuffer *cmd, errbuf *err)
+/* A command pool of its own for each sequence and each one-off run: a pool
+ * must not be used by two threads at once, and nothing else touches these. */
+static bool create_pool(vk_context *ctx, VkCommandPool *pool, errbuf *err)
+{
+    VkCommandPoolCreateInfo pci = {
+        .sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO,
+        .queueFamilyIndex = ctx->queue_family,
+    };
+    VkResult r = vkCreateCommandPool(ctx->device, &pci, NULL, pool);
+    if (r != VK_SUCCESS) {
+        *pool = VK_NULL_HANDLE;
+        return errbuf_set(err, "vulkan: cannot create a command pool: %s", vk_result_name(r));
+    }
+    return true;
+}
+
+static bool allocate_command_buffer(vk_context *ctx, VkCommandPool pool, VkCommandBuffer *cmd, errbuf *err)
 {
     VkCommandBufferAllocateInfo ai = {
         .sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO,
-        .commandPool = ctx->command_pool,
+        .commandPool = pool,
         .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY,
         .commandBufferCount = 1,
     };
     VkResult r = vkAllocateCommandBuffers(ctx->device, &ai, cmd);
-    if (r != VK_SUCCESS)
+    if (r != VK_SUCCESS) {
+        *cmd = VK_NULL_HANDLE;
         return errbuf_set(err, "vulkan: cannot allocate a command buffer: %s", vk_result_name(r));
+    }
     return true;
 }
 
@@ -30,11 +48,11 @@ static bool create_fence(vk_context *ctx, VkFence *fence, errbuf *err)
     return true;
 }
 
-static bool submit(vk_context *ctx, VkCommandBuffer cmd, VkFence fence, errbuf *err)
+bool vk_submit(vk_context *ctx, const VkCommandBuffer *cmds, uint32_t count, VkFence fence, errbuf *err)
 {
-    VkSubmitInfo si = {.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO, .commandBufferCount = 1,
-                       .pCommandBuffers = &cmd};
-    VkResult r = vkQueueSubmit(ctx->queue, 1, &si, fence);
+    VkSubmitInfo si = {.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO, .commandBufferCount = count,
+                       .pCommandBuffers = cmds};
+    VkResult r = vk_queue_submit(ctx, 1, &si, fence);
     if (r != VK_SUCCESS)
         return errbuf_set(err, "vulkan: queue submit failed: %s", vk_result_name(r));
     return true;
@@ -52,11 +70,12 @@ static bool wait_fence(vk_context *ctx, VkFence fence, errbuf *err)
 
 bool vk_run_commands(vk_context *ctx, void (*record)(VkCommandBuffer, void *), void *user, errbuf *err)
 {
+    VkCommandPool pool;
     VkCommandBuffer cmd;
     VkFence fence = VK_NULL_HANDLE;
-    if (!allocate_command_buffer(ctx, &cmd, err))
+    if (!create_pool(ctx, &pool, err))
         return false;
-    bool ok = create_fence(ctx, &fence, err);
+    bool ok = allocate_command_buffer(ctx, pool, &cmd, err) && create_fence(ctx, &fence, err);
     if (ok) {
         VkCommandBufferBeginInfo bi = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO,
                                        .flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT};
@@ -65,26 +84,38 @@ bool vk_run_commands(vk_context *ctx, void (*record)(VkCommandBuffer, void *), v
         VkResult r = vkEndCommandBuffer(cmd);
         ok = r == VK_SUCCESS ? true
                              : errbuf_set(err, "vulkan: recording failed: %s", vk_result_name(r));
+        ok = ok && vk_submit(ctx, &cmd, 1, fence, err) && wait_fence(ctx, fence, err);
     }
-    ok = ok && submit(ctx, cmd, fence, err) && wait_fence(ctx, fence, err);
     if (fence)
         vkDestroyFence(ctx->device, fence, NULL);
-    vkFreeCommandBuffers(ctx->device, ctx->command_pool, 1, &cmd);
+    vkDestroyCommandPool(ctx->device, pool, NULL); /* frees cmd */
     return ok;
+}
+
+/* Starts recording into seq->cmd (fresh or reset): begin, and with
+ * VKCLIP_PROFILE the first timestamp. */
+static void begin_recording(vk_sequence *seq)
+{
+    VkCommandBufferBeginInfo bi = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
+    vkBeginCommandBuffer(seq->cmd, &bi);
+    seq->dispatches = 0;
+    if (seq->timestamps) {
+        vkCmdResetQueryPool(seq->cmd, seq->timestamps, 0, seq->timestamp_capacity + 1);
+        vkCmdWriteTimestamp(seq->cmd, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, seq->timestamps, 0);
+    }
 }
 
 bool vk_sequence_begin(vk_context *ctx, vk_sequence *seq, errbuf *err)
 {
     memset(seq, 0, sizeof *seq);
     seq->ctx = ctx;
-    if (!allocate_command_buffer(ctx, &seq->cmd, err))
-        return false;
-    if (!create_fence(ctx, &seq->fence, err)) {
+    seq->pool_at = -1;
+    if (!create_pool(ctx, &seq->command_pool, err) ||
+        !allocate_command_buffer(ctx, seq->command_pool, &seq->cmd, err) ||
+        !create_fence(ctx, &seq->fence, err)) {
         vk_sequence_destroy(seq);
         return false;
     }
-    VkCommandBufferBeginInfo bi = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
-    vkBeginCommandBuffer(seq->cmd, &bi);
     const char *profile = getenv("VKCLIP_PROFILE");
     if (profile && *profile && strcmp(profile, "0") != 0) {
         seq->timestamp_capacity = 4096;
@@ -96,16 +127,39 @@ bool vk_sequence_begin(vk_context *ctx, vk_sequence *seq, errbuf *err)
             vkCreateQueryPool(ctx->device, &qci, NULL, &seq->timestamps) != VK_SUCCESS) {
             seq->timestamps = VK_NULL_HANDLE;
             seq->timestamp_capacity = 0;
-        } else {
-            vkCmdResetQueryPool(seq->cmd, seq->timestamps, 0, seq->timestamp_capacity + 1);
-            vkCmdWriteTimestamp(seq->cmd, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, seq->timestamps, 0);
         }
     }
+    begin_recording(seq);
     return true;
 }
 
-static bool add_pool(vk_sequence *seq, errbuf *err)
+bool vk_sequence_reset(vk_sequence *seq, errbuf *err)
 {
+    VkDevice dev = seq->ctx->device;
+    if (seq->pending && !vk_sequence_wait(seq, err))
+        return false;
+    VkResult r = vkResetCommandPool(dev, seq->command_pool, 0);
+    if (r != VK_SUCCESS)
+        return errbuf_set(err, "vulkan: cannot reset a command pool: %s", vk_result_name(r));
+    for (int i = 0; i < seq->npools; i++)
+        vkResetDescriptorPool(dev, seq->pools[i], 0);
+    seq->pool_at = -1;
+    seq->sets_left = 0;
+    for (int i = 0; i < seq->nviews; i++)
+        vkDestroyBufferView(dev, seq->views[i], NULL);
+    seq->nviews = 0;
+    begin_recording(seq);
+    return true;
+}
+
+/* The next descriptor pool: one kept from before a reset, else a new one. */
+static bool next_pool(vk_sequence *seq, errbuf *err)
+{
+    if (seq->pool_at + 1 < seq->npools) {
+        seq->pool_at++;
+        seq->sets_left = SETS_PER_POOL;
+        return true;
+    }
     VkDescriptorPool *grown = realloc(seq->pools, (size_t)(seq->npools + 1) * sizeof *grown);
     if (!grown)
         return errbuf_set(err, "out of memory");
@@ -123,7 +177,7 @@ static bool add_pool(vk_sequence *seq, errbuf *err)
     VkResult r = vkCreateDescriptorPool(seq->ctx->device, &ci, NULL, &seq->pools[seq->npools]);
     if (r != VK_SUCCESS)
         return errbuf_set(err, "vulkan: cannot create a descriptor pool: %s", vk_result_name(r));
-    seq->npools++;
+    seq->pool_at = seq->npools++;
     seq->sets_left = SETS_PER_POOL;
     return true;
 }
@@ -168,11 +222,11 @@ static void compute_barrier(VkCommandBuffer cmd)
 bool vk_sequence_dispatch(vk_sequence *seq, const vk_kernel *k, const vk_binding *bindings,
                           const void *push, uint32_t gx, uint32_t gy, uint32_t gz, errbuf *err)
 {
-    if (seq->sets_left == 0 && !add_pool(seq, err))
+    if (seq->sets_left == 0 && !next_pool(seq, err))
         return false;
     VkDescriptorSetAllocateInfo ai = {
         .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO,
-        .descriptorPool = seq->pools[seq->npools - 1],
+        .descriptorPool = seq->pools[seq->pool_at],
         .descriptorSetCount = 1,
         .pSetLayouts = &k->set_layout,
     };
@@ -246,7 +300,7 @@ bool vk_sequence_end(vk_sequence *seq, errbuf *err)
 
 bool vk_sequence_submit(vk_sequence *seq, errbuf *err)
 {
-    if (!submit(seq->ctx, seq->cmd, seq->fence, err))
+    if (!vk_submit(seq->ctx, &seq->cmd, 1, seq->fence, err))
         return false;
     seq->pending = true;
     return true;
@@ -278,8 +332,8 @@ void vk_sequence_destroy(vk_sequence *seq)
     if (seq->timestamps)
         vkDestroyQueryPool(dev, seq->timestamps, NULL);
     free(seq->dispatch_names);
-    if (seq->cmd)
-        vkFreeCommandBuffers(dev, seq->ctx->command_pool, 1, &seq->cmd);
+    if (seq->command_pool)
+        vkDestroyCommandPool(dev, seq->command_pool, NULL); /* frees cmd */
     memset(seq, 0, sizeof *seq);
 }
 

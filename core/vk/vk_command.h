@@ -1,7 +1,9 @@
 /* vk_command: recording work for the queue.
  * - vk_run_commands: record, submit and wait once (uploads, one-off work).
  * - vk_sequence: a command buffer recorded once (a forward pass for one batch
- *   size) and replayed many times; it owns the descriptor sets it binds. */
+ *   size) and replayed many times; it owns its command pool, the descriptor
+ *   sets it binds and their texel views. One thread at a time may record or
+ *   submit a given sequence; different sequences are independent. */
 #ifndef VKCLIP_VK_COMMAND_H
 #define VKCLIP_VK_COMMAND_H
 
@@ -14,12 +16,16 @@
 bool vk_run_commands(vk_context *ctx, void (*record)(VkCommandBuffer cmd, void *user), void *user,
                      errbuf *err);
 
+/* Submits count command buffers in one vkQueueSubmit (in order) with a fence. */
+bool vk_submit(vk_context *ctx, const VkCommandBuffer *cmds, uint32_t count, VkFence fence, errbuf *err);
+
 typedef struct vk_sequence {
     vk_context *ctx;
+    VkCommandPool command_pool;
     VkCommandBuffer cmd;
     VkFence fence;
     VkDescriptorPool *pools;
-    int npools;
+    int npools, pool_at; /* pool_at: the pool sets come from now (-1: none yet) */
     VkBufferView *views; /* texel views made for bindings */
     int nviews, views_capacity;
     uint32_t sets_left; /* in the newest pool */
@@ -32,6 +38,10 @@ typedef struct vk_sequence {
 } vk_sequence;
 
 bool vk_sequence_begin(vk_context *ctx, vk_sequence *seq, errbuf *err);
+/* Forgets what was recorded (keeping the pools) and begins again; the
+ * sequence must not be on the device (waits for it if it was submitted
+ * through vk_sequence_submit). */
+bool vk_sequence_reset(vk_sequence *seq, errbuf *err);
 
 /* Binds the buffers to the kernel's bindings 0..n-1, pushes the constants and
  * dispatches; then a barrier so the next dispatch sees the results. */

@@ -208,7 +208,7 @@ static VKAPI_ATTR VkBool32 VKAPI_CALL on_validation_message(
 {
     (void)types;
     vk_context *ctx = user;
-    ctx->validation_messages++;
+    atomic_fetch_add(&ctx->validation_messages, 1u);
     fprintf(stderr, "vulkan validation (%s): %s\n",
             severity & VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT ? "error" : "warning",
             data->pMessage);
@@ -291,14 +291,6 @@ static bool create_device(vk_context *ctx, errbuf *err)
         return errbuf_set(err, "vulkan: cannot create device '%s': %s", ctx->props.deviceName,
                           vk_result_name(r));
     vkGetDeviceQueue(ctx->device, ctx->queue_family, 0, &ctx->queue);
-    VkCommandPoolCreateInfo pci = {
-        .sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO,
-        .flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT,
-        .queueFamilyIndex = ctx->queue_family,
-    };
-    r = vkCreateCommandPool(ctx->device, &pci, NULL, &ctx->command_pool);
-    if (r != VK_SUCCESS)
-        return errbuf_set(err, "vulkan: cannot create a command pool: %s", vk_result_name(r));
     return true;
 }
 
@@ -341,20 +333,42 @@ static bool pick_physical_device(vk_context *ctx, int wanted, errbuf *err)
     return ok;
 }
 
+VkResult vk_queue_submit(vk_context *ctx, uint32_t count, const VkSubmitInfo *submits, VkFence fence)
+{
+    pthread_mutex_lock(&ctx->queue_lock);
+    VkResult r = vkQueueSubmit(ctx->queue, count, submits, fence);
+    pthread_mutex_unlock(&ctx->queue_lock);
+    return r;
+}
+
 bool vk_context_create(vk_context *ctx, const vk_context_options *opts, errbuf *err)
 {
     memset(ctx, 0, sizeof *ctx);
+    atomic_init(&ctx->validation_messages, 0u);
+    if (pthread_mutex_init(&ctx->queue_lock, NULL) != 0)
+        return errbuf_set(err, "cannot create a mutex");
+    ctx->queue_lock_made = true;
     int wanted = requested_device_index(opts);
-    if (wanted == -2)
-        return errbuf_set(err, "VKCLIP_DEVICE='%s' is not a device index", getenv("VKCLIP_DEVICE"));
+    if (wanted == -2) {
+        errbuf_set(err, "VKCLIP_DEVICE='%s' is not a device index", getenv("VKCLIP_DEVICE"));
+        vk_context_destroy(ctx);
+        return false;
+    }
 
     bool validation = (opts && opts->validation) || env_flag("VKCLIP_VALIDATION");
-    if (validation && !has_layer(VALIDATION_LAYER))
-        return errbuf_set(err, "vulkan: validation requested but %s is not installed "
-                               "(apt-get install vulkan-validationlayers)", VALIDATION_LAYER);
+    if (validation && !has_layer(VALIDATION_LAYER)) {
+        errbuf_set(err, "vulkan: validation requested but %s is not installed "
+                        "(apt-get install vulkan-validationlayers)", VALIDATION_LAYER);
+        vk_context_destroy(ctx);
+        return false;
+    }
     VkResult r = create_instance(&ctx->instance, validation);
-    if (r != VK_SUCCESS)
-        return errbuf_set(err, "vulkan: cannot create an instance: %s", vk_result_name(r));
+    if (r != VK_SUCCESS) {
+        ctx->instance = VK_NULL_HANDLE;
+        errbuf_set(err, "vulkan: cannot create an instance: %s", vk_result_name(r));
+        vk_context_destroy(ctx);
+        return false;
+    }
     if (validation)
         install_messenger(ctx);
 
@@ -376,9 +390,10 @@ bool vk_context_create(vk_context *ctx, const vk_context_options *opts, errbuf *
 void vk_context_destroy(vk_context *ctx)
 {
     if (ctx->device) {
+        /* vkDeviceWaitIdle needs every queue externally synchronised too. */
+        pthread_mutex_lock(&ctx->queue_lock);
         vkDeviceWaitIdle(ctx->device);
-        if (ctx->command_pool)
-            vkDestroyCommandPool(ctx->device, ctx->command_pool, NULL);
+        pthread_mutex_unlock(&ctx->queue_lock);
         vkDestroyDevice(ctx->device, NULL);
     }
     if (ctx->messenger) {
@@ -389,5 +404,7 @@ void vk_context_destroy(vk_context *ctx)
     }
     if (ctx->instance)
         vkDestroyInstance(ctx->instance, NULL);
+    if (ctx->queue_lock_made)
+        pthread_mutex_destroy(&ctx->queue_lock);
     memset(ctx, 0, sizeof *ctx);
 }

@@ -3,6 +3,8 @@
 #ifndef VKCLIP_VK_CONTEXT_H
 #define VKCLIP_VK_CONTEXT_H
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <vulkan/vulkan.h>
@@ -27,6 +29,11 @@ typedef struct vk_device_info {
     bool usable; /* Vulkan 1.1+, has a compute queue */
 } vk_device_info;
 
+/* Threads: every function of core/vk may be called from any thread. The
+ * queue is shared: submit only through vk_queue_submit, which holds
+ * queue_lock (Vulkan requires external synchronisation of a VkQueue). Command
+ * pools are never shared: each vk_sequence and each vk_run_commands call has
+ * its own. */
 typedef struct vk_context {
     VkInstance instance;
     VkDebugUtilsMessengerEXT messenger;
@@ -34,13 +41,14 @@ typedef struct vk_context {
     VkDevice device;
     VkQueue queue;
     uint32_t queue_family;
-    VkCommandPool command_pool;
+    pthread_mutex_t queue_lock;
+    bool queue_lock_made;
     VkPhysicalDeviceProperties props;
     VkPhysicalDeviceMemoryProperties memory;
     vk_features features;
     int device_index;
     /* Messages the validation layer reported (errors and warnings). */
-    uint32_t validation_messages;
+    atomic_uint validation_messages;
 } vk_context;
 
 typedef struct vk_context_options {
@@ -57,6 +65,9 @@ int vk_choose_device(const vk_device_info *devices, int count);
 
 bool vk_context_create(vk_context *ctx, const vk_context_options *opts, errbuf *err);
 void vk_context_destroy(vk_context *ctx);
+
+/* vkQueueSubmit on the context's queue, under its lock. */
+VkResult vk_queue_submit(vk_context *ctx, uint32_t count, const VkSubmitInfo *submits, VkFence fence);
 
 const char *vk_device_type_name(VkPhysicalDeviceType type);
 const char *vk_result_name(VkResult r);
