@@ -102,6 +102,11 @@ bool cli_parse(int argc, char **argv, const char *allowed, int min_inputs, cli_o
             char *end;
             o->seconds = strtod(val, &end);
             ok = *val && !*end && o->seconds > 0 && o->seconds <= 86400;
+        } else if (strcmp(name, "crop") == 0) {
+            int x, y, w, h, used = 0;
+            ok = sscanf(val, "%d,%d,%d,%d%n", &x, &y, &w, &h, &used) == 4 && val[used] == '\0' && x >= 0 &&
+                 y >= 0 && w > 0 && h > 0;
+            o->crop = (vkclip_rect){x, y, w, h};
         } else if (strcmp(name, "precision") == 0) {
             ok = strcmp(val, "f32") == 0 || strcmp(val, "f16") == 0;
             o->precision = strcmp(val, "f16") == 0 ? VKCLIP_PRECISION_F16 : VKCLIP_PRECISION_F32;

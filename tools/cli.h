@@ -28,6 +28,7 @@ typedef struct cli_options {
     int ntemplates;
     int top_k;                /* 0: default */
     vkclip_precision precision;
+    vkclip_rect crop;    /* --crop X,Y,W,H; zero: the whole image */
     const char **inputs; /* positional arguments */
     int ninputs;
 } cli_options;

@@ -87,7 +87,7 @@ static int write_floats(const char *path, const float *v, size_t n)
 int cmd_preprocess(int argc, char **argv)
 {
     cli_options o;
-    if (!cli_parse(argc, argv, "model,out,device,validation", 1, &o, USAGE_PREPROCESS))
+    if (!cli_parse(argc, argv, "model,out,crop,device,validation", 1, &o, USAGE_PREPROCESS))
         return 2;
     if (!o.out || o.ninputs != 1) {
         fprintf(stderr, "usage: %s\n", USAGE_PREPROCESS);
@@ -97,6 +97,7 @@ int cmd_preprocess(int argc, char **argv)
     cli_session s = {0};
     int status = 1;
     if (cli_images_load(&img, o.inputs, 1) && cli_session_open(&s, &o, true)) {
+        img.frames[0].crop = o.crop;
         int side = vkclip_image_size(s.model);
         size_t n = 3 * (size_t)side * side;
         float *out = malloc(n * sizeof *out);
@@ -120,6 +121,8 @@ static int embed_chunk(vkclip_model *m, const cli_options *o, int first, int cou
     vkclip_error err;
     int status = 1;
     if (cli_images_load(&img, o->inputs + first, count)) {
+        for (int i = 0; i < count; i++)
+            img.frames[i].crop = o->crop;
         status = vkclip_encode_images(m, img.frames, count, emb, !o->raw, &err) == 0
                      ? 0 : cli_fail("%s", err.message);
         for (int i = 0; status == 0 && i < count; i++) {
@@ -137,7 +140,7 @@ static int embed_chunk(vkclip_model *m, const cli_options *o, int first, int cou
 int cmd_embed_image(int argc, char **argv)
 {
     cli_options o;
-    if (!cli_parse(argc, argv, "model,raw,batch,precision,device,validation", 1, &o, USAGE_EMBED_IMAGE))
+    if (!cli_parse(argc, argv, "model,raw,batch,precision,crop,device,validation", 1, &o, USAGE_EMBED_IMAGE))
         return 2;
     cli_session s;
     if (!cli_session_open(&s, &o, true))

@@ -3,9 +3,9 @@
 #define VKCLIP_COMMANDS_H
 
 #define USAGE_INFO "vkclip info [--model DIR] [--device N] [--validation]"
-#define USAGE_PREPROCESS "vkclip preprocess --model DIR --out FILE [--device N] IMAGE"
+#define USAGE_PREPROCESS "vkclip preprocess --model DIR --out FILE [--crop X,Y,W,H] [--device N] IMAGE"
 #define USAGE_EMBED_IMAGE \
-    "vkclip embed-image --model DIR [--raw] [--batch N] [--precision f32|f16] [--device N] IMAGE..."
+    "vkclip embed-image --model DIR [--raw] [--batch N] [--precision f32|f16] [--crop X,Y,W,H] [--device N] IMAGE..."
 #define USAGE_BENCH "vkclip bench --model DIR [--batch N] [--seconds S] [--precision f32|f16] [--device N]"
 #define USAGE_TOKENIZE "vkclip tokenize --model DIR TEXT..."
 #define USAGE_EMBED_TEXT "vkclip embed-text --model DIR [--raw] [--precision f32|f16] [--device N] TEXT..."
