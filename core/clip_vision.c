@@ -75,20 +75,33 @@ static bool record_forward(recorder *r, const clip_vision *v, const vision_graph
            record_linear(r, &v->projection, g->pooled, out, B, ACTIVATION_NONE, false, v->tiles);
 }
 
+/* The activations of g (into g->arena), for `batch` images. */
+static bool alloc_activations(vision_graph *g, const clip_vision *v, vk_context *ctx, const encoder_shape *s,
+                              storage_type act, errbuf *err)
+{
+    return alloc_activation(ctx, &g->arena, &g->patches, (uint64_t)g->batch * v->patches * v->patch_embed.K,
+                            STORAGE_F32, err) &&
+           encoder_buffers_alloc(ctx, &g->arena, s, act, &g->enc, err) &&
+           alloc_activation(ctx, &g->arena, &g->pooled, (uint64_t)g->batch * v->width, STORAGE_F32, err);
+}
+
 bool vision_graph_build(vision_graph *g, const clip_vision *v, vk_context *ctx, kernel_cache *kc,
                         uint32_t batch, storage_type act, errbuf *err)
 {
     memset(g, 0, sizeof *g);
     g->batch = batch;
-    vk_arena_init(&g->arena, VK_MEMORY_DEVICE, 64u << 20);
     encoder_shape s = encoder_shape_of(&v->cfg, batch, v->tokens, false, v->tiles);
-    bool ok = alloc_activation(ctx, &g->arena, &g->patches, (uint64_t)batch * v->patches * v->patch_embed.K,
-                               STORAGE_F32, err) &&
-              encoder_buffers_alloc(ctx, &g->arena, &s, act, &g->enc, err) &&
-              alloc_activation(ctx, &g->arena, &g->pooled, (uint64_t)batch * v->width, STORAGE_F32, err) &&
-              vk_buffer_create(ctx, &g->embeddings, (uint64_t)batch * v->embed_dim * 4, VK_MEMORY_READBACK, err) &&
-              vk_sequence_begin(ctx, &g->forward, err) &&
-              vision_graph_record(g, v, kc, batch, &g->forward, err) && vk_sequence_end(&g->forward, err);
+    /* Measure first, so that the activations take one block of their size
+     * (up to 256 MiB a block) rather than a fixed 64 MiB. */
+    vision_graph m = {.batch = batch};
+    vk_arena_init_measure(&m.arena);
+    bool ok = alloc_activations(&m, v, ctx, &s, act, err);
+    uint64_t block = m.arena.used < (256u << 20) ? m.arena.used : (256u << 20);
+    vk_arena_init(&g->arena, VK_MEMORY_DEVICE, block);
+    ok = ok && alloc_activations(g, v, ctx, &s, act, err) &&
+         vk_buffer_create(ctx, &g->embeddings, (uint64_t)batch * v->embed_dim * 4, VK_MEMORY_READBACK, err) &&
+         vk_sequence_begin(ctx, &g->forward, err) &&
+         vision_graph_record(g, v, kc, batch, &g->forward, err) && vk_sequence_end(&g->forward, err);
     if (!ok)
         vision_graph_free(g, ctx);
     return ok;

@@ -53,6 +53,9 @@ struct vkclip_encoder {
     enc_slot slots[MAX_IN_FLIGHT];
     int64_t next_ticket;
     uint64_t clock;
+    /* VKCLIP_FORCE_UPLOAD=1: go through the upload buffer and a copy even
+     * where device-local memory is mapped (tests the discrete-GPU path). */
+    bool force_upload;
     plan_cache plans;
     /* Scratch for one submission, [batch] each. */
     const plan_entry **plan_of;
@@ -134,6 +137,8 @@ vkclip_encoder *encoder_new(vkclip_model *m, int batch_size, int max_in_flight, 
     enc->batch = batch_size;
     enc->max_in_flight = max_in_flight;
     enc->next_ticket = 1;
+    const char *force = getenv("VKCLIP_FORCE_UPLOAD");
+    enc->force_upload = force && *force && strcmp(force, "0") != 0;
     size_t n = (size_t)batch_size;
     enc->plan_of = calloc(n, sizeof *enc->plan_of);
     enc->use = calloc(n, sizeof *enc->use);
@@ -198,6 +203,13 @@ int vkclip_encoder_in_flight(const vkclip_encoder *enc)
     return n;
 }
 
+/* Whether the slot's frames go through the upload buffer and a copy (where
+ * its device-local buffer is not mapped: discrete GPUs). */
+static bool slot_uploads(const vkclip_encoder *enc, const enc_slot *s)
+{
+    return !s->frames.mapped || enc->force_upload;
+}
+
 /* Makes b hold at least `bytes`; *grown tells that it is a new buffer (the
  * recorded commands that bound the old one are stale). */
 static bool ensure_buffer(vk_context *ctx, vk_buffer *b, uint64_t bytes, vk_memory_kind kind, bool *grown,
@@ -249,7 +261,7 @@ static bool record_prep(vkclip_encoder *enc, enc_slot *s, int n, uint64_t frame_
     s->prep_recorded = false;
     if (!(seq->ctx ? vk_sequence_reset(seq, e) : vk_sequence_begin(enc->ctx, seq, e)))
         return false;
-    if (s->upload.buffer)
+    if (slot_uploads(enc, s))
         vk_sequence_copy(seq, vk_buffer_slice(&s->upload, 0, frame_bytes), vk_buffer_slice(&s->frames, 0, frame_bytes));
     recorder r = {.seq = seq, .kernels = &enc->m->dev->kernels, .err = e};
     bool ok = true;
@@ -329,7 +341,7 @@ int64_t encoder_submit(vkclip_encoder *enc, const vkclip_frame *frames, int n, i
     }
     bool grown = false;
     if (!ensure_buffer(ctx, &s->frames, frame_bytes, VK_MEMORY_DEVICE, &grown, e) ||
-        (!s->frames.mapped && !ensure_buffer(ctx, &s->upload, frame_bytes, VK_MEMORY_UPLOAD, &grown, e)) ||
+        (slot_uploads(enc, s) && !ensure_buffer(ctx, &s->upload, frame_bytes, VK_MEMORY_UPLOAD, &grown, e)) ||
         !ensure_buffer(ctx, &s->tables, table_bytes, VK_MEMORY_UPLOAD, &grown, e) ||
         !ensure_buffer(ctx, &s->rows, rows_bytes, VK_MEMORY_DEVICE, &grown, e)) {
         s->prep_recorded = false;
@@ -345,12 +357,12 @@ int64_t encoder_submit(vkclip_encoder *enc, const vkclip_frame *frames, int n, i
         if (!record_prep(enc, s, n, frame_bytes, rows_bytes, e))
             return -1;
     }
-    uint8_t *dst = s->frames.mapped ? s->frames.mapped : s->upload.mapped;
+    vk_buffer *host = slot_uploads(enc, s) ? &s->upload : &s->frames;
     for (int u = 0; u < uploads; u++) {
         int i = enc->upload_frame[u];
-        frame_copy(&frames[i], &enc->plan_of[i]->layout, dst + enc->upload_at[u]);
+        frame_copy(&frames[i], &enc->plan_of[i]->layout, (uint8_t *)host->mapped + enc->upload_at[u]);
     }
-    vk_buffer_flush(ctx, s->frames.mapped ? &s->frames : &s->upload);
+    vk_buffer_flush(ctx, host);
     vk_sequence *forward = forward_for(enc, s, (uint32_t)n, e);
     if (!forward)
         return -1;

@@ -193,7 +193,8 @@ typedef struct vkclip_encoder vkclip_encoder;
  * max_in_flight: batches submitted and not yet collected (1..8; 0: 2). */
 vkclip_encoder *vkclip_encoder_create(vkclip_model *model, int batch_size, int max_in_flight,
                                       vkclip_error *err);
-/* Waits for the batches still on the device, then frees. */
+/* Waits for the batches still on the device, then frees. Free a model's
+ * encoders before the model. */
 void vkclip_encoder_free(vkclip_encoder *enc);
 /* The most frames one submission takes. */
 int vkclip_encoder_batch_size(const vkclip_encoder *enc);

@@ -152,6 +152,12 @@ void vk_arena_init(vk_arena *a, vk_memory_kind kind, VkDeviceSize block_size)
     a->block_size = block_size;
 }
 
+void vk_arena_init_measure(vk_arena *a)
+{
+    memset(a, 0, sizeof *a);
+    a->measuring = true;
+}
+
 static VkDeviceSize align_up(VkDeviceSize v, VkDeviceSize a)
 {
     return (v + a - 1) / a * a;
@@ -168,6 +174,12 @@ bool vk_arena_alloc(vk_context *ctx, vk_arena *a, VkDeviceSize size, vk_slice *o
         return errbuf_set(err, "vulkan: a %llu MiB tensor exceeds the device's %u MiB binding limit",
                           (unsigned long long)(size >> 20), ctx->props.limits.maxStorageBufferRange >> 20);
     VkDeviceSize start = align_up(a->used, align);
+    if (a->measuring) {
+        *out = (vk_slice){.offset = start, .size = size};
+        a->used = start + size;
+        a->total += size;
+        return true;
+    }
     if (a->count == 0 || start + size > a->blocks[a->count - 1].size) {
         if (a->count == a->capacity) {
             int cap = a->capacity ? a->capacity * 2 : 8;

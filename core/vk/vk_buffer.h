@@ -57,9 +57,13 @@ typedef struct vk_arena {
     int count, capacity;
     VkDeviceSize used; /* in the last block */
     VkDeviceSize total;
+    bool measuring;    /* allocations only add up `used`: no buffers */
 } vk_arena;
 
 void vk_arena_init(vk_arena *a, vk_memory_kind kind, VkDeviceSize block_size);
+/* An arena that allocates nothing and only measures: after the same
+ * allocations as a real one, `used` is the one block that would hold them. */
+void vk_arena_init_measure(vk_arena *a);
 bool vk_arena_alloc(vk_context *ctx, vk_arena *a, VkDeviceSize size, vk_slice *out, errbuf *err);
 void vk_arena_destroy(vk_context *ctx, vk_arena *a);
 

@@ -1,7 +1,10 @@
 /* test_encoder: the asynchronous encoder (vkclip_encoder_*), crops, threads
  * and cancellable classifier builds, through the public API.
  *
- *   test_encoder [--validation]
+ *   test_encoder [--validation | --force-upload]
+ *
+ * --force-upload sets VKCLIP_FORCE_UPLOAD=1: frames go through a host
+ * staging buffer and a copy into device memory, as on a discrete GPU.
  *
  * References the code under test did not produce: the golden embeddings and
  * probabilities of reference.json (OpenAI's code), images decoded by
@@ -837,6 +840,8 @@ static void test_4k(void)
 int main(int argc, char **argv)
 {
     bool validation = argc > 1 && strcmp(argv[1], "--validation") == 0;
+    if (argc > 1 && strcmp(argv[1], "--force-upload") == 0)
+        setenv("VKCLIP_FORCE_UPLOAD", "1", 1);
     const char *dir = getenv("VKCLIP_FIXTURES");
     char path[4200];
     if (!dir || !load_reference(dir))
