@@ -9,6 +9,7 @@
  * embeddings. The preprocessing command buffer is recorded again only when
  * the batch's geometries (size, format, strides, colorimetry, crop, which
  * frames share an upload) differ from what it was recorded for. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +48,10 @@ typedef struct enc_slot {
 } enc_slot;
 
 struct vkclip_encoder {
+    /* Guards the slots: submit, collect and wait_ready may come from
+     * different threads (an element submits on its streaming thread and
+     * collects on its output thread). Never held while waiting on a fence. */
+    pthread_mutex_t lock;
     vkclip_model *m;
     vk_context *ctx;
     int batch, max_in_flight;
@@ -132,6 +137,7 @@ vkclip_encoder *encoder_new(vkclip_model *m, int batch_size, int max_in_flight, 
         errbuf_set(e, "out of memory");
         return NULL;
     }
+    pthread_mutex_init(&enc->lock, NULL);
     enc->m = m;
     enc->ctx = &m->dev->ctx;
     enc->batch = batch_size;
@@ -187,6 +193,7 @@ void vkclip_encoder_free(vkclip_encoder *enc)
     free(enc->table_at);
     free(enc->upload_frame);
     free(enc->table_frame);
+    pthread_mutex_destroy(&enc->lock);
     free(enc);
 }
 
@@ -197,9 +204,12 @@ int vkclip_encoder_batch_size(const vkclip_encoder *enc)
 
 int vkclip_encoder_in_flight(const vkclip_encoder *enc)
 {
+    vkclip_encoder *e = (vkclip_encoder *)enc; /* the lock, not the state, changes */
+    pthread_mutex_lock(&e->lock);
     int n = 0;
     for (int i = 0; i < enc->max_in_flight; i++)
         n += enc->slots[i].busy;
+    pthread_mutex_unlock(&e->lock);
     return n;
 }
 
@@ -287,7 +297,7 @@ static bool record_prep(vkclip_encoder *enc, enc_slot *s, int n, uint64_t frame_
     return true;
 }
 
-int64_t encoder_submit(vkclip_encoder *enc, const vkclip_frame *frames, int n, int first_index, errbuf *e)
+static int64_t submit_locked(vkclip_encoder *enc, const vkclip_frame *frames, int n, int first_index, errbuf *e)
 {
     if (n < 1 || n > enc->batch || !frames) {
         errbuf_set(e, "encoder: %d frames submitted (1..%d)", n, enc->batch);
@@ -375,6 +385,14 @@ int64_t encoder_submit(vkclip_encoder *enc, const vkclip_frame *frames, int n, i
     return s->ticket;
 }
 
+int64_t encoder_submit(vkclip_encoder *enc, const vkclip_frame *frames, int n, int first_index, errbuf *e)
+{
+    pthread_mutex_lock(&enc->lock);
+    int64_t t = submit_locked(enc, frames, n, first_index, e);
+    pthread_mutex_unlock(&enc->lock);
+    return t;
+}
+
 int64_t vkclip_encoder_submit(vkclip_encoder *enc, const vkclip_frame *frames, int n, vkclip_error *err)
 {
     errbuf e = {{0}};
@@ -384,34 +402,69 @@ int64_t vkclip_encoder_submit(vkclip_encoder *enc, const vkclip_frame *frames, i
     return t;
 }
 
+static enc_slot *slot_of(vkclip_encoder *enc, int64_t ticket, errbuf *e)
+{
+    for (int i = 0; i < enc->max_in_flight; i++)
+        if (enc->slots[i].busy && enc->slots[i].ticket == ticket)
+            return &enc->slots[i];
+    errbuf_set(e, "encoder: ticket %lld is not in flight (never issued, or already collected)", (long long)ticket);
+    return NULL;
+}
+
 int encoder_collect(vkclip_encoder *enc, int64_t ticket, bool block, float *out, bool normalize, errbuf *e)
 {
-    enc_slot *s = NULL;
-    for (int i = 0; i < enc->max_in_flight && !s; i++)
-        if (enc->slots[i].busy && enc->slots[i].ticket == ticket)
-            s = &enc->slots[i];
-    if (!s) {
-        errbuf_set(e, "encoder: ticket %lld is not in flight (never issued, or already collected)", (long long)ticket);
-        return -1;
-    }
+    pthread_mutex_lock(&enc->lock);
+    enc_slot *s = slot_of(enc, ticket, e);
     VkDevice dev = enc->ctx->device;
-    VkResult r = block ? vkWaitForFences(dev, 1, &s->fence, VK_TRUE, UINT64_MAX) : vkGetFenceStatus(dev, s->fence);
-    if (r == VK_NOT_READY || r == VK_TIMEOUT)
-        return 0;
-    s->busy = false; /* done or failed: the ticket retires either way */
-    if (r == VK_SUCCESS)
-        r = vkResetFences(dev, 1, &s->fence);
-    if (r != VK_SUCCESS) {
-        errbuf_set(e, "vulkan: waiting for the device failed: %s", vk_result_name(r));
-        return -1;
+    VkResult r = VK_ERROR_UNKNOWN;
+    if (s && block) {
+        /* Wait without the lock: other tickets may be submitted meanwhile. A
+         * ticket has one collector, so the slot stays ours. */
+        VkFence fence = s->fence;
+        pthread_mutex_unlock(&enc->lock);
+        r = vkWaitForFences(dev, 1, &fence, VK_TRUE, UINT64_MAX);
+        pthread_mutex_lock(&enc->lock);
+    } else if (s) {
+        r = vkGetFenceStatus(dev, s->fence);
     }
-    if (out) {
-        int E = enc->m->cfg.projection_dim;
-        vk_buffer_invalidate(enc->ctx, &s->graph.embeddings);
-        memcpy(out, s->graph.embeddings.mapped, (size_t)s->count * E * sizeof *out);
-        if (normalize)
-            for (int i = 0; i < s->count; i++)
-                l2_normalize(out + (size_t)i * E, E);
+    int result = s ? 1 : -1;
+    if (s && (r == VK_NOT_READY || r == VK_TIMEOUT)) {
+        result = 0;
+    } else if (s) {
+        s->busy = false; /* done or failed: the ticket retires either way */
+        if (r == VK_SUCCESS)
+            r = vkResetFences(dev, 1, &s->fence);
+        if (r != VK_SUCCESS) {
+            errbuf_set(e, "vulkan: waiting for the device failed: %s", vk_result_name(r));
+            result = -1;
+        } else if (out) {
+            int E = enc->m->cfg.projection_dim;
+            vk_buffer_invalidate(enc->ctx, &s->graph.embeddings);
+            memcpy(out, s->graph.embeddings.mapped, (size_t)s->count * E * sizeof *out);
+            if (normalize)
+                for (int i = 0; i < s->count; i++)
+                    l2_normalize(out + (size_t)i * E, E);
+        }
+    }
+    pthread_mutex_unlock(&enc->lock);
+    return result;
+}
+
+int vkclip_encoder_wait_ready(vkclip_encoder *enc, int64_t ticket, uint64_t timeout_ns, vkclip_error *err)
+{
+    errbuf e = {{0}};
+    pthread_mutex_lock(&enc->lock);
+    enc_slot *s = slot_of(enc, ticket, &e);
+    VkFence fence = s ? s->fence : VK_NULL_HANDLE;
+    pthread_mutex_unlock(&enc->lock);
+    if (!s)
+        return fail(err, &e);
+    VkResult r = vkWaitForFences(enc->ctx->device, 1, &fence, VK_TRUE, timeout_ns);
+    if (r == VK_TIMEOUT)
+        return 0;
+    if (r != VK_SUCCESS) {
+        errbuf_set(&e, "vulkan: waiting for the device failed: %s", vk_result_name(r));
+        return fail(err, &e);
     }
     return 1;
 }
@@ -436,6 +489,7 @@ int vkclip_encoder_wait(vkclip_encoder *enc, int64_t ticket, float *out, bool no
 
 void vkclip_encoder_discard(vkclip_encoder *enc)
 {
+    pthread_mutex_lock(&enc->lock);
     for (int i = 0; i < enc->max_in_flight; i++) {
         enc_slot *s = &enc->slots[i];
         if (!s->busy)
@@ -444,6 +498,7 @@ void vkclip_encoder_discard(vkclip_encoder *enc)
         vkResetFences(enc->ctx->device, 1, &s->fence);
         s->busy = false;
     }
+    pthread_mutex_unlock(&enc->lock);
 }
 
 bool encoder_bench(vkclip_encoder *enc, errbuf *e)

@@ -18,7 +18,7 @@
  * several models and threads at once; a model serves several encoders (one
  * per thread or per stream, see below) and classifier builds at once; a
  * classifier is immutable once built, so it can be shared and swapped. An
- * encoder is used by one thread at a time. vkclip_encode_images and
+ * encoder may be shared by threads (see below). vkclip_encode_images and
  * vkclip_preprocess on one model run one call at a time (they share the
  * model's own encoder); use an encoder per stream for parallel work. */
 #ifndef VKCLIP_H
@@ -174,10 +174,10 @@ int vkclip_encode_images(vkclip_model *model, const vkclip_frame *frames, int n,
  * kept for the frame geometries (size, format, strides, crop) seen last, so a
  * stream of same-sized frames plans once.
  *
- * Threads: an encoder has no thread of its own and no affinity: any thread
- * may call it, one call at a time (a caller that submits on one thread and
- * collects on another must hold its own lock around each call; wait blocks
- * while holding it, poll does not). Encoders of one model are independent.
+ * Threads: an encoder has no thread of its own and no affinity. Its calls
+ * lock it briefly (never while waiting for the device), so one thread may
+ * submit while another waits for and collects earlier tickets; each ticket
+ * must have one collector. Encoders of one model are independent.
  *
  * Memory: each of the max_in_flight slots owns the activations of a
  * batch_size forward pass, the frames' bytes as last submitted (repacked
@@ -216,6 +216,12 @@ int64_t vkclip_encoder_submit(vkclip_encoder *enc, const vkclip_frame *frames, i
  * returns 0 or -1. */
 int vkclip_encoder_poll(vkclip_encoder *enc, int64_t ticket, float *out, bool normalize, vkclip_error *err);
 int vkclip_encoder_wait(vkclip_encoder *enc, int64_t ticket, float *out, bool normalize, vkclip_error *err);
+/* Waits at most timeout_ns for a ticket's batch to finish, without
+ * collecting it: 1 done, 0 timed out, -1 unknown ticket or device error.
+ * Unlike the calls above it may run while another thread submits or
+ * collects other tickets of the same encoder (a collector thread waits here,
+ * then polls). */
+int vkclip_encoder_wait_ready(vkclip_encoder *enc, int64_t ticket, uint64_t timeout_ns, vkclip_error *err);
 /* Batches submitted and not yet collected. */
 int vkclip_encoder_in_flight(const vkclip_encoder *enc);
 /* Waits for every batch in flight and forgets their results (a flush). */

@@ -348,41 +348,6 @@ static GstFlowReturn engine_error(GstClip *self, gchar *message)
     return GST_FLOW_ERROR;
 }
 
-/* ---- the encoder, made at the first frame ---- */
-
-static gboolean upstream_is_live(GstClip *self)
-{
-    GstQuery *q = gst_query_new_latency();
-    gboolean live = FALSE;
-    if (gst_pad_peer_query(GST_BASE_TRANSFORM_SINK_PAD(self), q))
-        gst_query_parse_latency(q, &live, NULL, NULL);
-    gst_query_unref(q);
-    return live;
-}
-
-static gboolean ensure_encoder(GstClip *self)
-{
-    if (self->encoder)
-        return TRUE;
-    GST_OBJECT_LOCK(self);
-    GstClipMode mode = self->mode;
-    guint batch = self->batch_size;
-    GST_OBJECT_UNLOCK(self);
-    self->live = mode == GST_CLIP_MODE_LIVE || (mode == GST_CLIP_MODE_AUTO && upstream_is_live(self));
-    vkclip_error err = {{0}};
-    /* Live keeps one frame on the device: the newest result is then at most
-     * one inference old. Archive keeps two batches so one gathers while the
-     * other computes. */
-    self->encoder = vkclip_encoder_create(self->model, (int)batch, self->live ? 1 : ARCHIVE_IN_FLIGHT, &err);
-    if (!self->encoder) {
-        GST_ELEMENT_ERROR(self, LIBRARY, INIT, ("%s", err.message), (NULL));
-        return FALSE;
-    }
-    gst_clip_batcher_init(&self->batcher, self->encoder, self->dim);
-    GST_INFO_OBJECT(self, "%s mode, batches of %u", self->live ? "live" : "archive", batch);
-    return TRUE;
-}
-
 /* ---- live mode ---- */
 
 static void live_job_clear(LiveJob *job)
@@ -491,15 +456,18 @@ static GstFlowReturn archive_frame(GstClip *self, GstBuffer *buf)
     gchar *error = NULL;
     gboolean selected = frame_selected(self);
     GArray *regions = selected ? regions_of(self, buf) : NULL;
-    if (!gst_clip_batcher_add(&self->batcher, &self->converter, buf, selected, regions, &error) ||
-        !gst_clip_batcher_collect(&self->batcher, FALSE, &error))
+    GstFlowReturn ret = gst_clip_batcher_add(&self->batcher, &self->converter, buf, selected, regions, &error);
+    if (ret == GST_FLOW_ERROR)
         return engine_error(self, error);
-    return GST_FLOW_OK;
+    g_free(error);
+    return ret;
 }
 
-/* The buffer leaving next: its own result, or the last one reused. */
-static GstBuffer *archive_release(GstClip *self, GstClipPending *p)
+/* The buffer leaving next (output thread): its own result, or the last one
+ * reused. */
+static GstBuffer *archive_release(gpointer user, GstClipPending *p)
 {
+    GstClip *self = user;
     GstBuffer *buf = g_steal_pointer(&p->buffer);
     if (p->selected) {
         GstStructure *result = make_result(self, p->embeddings, p->roi, p->regions);
@@ -511,7 +479,13 @@ static GstBuffer *archive_release(GstClip *self, GstClipPending *p)
     return buf;
 }
 
-/* Sends every held frame on (EOS, new caps): nothing is dropped. */
+static GstFlowReturn archive_push(gpointer user, GstBuffer *buf)
+{
+    return gst_pad_push(GST_BASE_TRANSFORM_SRC_PAD(user), buf);
+}
+
+/* Sends every held frame on before an event (EOS, new caps, a new
+ * segment): nothing is dropped. */
 static GstFlowReturn drain(GstClip *self)
 {
     if (!self->encoder)
@@ -522,28 +496,20 @@ static GstFlowReturn drain(GstClip *self)
             return engine_error(self, error);
         return GST_FLOW_OK;
     }
-    if (!gst_clip_batcher_submit_partial(&self->batcher, &self->converter, &error) ||
-        !gst_clip_batcher_collect(&self->batcher, TRUE, &error))
+    GstFlowReturn ret = gst_clip_batcher_drain(&self->batcher, &self->converter, &error);
+    if (ret == GST_FLOW_ERROR)
         return engine_error(self, error);
-    GstFlowReturn ret = GST_FLOW_OK;
-    GstClipPending *p;
-    while ((p = gst_clip_batcher_pop_ready(&self->batcher))) {
-        GstBuffer *buf = archive_release(self, p);
-        if (ret == GST_FLOW_OK)
-            ret = gst_pad_push(GST_BASE_TRANSFORM_SRC_PAD(self), buf);
-        else
-            gst_buffer_unref(buf);
-    }
+    g_free(error);
     return ret;
 }
 
-/* Drops what is held (a flushing seek, stop). */
+/* Drops what is held (a flushing seek). */
 static void discard(GstClip *self)
 {
-    if (self->encoder) {
-        gst_clip_batcher_discard(&self->batcher);
-        vkclip_encoder_discard(self->encoder);
-    }
+    if (gst_clip_batcher_running(&self->batcher))
+        gst_clip_batcher_flush_stop(&self->batcher);
+    if (self->encoder && self->job.ticket)
+        vkclip_encoder_wait(self->encoder, self->job.ticket, NULL, false, NULL);
     live_job_clear(&self->job);
     gst_clear_buffer(&self->live_out);
     if (self->last)
@@ -551,6 +517,42 @@ static void discard(GstClip *self)
     self->last = NULL;
     self->last_fresh = FALSE;
     self->frames_seen = 0;
+}
+
+/* ---- the encoder, made at the first frame ---- */
+
+static gboolean upstream_is_live(GstClip *self)
+{
+    GstQuery *q = gst_query_new_latency();
+    gboolean live = FALSE;
+    if (gst_pad_peer_query(GST_BASE_TRANSFORM_SINK_PAD(self), q))
+        gst_query_parse_latency(q, &live, NULL, NULL);
+    gst_query_unref(q);
+    return live;
+}
+
+static gboolean ensure_encoder(GstClip *self)
+{
+    if (self->encoder)
+        return TRUE;
+    GST_OBJECT_LOCK(self);
+    GstClipMode mode = self->mode;
+    guint batch = self->batch_size;
+    GST_OBJECT_UNLOCK(self);
+    self->live = mode == GST_CLIP_MODE_LIVE || (mode == GST_CLIP_MODE_AUTO && upstream_is_live(self));
+    vkclip_error err = {{0}};
+    /* Live keeps one frame on the device: the newest result is then at most
+     * one inference old. Archive keeps two batches so one gathers while the
+     * other computes. */
+    self->encoder = vkclip_encoder_create(self->model, (int)batch, self->live ? 1 : ARCHIVE_IN_FLIGHT, &err);
+    if (!self->encoder) {
+        GST_ELEMENT_ERROR(self, LIBRARY, INIT, ("%s", err.message), (NULL));
+        return FALSE;
+    }
+    if (!self->live)
+        gst_clip_batcher_start(&self->batcher, self->encoder, self->dim, archive_release, archive_push, self);
+    GST_INFO_OBJECT(self, "%s mode, batches of %u", self->live ? "live" : "archive", batch);
+    return TRUE;
 }
 
 /* ---- GstBaseTransform ---- */
@@ -579,12 +581,7 @@ static GstFlowReturn gst_clip_generate_output(GstBaseTransform *trans, GstBuffer
         *outbuf = g_steal_pointer(&self->live_out);
         return GST_FLOW_OK;
     }
-    if (!self->encoder)
-        return GST_FLOW_OK;
-    GstClipPending *p = gst_clip_batcher_pop_ready(&self->batcher);
-    if (p)
-        *outbuf = archive_release(self, p);
-    return GST_FLOW_OK;
+    return GST_FLOW_OK; /* archive mode sends frames from the batcher's thread */
 }
 
 static gboolean gst_clip_sink_event(GstBaseTransform *trans, GstEvent *event)
@@ -598,6 +595,12 @@ static gboolean gst_clip_sink_event(GstBaseTransform *trans, GstEvent *event)
         if (drain(self) != GST_FLOW_OK && GST_EVENT_TYPE(event) != GST_EVENT_EOS)
             GST_DEBUG_OBJECT(self, "draining before %s failed", GST_EVENT_TYPE_NAME(event));
         break;
+    case GST_EVENT_FLUSH_START: {
+        gboolean ok = GST_BASE_TRANSFORM_CLASS(gst_clip_parent_class)->sink_event(trans, event);
+        if (gst_clip_batcher_running(&self->batcher))
+            gst_clip_batcher_flush_start(&self->batcher);
+        return ok;
+    }
     case GST_EVENT_FLUSH_STOP:
         discard(self);
         break;
@@ -640,7 +643,7 @@ static gboolean gst_clip_query(GstBaseTransform *trans, GstPadDirection directio
         GstClockTime min, max;
         gst_query_parse_latency(query, &live, &min, &max);
         GST_OBJECT_LOCK(self);
-        guint held = self->live ? 0 : self->batch_size * self->interval - 1;
+        guint held = self->live ? 0 : self->batch_size * self->interval - 1; /* waiting for a full batch */
         GST_OBJECT_UNLOCK(self);
         const GstVideoInfo *info = &self->converter.info;
         if (held > 0 && GST_VIDEO_INFO_FPS_N(info) > 0) {
@@ -714,12 +717,10 @@ static gboolean gst_clip_start(GstBaseTransform *trans)
 static gboolean gst_clip_stop(GstBaseTransform *trans)
 {
     GstClip *self = GST_CLIP(trans);
+    gst_clip_batcher_stop(&self->batcher);
     discard(self);
-    if (self->encoder) {
-        gst_clip_batcher_clear(&self->batcher);
-        vkclip_encoder_free(self->encoder);
-        self->encoder = NULL;
-    }
+    vkclip_encoder_free(self->encoder);
+    self->encoder = NULL;
     gst_clip_labels_stop(&self->labels);
     gst_clip_models_release(self->shared);
     self->shared = NULL;

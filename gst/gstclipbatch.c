@@ -1,11 +1,23 @@
-/* gstclipbatch.c: archive mode's ordered batching (see the header). */
+/* gstclipbatch.c: archive mode's ordered batching (see the header).
+ *
+ * One lock guards the queues. The streaming thread gathers and submits; the
+ * output thread alone collects tickets and sends frames on, so each ticket
+ * has one collector and the encoder's fences are only waited on, never
+ * reset, by anyone else. */
 #include "gstclipbatch.h"
 
 #include <string.h>
 
+GST_DEBUG_CATEGORY_EXTERN(gst_clip_debug);
+#define GST_CAT_DEFAULT gst_clip_debug
+
+/* How long the output thread waits on the device before looking again at
+ * its queues (a flush or a stop may have arrived). */
+#define WAIT_STEP_NS (50 * 1000 * 1000ull)
+
 typedef struct Image {
     GstClipPending *owner;
-    guint index;     /* among the owner's images */
+    guint index;      /* among the owner's images */
     vkclip_rect crop; /* zero: the whole frame */
 } Image;
 
@@ -26,98 +38,179 @@ void gst_clip_pending_free(GstClipPending *p)
     g_free(p);
 }
 
-void gst_clip_batcher_init(GstClipBatcher *b, vkclip_encoder *encoder, gint dim)
-{
-    memset(b, 0, sizeof *b);
-    b->encoder = encoder;
-    b->dim = dim;
-    g_queue_init(&b->frames);
-    g_queue_init(&b->batches);
-    b->gathering = g_ptr_array_new_with_free_func(g_free);
-}
-
 static void batch_free(Batch *batch)
 {
     g_free(batch->images);
     g_free(batch);
 }
 
-void gst_clip_batcher_discard(GstClipBatcher *b)
+static gboolean head_ready(GstClipBatcher *b)
 {
-    if (b->encoder)
-        vkclip_encoder_discard(b->encoder);
-    g_queue_clear_full(&b->batches, (GDestroyNotify)batch_free);
-    g_queue_clear_full(&b->frames, (GDestroyNotify)gst_clip_pending_free);
-    if (b->gathering)
-        g_ptr_array_set_size(b->gathering, 0);
+    GstClipPending *head = g_queue_peek_head(&b->frames);
+    /* A selected frame still gathering has images counted but not done. */
+    return head && (!head->selected || head->ndone == head->nimages);
 }
 
-void gst_clip_batcher_clear(GstClipBatcher *b)
+/* Copies a finished batch's embeddings into the frames they belong to. */
+static void spread(GstClipBatcher *b, Batch *batch, const gfloat *out)
 {
-    gst_clip_batcher_discard(b);
-    if (b->gathering)
-        g_ptr_array_unref(b->gathering);
+    for (guint i = 0; i < batch->n; i++) {
+        Image *im = &batch->images[i];
+        memcpy(im->owner->embeddings + (gsize)im->index * (gsize)b->dim, out + (gsize)i * (gsize)b->dim,
+               (gsize)b->dim * sizeof *out);
+        im->owner->ndone++;
+    }
+}
+
+static void set_error(GstClipBatcher *b, const gchar *message)
+{
+    if (!b->error)
+        b->error = g_strdup(message);
+    b->flow = GST_FLOW_ERROR;
+}
+
+/* Output thread, lock held: retires every batch and drops every frame. */
+static void discard_all(GstClipBatcher *b)
+{
+    while (!g_queue_is_empty(&b->batches)) {
+        Batch *batch = g_queue_pop_head(&b->batches);
+        g_mutex_unlock(&b->lock);
+        vkclip_encoder_wait(b->encoder, batch->ticket, NULL, false, NULL);
+        g_mutex_lock(&b->lock);
+        batch_free(batch);
+    }
+    g_queue_clear_full(&b->frames, (GDestroyNotify)gst_clip_pending_free);
+    g_ptr_array_set_size(b->gathering, 0);
+}
+
+static gpointer output_loop(gpointer data)
+{
+    GstClipBatcher *b = data;
+    g_mutex_lock(&b->lock);
+    while (!b->stopping) {
+        if (b->discard_requested) {
+            discard_all(b);
+            b->discard_requested = FALSE;
+            g_cond_broadcast(&b->changed);
+            continue;
+        }
+        if (!b->flushing && head_ready(b)) {
+            GstClipPending *p = g_queue_pop_head(&b->frames);
+            b->sending++; /* a drain waits for this push too */
+            g_mutex_unlock(&b->lock);
+            GstBuffer *buf = b->release(b->user, p);
+            GstFlowReturn ret = b->push(b->user, buf);
+            g_mutex_lock(&b->lock);
+            b->sending--;
+            if (ret != GST_FLOW_OK && b->flow == GST_FLOW_OK)
+                b->flow = ret;
+            g_cond_broadcast(&b->changed);
+            continue;
+        }
+        if (!b->flushing && !g_queue_is_empty(&b->batches)) {
+            Batch *batch = g_queue_peek_head(&b->batches);
+            gint64 ticket = batch->ticket;
+            g_mutex_unlock(&b->lock);
+            vkclip_error err = {{0}};
+            int r = vkclip_encoder_wait_ready(b->encoder, ticket, WAIT_STEP_NS, &err);
+            g_mutex_lock(&b->lock);
+            if (r == 0 || g_queue_peek_head(&b->batches) != batch)
+                continue; /* still running, or flushed meanwhile */
+            gfloat *out = g_new(gfloat, (gsize)batch->n * (gsize)b->dim);
+            if (r == 1 && vkclip_encoder_poll(b->encoder, ticket, out, true, &err) == 1) {
+                spread(b, batch, out);
+            } else {
+                set_error(b, err.message);
+                GST_ERROR("%s", err.message);
+            }
+            g_free(out);
+            batch_free(g_queue_pop_head(&b->batches));
+            g_cond_broadcast(&b->changed); /* room on the device */
+            continue;
+        }
+        g_cond_wait(&b->changed, &b->lock);
+    }
+    g_mutex_unlock(&b->lock);
+    return NULL;
+}
+
+void gst_clip_batcher_start(GstClipBatcher *b, vkclip_encoder *encoder, gint dim, GstClipReleaseFunc release,
+                            GstClipPushFunc push, gpointer user)
+{
+    memset(b, 0, sizeof *b);
+    b->encoder = encoder;
+    b->dim = dim;
+    b->release = release;
+    b->push = push;
+    b->user = user;
+    b->flow = GST_FLOW_OK;
+    g_mutex_init(&b->lock);
+    g_cond_init(&b->changed);
+    g_queue_init(&b->frames);
+    g_queue_init(&b->batches);
+    b->gathering = g_ptr_array_new_with_free_func(g_free);
+    b->thread = g_thread_new("clip-output", output_loop, b);
+}
+
+gboolean gst_clip_batcher_running(const GstClipBatcher *b)
+{
+    return b->thread != NULL;
+}
+
+void gst_clip_batcher_stop(GstClipBatcher *b)
+{
+    if (!b->thread)
+        return;
+    g_mutex_lock(&b->lock);
+    b->stopping = TRUE;
+    g_cond_broadcast(&b->changed);
+    g_mutex_unlock(&b->lock);
+    g_thread_join(b->thread);
+    g_mutex_lock(&b->lock);
+    discard_all(b); /* the thread is gone: this thread collects now */
+    g_mutex_unlock(&b->lock);
+    g_ptr_array_unref(b->gathering);
+    g_free(b->error);
+    g_mutex_clear(&b->lock);
+    g_cond_clear(&b->changed);
     memset(b, 0, sizeof *b);
 }
 
-guint gst_clip_batcher_held(const GstClipBatcher *b)
+guint gst_clip_batcher_held(GstClipBatcher *b)
 {
-    return g_queue_get_length((GQueue *)&b->frames);
+    g_mutex_lock(&b->lock);
+    guint n = g_queue_get_length(&b->frames) + b->sending;
+    g_mutex_unlock(&b->lock);
+    return n;
 }
 
-/* Writes a finished batch's embeddings into the frames they belong to. */
-static gboolean retire(GstClipBatcher *b, Batch *batch, gboolean wait, gboolean *done, gchar **error)
+/* The flow the streaming thread reports, lock held. */
+static GstFlowReturn current_flow(GstClipBatcher *b, gchar **error)
 {
-    gfloat *out = g_new(gfloat, (gsize)batch->n * (gsize)b->dim);
-    vkclip_error err = {{0}};
-    int r = wait ? vkclip_encoder_wait(b->encoder, batch->ticket, out, true, &err) == 0 ? 1 : -1
-                 : vkclip_encoder_poll(b->encoder, batch->ticket, out, true, &err);
-    *done = r == 1;
-    if (r == 1) {
-        for (guint i = 0; i < batch->n; i++) {
-            Image *im = &batch->images[i];
-            memcpy(im->owner->embeddings + (gsize)im->index * (gsize)b->dim, out + (gsize)i * (gsize)b->dim,
-                   (gsize)b->dim * sizeof *out);
-            im->owner->ndone++;
-        }
-    }
-    g_free(out);
-    if (r < 0)
-        *error = g_strdup(err.message);
-    return r >= 0;
+    if (b->flushing)
+        return GST_FLOW_FLUSHING;
+    if (b->flow == GST_FLOW_ERROR && error && !*error)
+        *error = g_strdup(b->error ? b->error : "inference failed");
+    return b->flow;
 }
 
-gboolean gst_clip_batcher_collect(GstClipBatcher *b, gboolean wait, gchar **error)
-{
-    while (!g_queue_is_empty(&b->batches)) {
-        Batch *batch = g_queue_peek_head(&b->batches);
-        gboolean done = FALSE;
-        if (!retire(b, batch, wait, &done, error))
-            return FALSE;
-        if (!done)
-            break; /* batches finish in order: the later ones are not done either */
-        batch_free(g_queue_pop_head(&b->batches));
-    }
-    return TRUE;
-}
-
-/* Maps each frame of the gathered images once, crops, submits; when the
- * engine is busy, waits for the oldest batch first. */
-static gboolean submit(GstClipBatcher *b, GstClipFrameConverter *conv, gchar **error)
+/* Lock held. Maps each frame of the gathered images once, crops, submits;
+ * while the device is full, waits for the output thread to retire a batch. */
+static GstFlowReturn submit(GstClipBatcher *b, GstClipFrameConverter *conv, gchar **error)
 {
     guint n = b->gathering->len;
     if (n == 0)
-        return TRUE;
+        return GST_FLOW_OK;
     vkclip_frame *frames = g_new0(vkclip_frame, n);
     GstClipFrame *mapped = g_new0(GstClipFrame, n);
     guint nmapped = 0;
-    gboolean ok = TRUE;
-    for (guint i = 0; i < n && ok; i++) {
+    GstFlowReturn ret = GST_FLOW_OK;
+    for (guint i = 0; i < n; i++) {
         Image *im = g_ptr_array_index(b->gathering, i);
         if (nmapped == 0 || mapped[nmapped - 1].video.buffer != im->owner->buffer) {
             if (!gst_clip_frame_map(&mapped[nmapped], conv, im->owner->buffer)) {
                 *error = g_strdup("cannot map a video frame for reading");
-                ok = FALSE;
+                ret = GST_FLOW_ERROR;
                 break;
             }
             nmapped++;
@@ -126,31 +219,27 @@ static gboolean submit(GstClipBatcher *b, GstClipFrameConverter *conv, gchar **e
         frames[i].crop = im->crop;
     }
     gint64 ticket = 0;
-    while (ok) {
+    while (ret == GST_FLOW_OK) {
         vkclip_error err = {{0}};
         ticket = vkclip_encoder_submit(b->encoder, frames, (int)n, &err);
         if (ticket > 0)
             break;
         if (ticket < 0) {
             *error = g_strdup(err.message);
-            ok = FALSE;
-        } else if (g_queue_is_empty(&b->batches)) {
-            *error = g_strdup("the engine is busy with no batch of ours in flight");
-            ok = FALSE;
-        } else { /* back-pressure: the oldest batch must finish first */
-            gboolean done = FALSE;
-            Batch *oldest = g_queue_peek_head(&b->batches);
-            ok = retire(b, oldest, TRUE, &done, error);
-            if (ok)
-                batch_free(g_queue_pop_head(&b->batches));
+            ret = GST_FLOW_ERROR;
+            break;
         }
+        g_cond_wait(&b->changed, &b->lock); /* back-pressure */
+        ret = current_flow(b, error);
+        if (ret == GST_FLOW_EOS || ret == GST_FLOW_NOT_LINKED)
+            ret = GST_FLOW_OK; /* downstream's answer is for frames already sent: keep inferring */
     }
     for (guint i = 0; i < nmapped; i++)
         gst_clip_frame_unmap(&mapped[i]);
     g_free(mapped);
     g_free(frames);
-    if (!ok)
-        return FALSE;
+    if (ret != GST_FLOW_OK)
+        return ret;
     Batch *batch = g_new0(Batch, 1);
     batch->ticket = ticket;
     batch->n = n;
@@ -159,7 +248,8 @@ static gboolean submit(GstClipBatcher *b, GstClipFrameConverter *conv, gchar **e
         batch->images[i] = *(Image *)g_ptr_array_index(b->gathering, i);
     g_queue_push_tail(&b->batches, batch);
     g_ptr_array_set_size(b->gathering, 0);
-    return TRUE;
+    g_cond_broadcast(&b->changed);
+    return GST_FLOW_OK;
 }
 
 static void gather(GstClipBatcher *b, GstClipPending *p, vkclip_rect crop)
@@ -169,22 +259,30 @@ static void gather(GstClipBatcher *b, GstClipPending *p, vkclip_rect crop)
     g_ptr_array_add(b->gathering, im);
 }
 
-gboolean gst_clip_batcher_add(GstClipBatcher *b, GstClipFrameConverter *conv, GstBuffer *buffer,
-                              gboolean selected, GArray *regions, gchar **error)
+GstFlowReturn gst_clip_batcher_add(GstClipBatcher *b, GstClipFrameConverter *conv, GstBuffer *buffer,
+                                   gboolean selected, GArray *regions, gchar **error)
 {
     GstClipPending *p = g_new0(GstClipPending, 1);
     p->buffer = buffer;
     p->selected = selected;
     p->roi = regions != NULL;
     p->regions = regions;
-    g_queue_push_tail(&b->frames, p);
-    if (!selected)
-        return TRUE;
     gint width = GST_VIDEO_INFO_WIDTH(&conv->info), height = GST_VIDEO_INFO_HEIGHT(&conv->info);
     guint images = regions ? regions->len : 1;
-    p->embeddings = g_new0(gfloat, (gsize)MAX(images, 1u) * (gsize)b->dim);
+    if (selected)
+        p->embeddings = g_new0(gfloat, (gsize)MAX(images, 1u) * (gsize)b->dim);
     guint batch_size = (guint)vkclip_encoder_batch_size(b->encoder);
-    for (guint r = 0; r < images; r++) {
+
+    g_mutex_lock(&b->lock);
+    GstFlowReturn ret = current_flow(b, error);
+    if (ret == GST_FLOW_FLUSHING || ret == GST_FLOW_ERROR) {
+        g_mutex_unlock(&b->lock);
+        gst_clip_pending_free(p);
+        return ret;
+    }
+    ret = GST_FLOW_OK;
+    g_queue_push_tail(&b->frames, p);
+    for (guint r = 0; selected && r < images && ret == GST_FLOW_OK; r++) {
         vkclip_rect crop = {0};
         if (regions) {
             GstClipRegion *region = &g_array_index(regions, GstClipRegion, r);
@@ -197,23 +295,45 @@ gboolean gst_clip_batcher_add(GstClipBatcher *b, GstClipFrameConverter *conv, Gs
             crop = cropped.crop;
         }
         gather(b, p, crop);
-        if (b->gathering->len >= batch_size && !submit(b, conv, error))
-            return FALSE;
+        if (b->gathering->len >= batch_size)
+            ret = submit(b, conv, error);
     }
-    return TRUE;
+    g_cond_broadcast(&b->changed);
+    if (ret == GST_FLOW_OK)
+        ret = current_flow(b, error);
+    g_mutex_unlock(&b->lock);
+    return ret;
 }
 
-gboolean gst_clip_batcher_submit_partial(GstClipBatcher *b, GstClipFrameConverter *conv, gchar **error)
+GstFlowReturn gst_clip_batcher_drain(GstClipBatcher *b, GstClipFrameConverter *conv, gchar **error)
 {
-    return submit(b, conv, error);
+    g_mutex_lock(&b->lock);
+    GstFlowReturn ret = b->flushing ? GST_FLOW_FLUSHING : submit(b, conv, error);
+    while (ret == GST_FLOW_OK && (!g_queue_is_empty(&b->frames) || b->sending > 0)) {
+        g_cond_wait(&b->changed, &b->lock);
+        ret = current_flow(b, error);
+    }
+    g_mutex_unlock(&b->lock);
+    return ret;
 }
 
-GstClipPending *gst_clip_batcher_pop_ready(GstClipBatcher *b)
+void gst_clip_batcher_flush_start(GstClipBatcher *b)
 {
-    GstClipPending *head = g_queue_peek_head(&b->frames);
-    if (!head || (head->selected && head->ndone < head->nimages))
-        return NULL;
-    /* A selected frame still gathering (not yet submitted) is not ready
-     * either: ndone < nimages covers it, since its images count already. */
-    return g_queue_pop_head(&b->frames);
+    g_mutex_lock(&b->lock);
+    b->flushing = TRUE;
+    g_cond_broadcast(&b->changed);
+    g_mutex_unlock(&b->lock);
+}
+
+void gst_clip_batcher_flush_stop(GstClipBatcher *b)
+{
+    g_mutex_lock(&b->lock);
+    b->flushing = TRUE; /* a flush-stop without a flush-start still drops everything */
+    b->discard_requested = TRUE;
+    g_cond_broadcast(&b->changed);
+    while (b->discard_requested)
+        g_cond_wait(&b->changed, &b->lock);
+    b->flushing = FALSE;
+    b->flow = GST_FLOW_OK;
+    g_mutex_unlock(&b->lock);
 }

@@ -1,13 +1,16 @@
 /* gstclipbatch.h: archive mode's ordered batching.
  *
- * Frames enter in stream order and leave in stream order. A selected frame
+ * Frames enter in stream order (the streaming thread) and leave in stream
+ * order (an output thread of the batcher's own). A selected frame
  * contributes images (the whole frame, or each region of interest) to the
  * batch being gathered; a full batch is submitted to the engine while the
- * next one gathers, so decoding, upload, compute and readback overlap. A
- * frame leaves once the embeddings of all its images are back; a frame that
- * is not selected (between intervals) leaves as soon as those before it
- * have, carrying their result. When the engine has max_in_flight batches,
- * adding waits for the oldest one: back-pressure, never a dropped frame. */
+ * next one gathers, so decoding, upload, compute and readback overlap. The
+ * output thread waits for the oldest batch and sends each frame on as soon
+ * as all its images are back: a frame is held only until its batch is done.
+ * A frame that is not selected (between intervals) leaves right after those
+ * before it, carrying their result. When the engine has max_in_flight
+ * batches, adding waits until the output thread retires one: back-pressure,
+ * never a dropped frame. */
 #ifndef GST_CLIP_BATCH_H
 #define GST_CLIP_BATCH_H
 
@@ -33,32 +36,52 @@ typedef struct GstClipPending {
     gfloat *embeddings; /* nimages × dim, normalised, filled as batches return */
 } GstClipPending;
 
+/* Called on the output thread: turns a finished frame into the buffer to
+ * send (takes p), then sends it. */
+typedef GstBuffer *(*GstClipReleaseFunc)(gpointer user, GstClipPending *p);
+typedef GstFlowReturn (*GstClipPushFunc)(gpointer user, GstBuffer *buffer);
+
 typedef struct GstClipBatcher {
     vkclip_encoder *encoder;
     gint dim;
+    GstClipReleaseFunc release;
+    GstClipPushFunc push;
+    gpointer user;
+
+    GMutex lock;
+    GCond changed;        /* any of the below changed */
     GQueue frames;        /* GstClipPending*, oldest first */
     GQueue batches;       /* submitted, oldest first */
     GPtrArray *gathering; /* images not yet submitted */
+    GThread *thread;
+    guint sending;        /* frames taken off `frames` and not yet pushed */
+    gboolean stopping, flushing, discard_requested;
+    GstFlowReturn flow;   /* what the last push returned, for the streaming thread */
+    gchar *error;         /* an engine error met on the output thread */
 } GstClipBatcher;
 
-void gst_clip_batcher_init(GstClipBatcher *b, vkclip_encoder *encoder, gint dim);
-/* Discards everything and frees. */
-void gst_clip_batcher_clear(GstClipBatcher *b);
+/* Starts the output thread. */
+void gst_clip_batcher_start(GstClipBatcher *b, vkclip_encoder *encoder, gint dim, GstClipReleaseFunc release,
+                            GstClipPushFunc push, gpointer user);
+/* Stops the thread, drops what is held, frees. */
+void gst_clip_batcher_stop(GstClipBatcher *b);
+gboolean gst_clip_batcher_running(const GstClipBatcher *b);
 
-/* A new frame, given the regions it carries in roi mode (NULL otherwise;
- * the pending takes the array). Submits a batch when one is full. */
-gboolean gst_clip_batcher_add(GstClipBatcher *b, GstClipFrameConverter *conv, GstBuffer *buffer,
-                              gboolean selected, GArray *regions, gchar **error);
-/* Submits the images gathered so far, even if fewer than a batch. */
-gboolean gst_clip_batcher_submit_partial(GstClipBatcher *b, GstClipFrameConverter *conv, gchar **error);
-/* Collects finished batches; with wait, waits for all of them. */
-gboolean gst_clip_batcher_collect(GstClipBatcher *b, gboolean wait, gchar **error);
-/* The oldest frame if it may leave (the caller owns it), else NULL. */
-GstClipPending *gst_clip_batcher_pop_ready(GstClipBatcher *b);
-/* Frames held (for the debug log and the allocation query). */
-guint gst_clip_batcher_held(const GstClipBatcher *b);
-/* Drops every frame and batch (a flushing seek). */
-void gst_clip_batcher_discard(GstClipBatcher *b);
+/* A new frame, with the regions it carries in roi mode (NULL otherwise; the
+ * batcher takes the array). Submits a batch when one is full, waiting for
+ * room on the device. Returns the flow for the streaming thread: an error
+ * (*error set) or what downstream last answered. */
+GstFlowReturn gst_clip_batcher_add(GstClipBatcher *b, GstClipFrameConverter *conv, GstBuffer *buffer,
+                                   gboolean selected, GArray *regions, gchar **error);
+/* Submits what is gathered and waits until every frame has been sent on
+ * (EOS, new caps, a new segment). */
+GstFlowReturn gst_clip_batcher_drain(GstClipBatcher *b, GstClipFrameConverter *conv, gchar **error);
+/* A flushing seek: flush_start unblocks both threads; flush_stop drops
+ * every frame and batch and lets frames in again. */
+void gst_clip_batcher_flush_start(GstClipBatcher *b);
+void gst_clip_batcher_flush_stop(GstClipBatcher *b);
+/* Frames held (for the latency and the debug log). */
+guint gst_clip_batcher_held(GstClipBatcher *b);
 
 void gst_clip_pending_free(GstClipPending *p);
 

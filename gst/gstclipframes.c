@@ -40,6 +40,8 @@ gboolean gst_clip_frame_converter_init(GstClipFrameConverter *conv, const GstVid
         return TRUE;
     gst_video_info_set_format(&conv->rgb_info, GST_VIDEO_FORMAT_RGB, GST_VIDEO_INFO_WIDTH(info),
                               GST_VIDEO_INFO_HEIGHT(info));
+    GST_VIDEO_INFO_FPS_N(&conv->rgb_info) = GST_VIDEO_INFO_FPS_N(info); /* the converter insists */
+    GST_VIDEO_INFO_FPS_D(&conv->rgb_info) = GST_VIDEO_INFO_FPS_D(info);
     /* Full-range sRGB out, whatever the input's matrix and range: what
      * videoconvert would hand a model. */
     conv->converter = gst_video_converter_new(&conv->info, &conv->rgb_info, NULL);

@@ -9,6 +9,17 @@
 #include "model/json.h"
 
 static gchar *fixtures_dir;
+
+/* Setup runs before any test (outside GstCheck's fail_unless): a broken
+ * fixture stops the whole test program. */
+#define need(cond, ...)                                                                                    \
+    do {                                                                                                   \
+        if (!(cond)) {                                                                                     \
+            fprintf(stderr, __VA_ARGS__);                                                                  \
+            fputc('\n', stderr);                                                                           \
+            exit(1);                                                                                       \
+        }                                                                                                  \
+    } while (0)
 static ClipReference reference;
 
 const gchar *clip_test_fixture(const gchar *relative)
@@ -34,7 +45,7 @@ const ClipReference *clip_test_reference(void)
 
 static void read_floats(const json_value *arr, float *out, int n)
 {
-    fail_unless(arr && arr->type == JSON_ARRAY && (int)arr->count == n, "reference: expected %d numbers", n);
+    need(arr && arr->type == JSON_ARRAY && (int)arr->count == n, "reference: expected %d numbers", n);
     int i = 0;
     for (const json_value *v = json_first(arr); v; v = json_next(v))
         out[i++] = (float)v->number;
@@ -45,15 +56,15 @@ static void load_reference(void)
     gchar *text = NULL;
     gsize len = 0;
     const gchar *path = clip_test_fixture("clip-tiny-f32/reference.json");
-    fail_unless(g_file_get_contents(path, &text, &len, NULL), "cannot read %s", path);
+    need(g_file_get_contents(path, &text, &len, NULL), "cannot read %s", path);
     errbuf e = {{0}};
     json_doc *doc = json_parse(text, len, &e);
-    fail_unless(doc != NULL, "%s: %s", path, e.msg);
+    need(doc != NULL, "%s: %s", path, e.msg);
     const json_value *images = json_get(json_root(doc), "images");
     static const char *names[REF_IMAGES] = {"chelsea.png", "coffee.png"};
     for (int i = 0; i < REF_IMAGES; i++) {
         const json_value *im = json_at(images, (size_t)i);
-        fail_unless(im && strcmp(json_get(im, "file")->str, names[i]) == 0, "reference: image %d", i);
+        need(im && strcmp(json_get(im, "file")->str, names[i]) == 0, "reference: image %d", i);
         reference.image_files[i] = names[i];
         read_floats(json_get(im, "embedding_normalized"), reference.embedding[i], REF_DIM);
         const json_value *row = json_at(json_get(json_root(doc), "probs"), (size_t)i);
@@ -81,6 +92,14 @@ void clip_test_init_fixtures(void)
     gchar *cache = g_dir_make_tmp("clip-test-cache-XXXXXX", NULL);
     g_setenv("VKCLIP_CACHE_DIR", cache, TRUE);
     g_free(cache);
+}
+
+GstHarness *clip_test_harness(const gchar *props)
+{
+    gchar *launch = g_strdup_printf("clip model=\"%s\" %s", clip_test_model(), props);
+    GstHarness *h = gst_harness_new_parse(launch);
+    g_free(launch);
+    return h;
 }
 
 GstBuffer *clip_test_frame(gint width, gint height, guint seed, GstClockTime pts)
@@ -111,7 +130,8 @@ GList *clip_test_run(GstElement *pipeline)
 {
     GstBus *bus = gst_element_get_bus(pipeline);
     GList *results = NULL;
-    fail_unless(gst_element_set_state(pipeline, GST_STATE_PLAYING) != GST_STATE_CHANGE_FAILURE);
+    /* A failed state change leaves its reason on the bus: read it below. */
+    gst_element_set_state(pipeline, GST_STATE_PLAYING);
     for (;;) {
         GstMessage *m = gst_bus_timed_pop_filtered(bus, 120 * GST_SECOND,
                                                    GST_MESSAGE_ELEMENT | GST_MESSAGE_EOS | GST_MESSAGE_ERROR);

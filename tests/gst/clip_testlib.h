@@ -27,6 +27,10 @@ const gchar *clip_test_fixture(const gchar *relative); /* a path under the fixtu
 const gchar *clip_test_model(void);                    /* clip-tiny-f32 */
 const ClipReference *clip_test_reference(void);
 
+/* A harness around `clip model=<fixture> PROPS` (properties in launch
+ * syntax: the element starts as soon as the harness is made). */
+GstHarness *clip_test_harness(const gchar *props);
+
 /* An RGB frame of w×h with a pattern decided by seed. */
 GstBuffer *clip_test_frame(gint width, gint height, guint seed, GstClockTime pts);
 gchar *clip_test_caps(const gchar *format, gint width, gint height);

@@ -17,9 +17,11 @@ enum { MODE_AUTO, MODE_LIVE, MODE_ARCHIVE };
 
 static GstHarness *clip_harness(gint mode, guint batch, guint interval, const gchar *labels)
 {
-    GstHarness *h = gst_harness_new("clip");
-    g_object_set(h->element, "model", clip_test_model(), "labels", labels, "mode", mode, "batch-size", batch,
-                 "interval", interval, NULL);
+    static const gchar *modes[] = {"auto", "live", "archive"};
+    gchar *props = g_strdup_printf("labels=\"%s\" mode=%s batch-size=%u interval=%u", labels, modes[mode], batch,
+                                   interval);
+    GstHarness *h = clip_test_harness(props);
+    g_free(props);
     gchar *caps = clip_test_caps("RGB", 64, 48);
     gst_harness_set_src_caps_str(h, caps);
     g_free(caps);
@@ -226,8 +228,10 @@ GST_START_TEST(test_labels_change_while_playing)
     GString *labels = g_string_new(NULL);
     for (int i = 0; i < 1500; i++)
         g_string_append_printf(labels, "%sobject number %d", i ? ";" : "", i);
-    g_object_set(h->element, "templates", "a photo of a {}.;a drawing of a {}.;{} in a video;a {}", NULL);
-    g_object_set(h->element, "labels", labels->str, NULL);
+    GstElement *clip = gst_harness_find_element(h, "clip");
+    g_object_set(clip, "templates", "a photo of a {}.;a drawing of a {}.;{} in a video;a {}", NULL);
+    g_object_set(clip, "labels", labels->str, NULL);
+    gst_object_unref(clip);
     g_string_free(labels, TRUE);
     /* The stream goes on meanwhile, with the old classifier. */
     guint old_after_change = 0, i = 1;
