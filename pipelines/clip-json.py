@@ -4,10 +4,9 @@
   clip-json.py VIDEO --model DIR --labels "a cat;a dog" [clip options]
   clip-json.py --pipeline "videotestsrc num-buffers=30 ! clip name=c ! fakesink" --model DIR --labels ...
 
-VIDEO runs as `filesrc ! decodebin ! videoconvert ! clip ! fakesink sync=false`.
-videoconvert passes through whatever clip accepts and converts the rest
-(decoders also hand out GBR, Y444, Y42B...); --no-convert leaves it out to
-test what clip takes directly. With --pipeline the launch line is used as
+VIDEO runs as `filesrc ! decodebin ! clip ! fakesink sync=false`: clip takes
+what decoders hand out (GBR, Y444, Y42B... it converts on the CPU with
+GStreamer's converter); --convert puts a videoconvert in front, to compare. With --pipeline the launch line is used as
 given, and the clip options given here are set on every `clip` element in it.
 
 Every option is set as a property, never pasted into a launch line, so paths
@@ -206,7 +205,7 @@ def main(argv=None):
     ap.add_argument("--embedding", action="store_true", help="also print each frame's image embedding")
     ap.add_argument("--set", action="append", default=[], metavar="PROP=VALUE",
                     help="any other clip property (repeat)")
-    ap.add_argument("--no-convert", action="store_true", help="no videoconvert between decodebin and clip")
+    ap.add_argument("--convert", action="store_true", help="a videoconvert between decodebin and clip")
     ap.add_argument("--timeout", type=float, help="give up (exit 1) after this many seconds")
     args = ap.parse_args(argv)
     if (args.video is None) == (args.pipeline is None):
@@ -243,7 +242,7 @@ def main(argv=None):
             if not os.path.isfile(args.video):
                 print(f"clip-json.py: {args.video}: no such file", file=sys.stderr)
                 return 1
-            convert = "" if args.no_convert else "videoconvert ! "
+            convert = "videoconvert ! " if args.convert else ""
             pipeline = Gst.parse_launch(f"filesrc name=src ! decodebin ! {convert}clip name=clip ! "
                                         "fakesink sync=false")
             pipeline.get_by_name("src").set_property("location", args.video)

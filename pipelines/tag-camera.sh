@@ -2,7 +2,7 @@
 # tag-camera.sh [DEVICE [MODEL [LABELS]]]
 #
 # Live tagging of a V4L2 camera, labels drawn on the picture:
-#   v4l2src ! decodebin ! videoconvert ! clip mode=live ! clipoverlay ! videoconvert ! autovideosink
+#   v4l2src ! decodebin ! clip mode=live ! videoconvert ! clipoverlay ! videoconvert ! autovideosink
 # DEVICE defaults to /dev/video0; MODEL to $VKCLIP_MODEL; LABELS ("a;b;c" or a
 # file) to $VKCLIP_LABELS, else a short list of everyday things. mode=live
 # never holds a frame back for the device: frames that arrive while it is busy
@@ -28,5 +28,5 @@ clip_require_element
 clip_model_labels_args "$model" "$labels"
 clip_video_sink
 
-exec gst-launch-1.0 v4l2src device="$(gst_quote "$device")" ! decodebin ! videoconvert ! \
-    clip name=clip mode=live "${CLIP_ARGS[@]}" ! clipoverlay ! videoconvert ! "${VIDEOSINK_ARGS[@]}"
+exec gst-launch-1.0 v4l2src device="$(gst_quote "$device")" ! decodebin ! \
+    clip name=clip mode=live "${CLIP_ARGS[@]}" ! videoconvert ! clipoverlay ! videoconvert ! "${VIDEOSINK_ARGS[@]}"

@@ -9,8 +9,8 @@
 # TAG_FILE_ALL=1 prints every bus message instead. The exit status is
 # gst-launch-1.0's (non-zero on a pipeline error, which it prints on stderr).
 #
-# decodebin may hand out formats clip does not take; videoconvert passes
-# through what clip accepts and converts the rest.
+# No videoconvert: clip takes what decoders hand out (the formats it cannot
+# read on the device it converts on the CPU with GStreamer's converter).
 # shellcheck source=common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
@@ -30,5 +30,5 @@ filter() {
     fi
 }
 
-gst-launch-1.0 -m filesrc location="$(gst_quote "$video")" ! decodebin ! videoconvert ! \
+gst-launch-1.0 -m filesrc location="$(gst_quote "$video")" ! decodebin ! \
     clip name=clip "${CLIP_ARGS[@]}" "$@" ! fakesink sync=false | filter

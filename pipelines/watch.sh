@@ -2,7 +2,8 @@
 # watch.sh VIDEO MODEL LABELS [PROPERTY=VALUE...]
 #
 # Plays a video with its labels drawn on it by clipoverlay:
-#   filesrc ! decodebin ! videoconvert ! clip ! clipoverlay ! videoconvert ! autovideosink
+#   filesrc ! decodebin ! clip ! videoconvert ! clipoverlay ! videoconvert ! autovideosink
+# (the videoconvert before clipoverlay is for decoder formats it cannot draw on)
 # LABELS is "a;b;c" or a file with one label a line; PROPERTY=VALUE arguments
 # go to clip. VKCLIP_VIDEOSINK replaces autovideosink (e.g. "fakesink sync=false"
 # to run without a display).
@@ -17,5 +18,5 @@ clip_require_element
 clip_model_labels_args "$model" "$labels"
 clip_video_sink
 
-exec gst-launch-1.0 filesrc location="$(gst_quote "$video")" ! decodebin ! videoconvert ! \
-    clip name=clip "${CLIP_ARGS[@]}" "$@" ! clipoverlay ! videoconvert ! "${VIDEOSINK_ARGS[@]}"
+exec gst-launch-1.0 filesrc location="$(gst_quote "$video")" ! decodebin ! \
+    clip name=clip "${CLIP_ARGS[@]}" "$@" ! videoconvert ! clipoverlay ! videoconvert ! "${VIDEOSINK_ARGS[@]}"
