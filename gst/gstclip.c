@@ -658,6 +658,39 @@ static gboolean gst_clip_query(GstBaseTransform *trans, GstPadDirection directio
     return ok;
 }
 
+/* Archive mode holds up to batch-size × (in flight + 1) buffers of the
+ * upstream pool: ask for that many more, so a decoder with a bounded pool
+ * does not starve waiting for buffers that wait for their batch. */
+static gboolean gst_clip_propose_allocation(GstBaseTransform *trans, GstQuery *decide, GstQuery *query)
+{
+    GstClip *self = GST_CLIP(trans);
+    if (!GST_BASE_TRANSFORM_CLASS(gst_clip_parent_class)->propose_allocation(trans, decide, query))
+        return FALSE;
+    GST_OBJECT_LOCK(self);
+    guint held = self->mode == GST_CLIP_MODE_LIVE ? 1 : self->batch_size * (ARCHIVE_IN_FLIGHT + 1);
+    GST_OBJECT_UNLOCK(self);
+    guint n = gst_query_get_n_allocation_pools(query);
+    for (guint i = 0; i < n; i++) {
+        GstBufferPool *pool = NULL;
+        guint size, min, max;
+        gst_query_parse_nth_allocation_pool(query, i, &pool, &size, &min, &max);
+        min += held;
+        if (max != 0 && max < min)
+            max = min;
+        gst_query_set_nth_allocation_pool(query, i, pool, size, min, max);
+        if (pool)
+            gst_object_unref(pool);
+    }
+    if (n == 0) {
+        GstCaps *caps = NULL;
+        GstVideoInfo info;
+        gst_query_parse_allocation(query, &caps, NULL);
+        if (caps && gst_video_info_from_caps(&info, caps))
+            gst_query_add_allocation_pool(query, NULL, (guint)GST_VIDEO_INFO_SIZE(&info), held, 0);
+    }
+    return TRUE;
+}
+
 static void read_label_config(GstClip *self, GstClipLabelConfig *out)
 {
     GST_OBJECT_LOCK(self);
@@ -922,6 +955,7 @@ static void gst_clip_class_init(GstClipClass *klass)
     bc->set_caps = gst_clip_set_caps;
     bc->sink_event = gst_clip_sink_event;
     bc->query = gst_clip_query;
+    bc->propose_allocation = gst_clip_propose_allocation;
     bc->submit_input_buffer = gst_clip_submit_input_buffer;
     bc->generate_output = gst_clip_generate_output;
     bc->passthrough_on_same_caps = FALSE;

@@ -269,6 +269,24 @@ GST_START_TEST(test_latency_counts_held_frames)
 }
 GST_END_TEST
 
+/* Upstream pools are asked for the buffers archive mode may hold. */
+GST_START_TEST(test_allocation_counts_held_buffers)
+{
+    GstHarness *h = clip_harness(MODE_ARCHIVE, 4, 1, "red;green");
+    GstCaps *caps = gst_caps_from_string("video/x-raw,format=RGB,width=64,height=48,framerate=30/1");
+    GstQuery *q = gst_query_new_allocation(caps, TRUE);
+    fail_unless(gst_pad_peer_query(h->srcpad, q));
+    fail_unless(gst_query_get_n_allocation_pools(q) >= 1);
+    guint size, min, max;
+    gst_query_parse_nth_allocation_pool(q, 0, NULL, &size, &min, &max);
+    fail_unless(min >= 4 * 3, "min buffers %u: archive mode holds up to 12", min);
+    fail_unless(max == 0 || max >= min);
+    gst_query_unref(q);
+    gst_caps_unref(caps);
+    gst_harness_teardown(h);
+}
+GST_END_TEST
+
 static Suite *clip_modes_suite(void)
 {
     clip_test_init_fixtures();
@@ -284,6 +302,7 @@ static Suite *clip_modes_suite(void)
     tcase_add_test(tc, test_caps_change);
     tcase_add_test(tc, test_labels_change_while_playing);
     tcase_add_test(tc, test_latency_counts_held_frames);
+    tcase_add_test(tc, test_allocation_counts_held_buffers);
     return s;
 }
 
