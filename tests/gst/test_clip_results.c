@@ -256,6 +256,34 @@ GST_START_TEST(test_roi_list)
 }
 GST_END_TEST
 
+/* The same pixels with padded rows, told by GstVideoMeta: the same embedding
+ * as the tightly packed frame. */
+GST_START_TEST(test_video_meta_strides)
+{
+    const gint W = 97, H = 61, PAD = 40, OFFSET = 64;
+    GstBuffer *tight = clip_test_frame(W, H, 5, 0);
+    gint tight_stride = GST_ROUND_UP_4(W * 3), padded_stride = tight_stride + PAD;
+    GstBuffer *padded = gst_buffer_new_allocate(NULL, OFFSET + (gsize)padded_stride * H, NULL);
+    gst_buffer_memset(padded, 0, 0xAB, gst_buffer_get_size(padded)); /* padding that must not be read */
+    GstMapInfo in, out;
+    gst_buffer_map(tight, &in, GST_MAP_READ);
+    gst_buffer_map(padded, &out, GST_MAP_WRITE);
+    for (gint y = 0; y < H; y++)
+        memcpy(out.data + OFFSET + (gsize)y * padded_stride, in.data + (gsize)y * tight_stride, (gsize)W * 3);
+    gst_buffer_unmap(padded, &out);
+    gst_buffer_unmap(tight, &in);
+    gsize offsets[GST_VIDEO_MAX_PLANES] = {OFFSET};
+    gint strides[GST_VIDEO_MAX_PLANES] = {padded_stride};
+    gst_buffer_add_video_meta_full(padded, GST_VIDEO_FRAME_FLAG_NONE, GST_VIDEO_FORMAT_RGB, W, H, 1, offsets,
+                                   strides);
+    gfloat want[REF_DIM], got[REF_DIM];
+    embedding_of_frame(tight, W, H, want);
+    embedding_of_frame(padded, W, H, got);
+    double cos = clip_test_cosine(got, want, REF_DIM);
+    fail_unless(cos >= 0.999999, "padded rows: cosine %f", cos);
+}
+GST_END_TEST
+
 static Suite *clip_results_suite(void)
 {
     clip_test_init_fixtures();
@@ -268,6 +296,7 @@ static Suite *clip_results_suite(void)
     tcase_add_test(tc, test_message_fields);
     tcase_add_test(tc, test_top_k_and_threshold);
     tcase_add_test(tc, test_roi_list);
+    tcase_add_test(tc, test_video_meta_strides);
     return s;
 }
 
