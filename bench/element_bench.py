@@ -10,6 +10,11 @@
    the element to the last, so model loading and the classifier build are
    not counted. Decode, upload, preprocessing and readback are hidden only
    if this comes close to (1).
+   The engine and the pipeline run alternately, --rounds times, and the
+   means are compared (the machine's speed drifts between runs). Decoding
+   alone (`decodebin ! fakesink`) is timed too: on lavapipe decode, upload
+   and preprocessing share the CPU cores with the shaders, so they cannot
+   be hidden there the way they are behind a GPU.
 3. Live mode at batch 1 on a live 30 fps source: latency from a frame
    entering the element to the first buffer that carries its result.
 
@@ -44,11 +49,11 @@ def engine_rate(args):
     raise SystemExit("vkclip bench printed no images/s line:\n" + out)
 
 
-def make_video(Gst, path, frames):
+def make_video(Gst, path, frames, size):
     # FFV1 keeps every pixel; the ball and the SMPTE bars change each frame so
     # no decoder shortcut makes frames free.
     launch = (f"videotestsrc num-buffers={frames} pattern=ball ! "
-              "video/x-raw,format=I420,width=640,height=480,framerate=30/1 ! "
+              f"video/x-raw,format=I420,width={size[0]},height={size[1]},framerate=30/1 ! "
               f"avenc_ffv1 ! matroskamux ! filesink location=\"{path}\"")
     run_to_eos(Gst, Gst.parse_launch(launch))
 
@@ -62,6 +67,15 @@ def run_to_eos(Gst, pipeline):
     if msg.type == Gst.MessageType.ERROR:
         err, debug = msg.parse_error()
         raise SystemExit(f"pipeline error: {err.message} ({debug})")
+
+
+def decode_rate(Gst, video):
+    pipeline = Gst.parse_launch(f"filesrc location=\"{video}\" ! decodebin ! fakesink name=s sync=false")
+    times = []
+    pipeline.get_by_name("s").get_static_pad("sink").add_probe(
+        Gst.PadProbeType.BUFFER, lambda pad, info: times.append(time.monotonic()) or Gst.PadProbeReturn.OK)
+    run_to_eos(Gst, pipeline)
+    return (len(times) - 1) / (times[-1] - times[0])
 
 
 def pipeline_rate(Gst, args, video):
@@ -119,8 +133,10 @@ def main():
     p.add_argument("--model", default=os.path.join(ROOT, "models", "vit-b32-f32"))
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--frames", type=int, default=240)
+    p.add_argument("--size", default="640x480", help="the video's frame size, WxH")
     p.add_argument("--seconds", type=float, default=20)
     p.add_argument("--live-results", type=int, default=12)
+    p.add_argument("--rounds", type=int, default=2)
     p.add_argument("--build", default="build")
     p.add_argument("--vkclip", default=None)
     args = p.parse_args()
@@ -135,16 +151,23 @@ def main():
     from gi.repository import Gst
     Gst.init(None)
 
-    engine = engine_rate(args)
+    engines, rates = [], []
     with tempfile.TemporaryDirectory() as tmp:
         video = os.path.join(tmp, "bench video.mkv")
-        make_video(Gst, video, args.frames)
-        rate, frames = pipeline_rate(Gst, args, video)
+        make_video(Gst, video, args.frames, [int(v) for v in args.size.split("x")])
+        decode = decode_rate(Gst, video)
+        for _ in range(args.rounds):
+            engines.append(engine_rate(args))
+            rate, frames = pipeline_rate(Gst, args, video)
+            rates.append(rate)
+    engine, rate = statistics.mean(engines), statistics.mean(rates)
     median, worst, seen = live_latency(Gst, args)
     print(f"model: {args.model}")
     print(f"batch: {args.batch}")
-    print(f"engine (vkclip bench), images/s: {engine:.2f}")
-    print(f"pipeline (filesrc ! decodebin ! clip mode=archive, {frames} frames 640x480 FFV1), frames/s: {rate:.2f}")
+    print(f"engine (vkclip bench), images/s: {engine:.2f} (rounds: {', '.join(f'{v:.2f}' for v in engines)})")
+    print(f"pipeline (filesrc ! decodebin ! clip mode=archive, {frames} frames {args.size} I420 FFV1), "
+          f"frames/s: {rate:.2f} (rounds: {', '.join(f'{v:.2f}' for v in rates)})")
+    print(f"decoding alone (filesrc ! decodebin ! fakesink), frames/s: {decode:.1f}")
     print(f"pipeline / engine: {rate / engine:.2f}")
     print(f"live latency at batch 1, frame in to result out: median {median * 1000:.0f} ms, "
           f"worst {worst * 1000:.0f} ms ({args.live_results} results, {seen} frames seen)")
