@@ -9,7 +9,7 @@
 #define COUNT_OF(a) (sizeof(a) / sizeof((a)[0]))
 #define MAX_NAME_CHARS 32 /* Python's pattern: [^\t\n\f <&#;]{1,32};? */
 
-static const char *find_entity(const char *name, size_t len)
+const char *html5_entity_text(const char *name, size_t len)
 {
     size_t lo = 0, hi = COUNT_OF(html_entities);
     while (lo < hi) {
@@ -118,7 +118,7 @@ static size_t unescape_name(const char *s, size_t len, size_t at, byte_buffer *o
     bool semicolon = i < len && s[i] == ';';
     if (semicolon)
         i++;
-    const char *text = find_entity(s + start, i - start);
+    const char *text = html5_entity_text(s + start, i - start);
     if (text) {
         *ok = byte_buffer_append(out, text, strlen(text));
         return i - at;
@@ -129,7 +129,7 @@ static size_t unescape_name(const char *s, size_t len, size_t at, byte_buffer *o
     if (longest > ascii_chars)
         longest = ascii_chars; /* entity names are ASCII */
     for (size_t x = longest; x >= 2; x--) {
-        text = find_entity(s + start, x);
+        text = html5_entity_text(s + start, x);
         if (text) {
             *ok = byte_buffer_append(out, text, strlen(text)) &&
                   byte_buffer_append(out, s + start + x, i - start - x);

@@ -12,6 +12,10 @@
 
 #include "text/byte_buffer.h"
 
+/* The text of the HTML5 named reference name[0..len) (as html.entities.html5
+ * spells it, with its ';' where it has one), or NULL. */
+const char *html5_entity_text(const char *name, size_t len);
+
 /* Appends the unescaped form of the valid UTF-8 s. False when memory runs out. */
 bool html_unescape(const char *s, size_t len, byte_buffer *out);
 

@@ -105,6 +105,16 @@ int32_t string_id_map_get(const string_id_map *m, const char *key, size_t len)
     return m->slots[string_find(m, key, len, hash_bytes(key, len))].id;
 }
 
+const char *string_id_map_key_of(const string_id_map *m, int32_t id, size_t *len)
+{
+    for (size_t j = 0; j < m->cap; j++)
+        if (m->slots[j].id >= 0 && m->slots[j].id == id) {
+            *len = m->slots[j].len;
+            return m->arena + m->slots[j].offset;
+        }
+    return NULL;
+}
+
 void string_id_map_free(string_id_map *m)
 {
     free(m->slots);

@@ -19,6 +19,9 @@ typedef struct string_id_map {
 bool string_id_map_put(string_id_map *m, const char *key, size_t len, int32_t id, int32_t *existing);
 /* The id of key, or -1. */
 int32_t string_id_map_get(const string_id_map *m, const char *key, size_t len);
+/* The key with this id (not NUL-terminated; *len gets its length), or NULL.
+ * A linear search, for messages. */
+const char *string_id_map_key_of(const string_id_map *m, int32_t id, size_t *len);
 void string_id_map_free(string_id_map *m);
 
 typedef struct merge_rule {

@@ -1,6 +1,7 @@
 #include "text/text_clean.h"
 
 #include "text/html_unescape.h"
+#include "text/text_fixes.h"
 #include "text/unicode_text.h"
 
 /* Python's strip(), then regex's \s+ -> ' ', then strip() again. The second
@@ -45,16 +46,23 @@ static bool collapse_whitespace(const char *s, size_t len, byte_buffer *out)
     return true;
 }
 
-bool clip_text_clean(const char *text, size_t len, byte_buffer *out)
+bool clip_text_clean_ex(const char *text, size_t len, bool text_fixes, byte_buffer *out)
 {
     byte_buffer a = {0}, b = {0};
     byte_buffer_clear(out);
-    bool ok = unicode_nfc(text, len, &a) && html_unescape(a.data, a.len, &b);
+    bool ok = (text_fixes ? text_fix(text, len, &a) : unicode_nfc(text, len, &a)) &&
+              html_unescape(a.data ? a.data : "", a.len, &b);
     byte_buffer_clear(&a);
-    ok = ok && html_unescape(b.data, b.len, &a);
+    ok = ok && html_unescape(b.data ? b.data : "", b.len, &a);
     byte_buffer_clear(&b);
-    ok = ok && collapse_whitespace(a.data, a.len, &b) && unicode_lower(b.data, b.len, out);
+    ok = ok && collapse_whitespace(a.data ? a.data : "", a.len, &b) &&
+         unicode_lower(b.data ? b.data : "", b.len, out);
     byte_buffer_free(&a);
     byte_buffer_free(&b);
     return ok;
+}
+
+bool clip_text_clean(const char *text, size_t len, byte_buffer *out)
+{
+    return clip_text_clean_ex(text, len, true, out);
 }

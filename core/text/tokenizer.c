@@ -26,6 +26,8 @@ void clip_tokenizer_free(clip_tokenizer *tok)
 int32_t clip_tokenizer_sot(const clip_tokenizer *tok) { return tok->sot; }
 int32_t clip_tokenizer_eot(const clip_tokenizer *tok) { return tok->eot; }
 int32_t clip_tokenizer_vocab_size(const clip_tokenizer *tok) { return tok->vocab_size; }
+uint64_t clip_tokenizer_digest(const clip_tokenizer *tok) { return tok->digest; }
+void clip_tokenizer_set_text_fixes(clip_tokenizer *tok, bool on) { tok->no_text_fixes = !on; }
 
 static bool piece_is(const char *piece, size_t len, const char *literal)
 {
@@ -83,12 +85,15 @@ int clip_tokenizer_encode(clip_tokenizer *tok, const char *text, int32_t *ids, i
         errbuf_set(err, "text is too long (%zu bytes)", len);
         return -1;
     }
+    /* Well-formed UTF-8 only, as Python's strict decoding of a file or an
+     * argument: a surrogate encoded alone is an error here (text_fix could
+     * repair it, see text_fixes.h). */
     if (!utf8_is_valid(text, len, &bad_at)) {
         errbuf_set(err, "text is not valid UTF-8 at byte %zu", bad_at);
         return -1;
     }
     byte_buffer clean = {0};
-    if (!clip_text_clean(text, len, &clean)) {
+    if (!clip_text_clean_ex(text, len, !tok->no_text_fixes, &clean)) {
         byte_buffer_free(&clean);
         errbuf_set(err, "out of memory while cleaning the text");
         return -1;

@@ -12,6 +12,8 @@ struct clip_tokenizer {
     int32_t byte_end_id[256];  /* the same with "</w>": the last byte of a piece */
     int32_t sot, eot;          /* <|startoftext|>, <|endoftext|> */
     int32_t vocab_size;
+    uint64_t digest;           /* clip_tokenizer_digest */
+    bool no_text_fixes;        /* NFC only instead of text_fix */
     word_cache cache;
 };
 

@@ -10,6 +10,7 @@
 #include "model/json.h"
 #include "text/byte_buffer.h"
 #include "text/byte_symbols.h"
+#include "text/content_hash.h"
 #include "text/tokenizer_internal.h"
 #include "text/unicode_text.h"
 #include "util/mapped_file.h"
@@ -139,9 +140,10 @@ static bool lookup_byte_symbols(clip_tokenizer *tok, const string_id_map *vocab,
     return true;
 }
 
+/* reached (NULL, or one flag a vocabulary id) gets every merge's result. */
 static bool add_merge_rules(clip_tokenizer *tok, const string_id_map *vocab, const char *vocab_name,
                             const char *merges_name, const merge_line *lines, size_t count,
-                            errbuf *err)
+                            uint8_t *reached, errbuf *err)
 {
     byte_buffer joined = {0};
     bool ok = true;
@@ -165,15 +167,77 @@ static bool add_merge_rules(clip_tokenizer *tok, const string_id_map *vocab, con
         }
         if (!pair_map_put(&tok->merges, left, right, (merge_rule){(int32_t)k, result}))
             ok = errbuf_set(err, "%s: out of memory", merges_name);
+        else if (reached && result < tok->vocab_size)
+            reached[result] = 1;
     }
     byte_buffer_free(&joined);
     return ok;
 }
 
-/* Everything the encoder needs, looked up in the vocabulary by name. */
+/* A token's text for a message: at most about 40 bytes, cut between
+ * characters, control characters and quotes as \xNN. */
+static void describe_token(char *out, size_t cap, const char *s, size_t len)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < len && o + 8 < cap && o < 40;) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 || c == 0x7F || c == '\'' || c == '\\') {
+            o += (size_t)snprintf(out + o, cap - o, "\\x%02X", c);
+            i++;
+            continue;
+        }
+        size_t n = c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
+        if (i + n > len)
+            break;
+        memcpy(out + o, s + i, n);
+        o += n;
+        i += n;
+    }
+    out[o] = '\0';
+}
+
+/* A merges.txt that is short of what vocab.json holds (truncated, empty,
+ * only its header, or from another tokenizer) would tokenize every prompt
+ * differently: each token must be a byte symbol, a special token or the
+ * result of a merge. */
+static bool check_reachable(const clip_tokenizer *tok, const string_id_map *vocab, const uint8_t *present,
+                            uint8_t *reached, size_t merges, const char *vocab_name, const char *merges_name,
+                            errbuf *err)
+{
+    for (int b = 0; b < 256; b++)
+        reached[tok->byte_id[b]] = reached[tok->byte_end_id[b]] = 1;
+    reached[tok->sot] = reached[tok->eot] = 1;
+    size_t tokens = 0, unreached = 0;
+    int32_t first = -1;
+    for (int32_t id = 0; id < tok->vocab_size; id++) {
+        if (!present[id])
+            continue;
+        tokens++;
+        if (!reached[id]) {
+            unreached++;
+            if (first < 0)
+                first = id;
+        }
+    }
+    if (!unreached)
+        return true;
+    size_t len = 0;
+    const char *text = string_id_map_key_of(vocab, first, &len);
+    char shown[64];
+    describe_token(shown, sizeof shown, text ? text : "", text ? len : 0);
+    return errbuf_set(err, "%s: %zu merges do not make %zu of the %zu tokens of %s (the first: '%s', id %d), "
+                           "which are neither byte symbols, %s nor %s: the file is truncated or belongs to "
+                           "another vocabulary",
+                      merges_name, merges, unreached, tokens, vocab_name, shown, first, SOT_TEXT, EOT_TEXT);
+}
+
+/* Everything the encoder needs, looked up in the vocabulary by name.
+ * present (NULL for OpenAI's file, whose vocabulary the merges make) flags
+ * the ids vocab.json gives out, which must all be reachable. */
 static bool finish_tokenizer(clip_tokenizer *tok, const string_id_map *vocab,
                              const char *vocab_name, const char *merges_name,
-                             const merge_line *lines, size_t count, errbuf *err)
+                             const merge_line *lines, size_t count, const uint8_t *present,
+                             errbuf *err)
 {
     if (!lookup_byte_symbols(tok, vocab, vocab_name, err))
         return false;
@@ -182,7 +246,13 @@ static bool finish_tokenizer(clip_tokenizer *tok, const string_id_map *vocab,
     if (tok->sot < 0 || tok->eot < 0)
         return errbuf_set(err, "%s: special token '%s' is missing", vocab_name,
                           tok->sot < 0 ? SOT_TEXT : EOT_TEXT);
-    if (!add_merge_rules(tok, vocab, vocab_name, merges_name, lines, count, err))
+    uint8_t *reached = NULL;
+    if (present && !(reached = calloc((size_t)tok->vocab_size, 1)))
+        return errbuf_set(err, "%s: out of memory", vocab_name);
+    bool ok = add_merge_rules(tok, vocab, vocab_name, merges_name, lines, count, reached, err) &&
+              (!present || check_reachable(tok, vocab, present, reached, count, vocab_name, merges_name, err));
+    free(reached);
+    if (!ok)
         return false;
     if (!word_cache_init(&tok->cache))
         return errbuf_set(err, "%s: out of memory", vocab_name);
@@ -198,76 +268,114 @@ static char *join_path(const char *dir, const char *file)
     return p;
 }
 
-/* vocab.json: an object of token text -> integer id, ids unique. */
-static bool read_vocab_json(const char *path, string_id_map *vocab, int32_t *vocab_size,
-                            errbuf *err)
+/* vocab.json: an object of token text -> integer id, ids unique. *present
+ * gets one flag a possible id (0 .. *vocab_size - 1), set for those given. */
+static bool parse_vocab_json(const char *name, const char *text, size_t len, string_id_map *vocab,
+                             int32_t *vocab_size, uint8_t **present, errbuf *err)
 {
-    size_t len;
-    char *text = read_text_file(path, &len, err);
-    if (!text)
-        return false;
+    *present = NULL;
+    *vocab_size = 0;
     json_doc *doc = json_parse(text, len, err);
-    free(text);
     if (!doc)
-        return errbuf_prefix(err, "%s", path);
+        return errbuf_prefix(err, "%s", name);
     const json_value *root = json_root(doc);
     bool ok = true;
     uint8_t *seen = NULL;
     int32_t max_id = -1;
     if (root->type != JSON_OBJECT || root->count == 0) {
-        ok = errbuf_set(err, "%s: expected an object of token -> id, found %s", path,
+        ok = errbuf_set(err, "%s: expected an object of token -> id, found %s", name,
                         root->type == JSON_OBJECT ? "an empty object" : json_type_phrase(root->type));
     } else if (!(seen = calloc(MAX_VOCAB_ID + 1, 1))) {
-        ok = errbuf_set(err, "%s: out of memory", path);
+        ok = errbuf_set(err, "%s: out of memory", name);
     }
     for (const json_value *m = ok ? json_first(root) : NULL; m && ok; m = json_next(m)) {
         int64_t id;
         int32_t existing;
         if (!json_integer(m, &id) || id < 0 || id > MAX_VOCAB_ID) {
-            ok = errbuf_set(err, "%s: the id of '%s' is not an integer in [0, %d]", path,
+            ok = errbuf_set(err, "%s: the id of '%s' is not an integer in [0, %d]", name,
                             m->key, MAX_VOCAB_ID);
         } else if (seen[id]) {
             ok = errbuf_set(err, "%s: id %lld is given to more than one token ('%s' among them)",
-                            path, (long long)id, m->key);
+                            name, (long long)id, m->key);
         } else if (!string_id_map_put(vocab, m->key, m->key_len, (int32_t)id, &existing)) {
-            ok = errbuf_set(err, "%s: out of memory", path);
+            ok = errbuf_set(err, "%s: out of memory", name);
         } else {
             seen[id] = 1;
             if (id > max_id)
                 max_id = (int32_t)id;
         }
     }
-    free(seen);
     json_free(doc);
+    if (!ok) {
+        free(seen);
+        return false;
+    }
+    *present = seen;
     *vocab_size = max_id + 1;
-    return ok;
+    return true;
 }
 
-clip_tokenizer *clip_tokenizer_load_dir(const char *model_dir, errbuf *err)
+static uint64_t digest_mix(uint64_t h, uint64_t v)
+{
+    h ^= v + 0x9E3779B97F4A7C15ull + (h << 6) + (h >> 2);
+    return h;
+}
+
+static clip_tokenizer *load_texts(const char *vocab_name, const char *vocab_text, size_t vocab_len,
+                                  const char *merges_name, const char *merges_text, size_t merges_len,
+                                  errbuf *err)
 {
     clip_tokenizer *tok = calloc(1, sizeof *tok);
-    char *vocab_path = join_path(model_dir, "vocab.json");
-    char *merges_path = join_path(model_dir, "merges.txt");
     string_id_map vocab = {0};
     merge_line *lines = NULL;
-    size_t count = 0, len = 0;
-    char *merges_text = NULL;
-    bool ok = tok && vocab_path && merges_path;
+    uint8_t *present = NULL;
+    size_t count = 0;
+    bool ok = tok != NULL;
     if (!ok)
-        errbuf_set(err, "%s: out of memory", model_dir);
-    ok = ok && read_vocab_json(vocab_path, &vocab, &tok->vocab_size, err);
-    ok = ok && (merges_text = read_text_file(merges_path, &len, err)) != NULL;
-    ok = ok && parse_merges(merges_path, merges_text, len, MERGES_TXT, &lines, &count, err);
-    ok = ok && finish_tokenizer(tok, &vocab, vocab_path, merges_path, lines, count, err);
+        errbuf_set(err, "%s: out of memory", vocab_name);
+    ok = ok && parse_vocab_json(vocab_name, vocab_text, vocab_len, &vocab, &tok->vocab_size, &present, err);
+    ok = ok && parse_merges(merges_name, merges_text, merges_len, MERGES_TXT, &lines, &count, err);
+    ok = ok && finish_tokenizer(tok, &vocab, vocab_name, merges_name, lines, count, present, err);
+    if (ok) {
+        uint64_t h = digest_mix(0x76636c6970746f6bull, 1); /* the Hugging Face layout */
+        h = digest_mix(h, (uint64_t)vocab_len);
+        h = digest_mix(h, content_hash64(vocab_text, vocab_len));
+        h = digest_mix(h, (uint64_t)merges_len);
+        tok->digest = digest_mix(h, content_hash64(merges_text, merges_len));
+    }
+    free(present);
     free(lines);
-    free(merges_text);
     string_id_map_free(&vocab);
-    free(vocab_path);
-    free(merges_path);
     if (!ok) {
         clip_tokenizer_free(tok);
         return NULL;
     }
+    return tok;
+}
+
+clip_tokenizer *clip_tokenizer_load_memory(const char *vocab_json, size_t vocab_len, const char *merges_txt,
+                                           size_t merges_len, errbuf *err)
+{
+    return load_texts("vocab.json", vocab_json ? vocab_json : "", vocab_json ? vocab_len : 0, "merges.txt",
+                      merges_txt ? merges_txt : "", merges_txt ? merges_len : 0, err);
+}
+
+clip_tokenizer *clip_tokenizer_load_dir(const char *model_dir, errbuf *err)
+{
+    char *vocab_path = join_path(model_dir, "vocab.json");
+    char *merges_path = join_path(model_dir, "merges.txt");
+    char *vocab_text = NULL, *merges_text = NULL;
+    size_t vocab_len = 0, merges_len = 0;
+    clip_tokenizer *tok = NULL;
+    if (!vocab_path || !merges_path)
+        errbuf_set(err, "%s: out of memory", model_dir);
+    else if ((vocab_text = read_text_file(vocab_path, &vocab_len, err)) &&
+             (merges_text = read_text_file(merges_path, &merges_len, err)))
+        tok = load_texts(vocab_path, vocab_text, vocab_len, merges_path, merges_text, merges_len, err);
+    free(vocab_text);
+    free(merges_text);
+    free(vocab_path);
+    free(merges_path);
     return tok;
 }
 
@@ -377,8 +485,13 @@ clip_tokenizer *clip_tokenizer_load_bpe_gz(const char *path, errbuf *err)
     bool ok = inflate_gz_file(path, &text, err) &&
               parse_merges(path, text.data, text.len, OPENAI_GZ, &lines, &count, err) &&
               build_openai_vocab(path, lines, count, &vocab, err) &&
-              finish_tokenizer(tok, &vocab, path, path, lines, count, err);
+              finish_tokenizer(tok, &vocab, path, path, lines, count, NULL, err);
     tok->vocab_size = (int32_t)(512 + count + 2);
+    if (ok) {
+        uint64_t h = digest_mix(0x76636c6970746f6bull, 2); /* OpenAI's file, as inflated */
+        h = digest_mix(h, (uint64_t)text.len);
+        tok->digest = digest_mix(h, content_hash64(text.data, text.len));
+    }
     free(lines);
     string_id_map_free(&vocab);
     byte_buffer_free(&text);

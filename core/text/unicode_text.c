@@ -20,6 +20,23 @@ bool utf8_is_valid(const char *s, size_t len, size_t *bad_at)
     return true;
 }
 
+bool utf8_is_valid_or_surrogate(const char *s, size_t len, size_t *bad_at)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    for (size_t i = 0; i < len;) {
+        size_t n = utf8_sequence_length(p + i, len - i);
+        if (n == 0 && len - i >= 3 && p[i] == 0xED && p[i + 1] >= 0xA0 && p[i + 1] <= 0xBF &&
+            (p[i + 2] & 0xC0) == 0x80)
+            n = 3;
+        if (n == 0) {
+            *bad_at = i;
+            return false;
+        }
+        i += n;
+    }
+    return true;
+}
+
 int utf8_decode(const char *s, int32_t *cp)
 {
     const unsigned char *p = (const unsigned char *)s;

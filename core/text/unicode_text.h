@@ -16,6 +16,10 @@
  * nothing past U+10FFFF); otherwise *bad_at gets the offset of the first
  * byte of the first bad sequence. */
 bool utf8_is_valid(const char *s, size_t len, size_t *bad_at);
+/* The same, but a UTF-16 surrogate (U+D800..U+DFFF) encoded on its own in
+ * three bytes (ED A0..BF 80..BF, Python's "surrogatepass") counts as valid:
+ * text_fix turns those into what ftfy's fix_surrogates makes of them. */
+bool utf8_is_valid_or_surrogate(const char *s, size_t len, size_t *bad_at);
 
 /* Decodes the code point at s (which must be valid UTF-8); returns its length. */
 int utf8_decode(const char *s, int32_t *cp);

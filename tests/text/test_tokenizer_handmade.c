@@ -220,6 +220,71 @@ static void check_malformed_files(void)
     CHECK(!clip_tokenizer_load_dir("/nonexistent-vkclip", &err) && strstr(err.msg, "/nonexistent-vkclip/vocab.json"));
 }
 
+/* A merges.txt short of what vocab.json holds is refused, naming the file,
+ * unless every token is still made: a byte symbol, a special token or the
+ * result of a merge. */
+static void check_short_merges(void)
+{
+    static const char *const short_merges[][2] = {
+        {"empty", ""},
+        {"header only", "#version: 0.2\n"},
+        {"truncated: 'hell' and 'hello</w>' are never made", "#version: 0.2\nh e\nl l\n"},
+        {"truncated, no header", "h e\nl l\nhe ll\n"},
+    };
+    for (size_t i = 0; i < sizeof short_merges / sizeof short_merges[0]; i++) {
+        errbuf err = {{0}};
+        clip_tokenizer *tok = load(GOOD_EXTRA, short_merges[i][1], &err);
+        CHECKF(!tok && strstr(err.msg, "/merges.txt: ") && strstr(err.msg, "truncated") &&
+                   strstr(err.msg, "vocab.json") && !strchr(err.msg, '\n'),
+               "%s: %s", short_merges[i][0], tok ? "(loaded)" : err.msg);
+        clip_tokenizer_free(tok);
+    }
+    /* The first token never made is named. */
+    errbuf err = {{0}};
+    clip_tokenizer *tok = load(GOOD_EXTRA, "#version: 0.2\nh e\nl l\n", &err);
+    CHECKF(!tok && strstr(err.msg, "do not make 2 of the 518 tokens") && strstr(err.msg, "'hell', id 514"),
+           "%s", err.msg);
+    clip_tokenizer_free(tok);
+    /* A token nothing could make (not even with every merge) is refused too. */
+    tok = load(GOOD_EXTRA ", \"xyz\": 518", GOOD_MERGES, &err);
+    CHECKF(!tok && strstr(err.msg, "'xyz', id 518"), "%s", tok ? "(loaded)" : err.msg);
+    clip_tokenizer_free(tok);
+
+    /* Consistent short files load: a vocabulary of the byte symbols and the
+     * special tokens with no merges at all, and one cut to its first merges. */
+    tok = load(", \"<|startoftext|>\": 512, \"<|endoftext|>\": 513", "#version: 0.2\n", &err);
+    CHECKF(tok, "bytes only: %s", err.msg);
+    if (tok)
+        expect_ids(tok, "hi", 77, (const int32_t[]){512, 'h', 256 + 'i', 513}, 4);
+    clip_tokenizer_free(tok);
+    tok = load(", \"he\": 512, \"ll\": 513, \"<|startoftext|>\": 516, \"<|endoftext|>\": 517",
+               "#version: 0.2\nh e\nl l\n", &err);
+    CHECKF(tok, "first two merges with their tokens: %s", err.msg);
+    if (tok) /* he ll o</w> */
+        expect_ids(tok, "hello", 77, (const int32_t[]){516, 512, 513, 256 + 'o', 517}, 5);
+    clip_tokenizer_free(tok);
+}
+
+/* The digest covers both files' bytes. */
+static void check_digest(void)
+{
+    errbuf err = {{0}};
+    clip_tokenizer *a = load(GOOD_EXTRA, GOOD_MERGES, &err);
+    clip_tokenizer *b = load(GOOD_EXTRA, GOOD_MERGES, &err);
+    clip_tokenizer *c = load(GOOD_EXTRA, GOOD_MERGES "\n", &err); /* same merges, other bytes */
+    clip_tokenizer *d = load(GOOD_EXTRA ", \"e</w>x\": 600", GOOD_MERGES, &err);
+    CHECKF(a && b && c, "%s", err.msg);
+    CHECK(!d); /* unreachable token */
+    if (a && b && c) {
+        CHECK(clip_tokenizer_digest(a) == clip_tokenizer_digest(b));
+        CHECK(clip_tokenizer_digest(a) != clip_tokenizer_digest(c));
+    }
+    clip_tokenizer_free(a);
+    clip_tokenizer_free(b);
+    clip_tokenizer_free(c);
+    clip_tokenizer_free(d);
+}
+
 static void check_bad_gz(void)
 {
     char path[256];
@@ -265,6 +330,8 @@ int main(void)
     check_tiny_vocabulary();
     check_merge_passes();
     check_malformed_files();
+    check_short_merges();
+    check_digest();
     check_bad_gz();
     remove_file("vocab.json");
     remove_file("merges.txt");

@@ -5,7 +5,9 @@
  *   text_tool unicode                              a line per code point:
  *       hex class(S/L/N/O) isspace(0/1) White_Space(0/1) hex... of lower()
  *
- * VOCAB is a model directory or a .gz merges file; PROMPTS.json a list of strings. */
+ * VOCAB is a model directory or a .gz merges file; PROMPTS.json a list of strings.
+ * With --no-text-fixes first, encode and clean do only NFC where ftfy.fix_text
+ * goes (what a reference without the ftfy module does). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +17,8 @@
 #include "text/tokenizer.h"
 #include "text/unicode_text.h"
 #include "util/mapped_file.h"
+
+static bool text_fixes = true;
 
 static json_doc *read_prompts(const char *path, errbuf *err)
 {
@@ -58,6 +62,7 @@ static int run_encode(const char *vocab, const char *prompts, int max_ids)
         fprintf(stderr, "%s\n", err.msg);
         return 1;
     }
+    clip_tokenizer_set_text_fixes(tok, text_fixes);
     json_doc *doc = read_prompts(prompts, &err);
     if (!doc) {
         fprintf(stderr, "%s\n", err.msg);
@@ -95,7 +100,7 @@ static int run_clean(const char *prompts)
     for (const json_value *v = json_first(json_root(doc)); v; v = json_next(v)) {
         size_t bad;
         if (v->type != JSON_STRING || !utf8_is_valid(v->str, v->str_len, &bad) ||
-            !clip_text_clean(v->str, v->str_len, &out)) {
+            !clip_text_clean_ex(v->str, v->str_len, text_fixes, &out)) {
             puts("\"ERROR\"");
             continue;
         }
@@ -133,12 +138,18 @@ static int run_unicode(void)
 
 int main(int argc, char **argv)
 {
+    if (argc >= 2 && strcmp(argv[1], "--no-text-fixes") == 0) {
+        text_fixes = false;
+        argv++;
+        argc--;
+    }
     if (argc >= 4 && strcmp(argv[1], "encode") == 0)
         return run_encode(argv[2], argv[3], argc >= 5 ? atoi(argv[4]) : 77);
     if (argc == 3 && strcmp(argv[1], "clean") == 0)
         return run_clean(argv[2]);
     if (argc == 2 && strcmp(argv[1], "unicode") == 0)
         return run_unicode();
-    fprintf(stderr, "usage: text_tool encode VOCAB PROMPTS.json [MAX_IDS] | clean PROMPTS.json | unicode\n");
+    fprintf(stderr, "usage: text_tool [--no-text-fixes] encode VOCAB PROMPTS.json [MAX_IDS] | clean PROMPTS.json | "
+                    "unicode\n");
     return 2;
 }
