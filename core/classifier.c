@@ -1,7 +1,10 @@
 #include "classifier.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stddef.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,7 +12,9 @@
 #include <unistd.h>
 
 #define CACHE_MAGIC "VKCLIPZS"
-#define CACHE_VERSION 2u
+#define CACHE_VERSION 3u /* 3: the key covers all text-tower bytes and the tokenizer files */
+#define RECORD_MAGIC "VKCLIPWD"
+#define RECORD_VERSION 1u
 
 uint64_t fnv1a64(uint64_t h, const void *data, size_t len)
 {
@@ -138,6 +143,45 @@ void classifier_key_free(classifier_key *k)
     memset(k, 0, sizeof *k);
 }
 
+/* fopen(path, "rb") of a regular file, or NULL: never blocks on a FIFO
+ * (opened non-blocking, checked with fstat, then made blocking again). */
+static FILE *open_regular(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0)
+        return NULL;
+    struct stat st;
+    int flags = fcntl(fd, F_GETFL);
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0) {
+        close(fd);
+        return NULL;
+    }
+    FILE *f = fdopen(fd, "rb");
+    if (!f)
+        close(fd);
+    return f;
+}
+
+static atomic_bool cache_warned;
+
+void classifier_cache_warn(const char *dir, int errnum)
+{
+    if (atomic_exchange(&cache_warned, true))
+        return;
+    /* One line whatever the name holds. */
+    char shown[1024];
+    size_t o = 0;
+    for (const unsigned char *p = (const unsigned char *)dir; *p && o + 5 < sizeof shown; p++) {
+        if (*p < 0x20 || *p == 0x7F)
+            o += (size_t)snprintf(shown + o, sizeof shown - o, "\\x%02X", *p);
+        else
+            shown[o++] = (char)*p;
+    }
+    shown[o] = '\0';
+    fprintf(stderr, "vkclip: warning: cannot write the classifier cache in %s: %s; classifiers will be built "
+                    "again on every run\n", shown, strerror(errnum));
+}
+
 static void cache_path(char *out, size_t cap, const char *dir, const classifier_key *k)
 {
     snprintf(out, cap, "%s/classifier-%016llx.bin", dir, (unsigned long long)k->hash);
@@ -175,7 +219,7 @@ bool classifier_cache_load(classifier *c, const char *dir, const classifier_key 
     if (!*dir)
         return false;
     cache_path(path, sizeof path, dir, k);
-    FILE *f = fopen(path, "rb");
+    FILE *f = open_regular(path);
     if (!f)
         return false;
     cache_header h;
@@ -208,39 +252,155 @@ bool classifier_cache_load(classifier *c, const char *dir, const classifier_key 
     return ok;
 }
 
-static void make_dirs(const char *dir)
+/* mkdir -p; 0, or the errno of the first mkdir that failed for another
+ * reason than the folder being there. */
+static int make_dirs(const char *dir)
 {
     char tmp[4096];
+    int failure = 0;
     snprintf(tmp, sizeof tmp, "%s", dir);
-    for (char *p = tmp + 1; *p; p++)
-        if (*p == '/') {
-            *p = '\0';
-            mkdir(tmp, 0755);
-            *p = '/';
+    for (char *p = tmp + 1;; p++) {
+        if ((*p != '/' && *p != '\0') || p[-1] == '/') { /* inside a name, or an empty one */
+            if (*p == '\0')
+                break;
+            continue;
         }
-    mkdir(tmp, 0755);
+        char c = *p;
+        *p = '\0';
+        int e = mkdir(tmp, 0755) == 0 ? 0 : errno;
+        struct stat st;
+        if (e == EEXIST && c == '\0' && stat(tmp, &st) == 0 && !S_ISDIR(st.st_mode))
+            e = ENOTDIR;
+        if (e && e != EEXIST && !failure)
+            failure = e;
+        *p = c;
+        if (c == '\0')
+            break;
+    }
+    return failure;
+}
+
+/* Writes len bytes as dir/name through a temporary file renamed into place
+ * last, so that a reader never sees half a file; warns (once) on failure. */
+static void write_whole(const char *dir, const char *path, const void *head, size_t head_len, const void *a,
+                        size_t a_len, const void *b, size_t b_len)
+{
+    int mkdir_err = make_dirs(dir);
+    char tmp[4400];
+    snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid());
+    FILE *f = fopen(tmp, "wb");
+    if (!f) {
+        classifier_cache_warn(dir, mkdir_err ? mkdir_err : errno);
+        return;
+    }
+    errno = 0;
+    bool ok = fwrite(head, 1, head_len, f) == head_len && (!a_len || fwrite(a, 1, a_len, f) == a_len) &&
+              (!b_len || fwrite(b, 1, b_len, f) == b_len);
+    int err = errno;
+    if (fclose(f) != 0 && ok) {
+        ok = false;
+        err = errno;
+    }
+    if (ok && rename(tmp, path) != 0) {
+        ok = false;
+        err = errno;
+    }
+    if (!ok) {
+        unlink(tmp);
+        classifier_cache_warn(dir, err ? err : EIO);
+    }
 }
 
 void classifier_cache_save(const classifier *c, const char *dir, const classifier_key *k)
 {
     if (!*dir)
         return;
-    make_dirs(dir);
-    char path[4200], tmp[4300];
+    char path[4200];
     cache_path(path, sizeof path, dir, k);
-    snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid());
-    FILE *f = fopen(tmp, "wb");
-    if (!f)
-        return;
     size_t n = (size_t)c->labels * c->dim;
     cache_header h = {.version = CACHE_VERSION, .dim = (uint32_t)c->dim, .labels = (uint32_t)c->labels,
                       .scale = c->scale, .key_len = k->len,
                       .weights_hash = fnv1a64(FNV1A64_INIT, c->weights, n * sizeof *c->weights)};
     memcpy(h.magic, CACHE_MAGIC, 8);
-    bool ok = fwrite(&h, sizeof h, 1, f) == 1 && fwrite(k->text, 1, k->len, f) == k->len &&
-              fwrite(c->weights, sizeof *c->weights, n, f) == n;
-    ok = fclose(f) == 0 && ok;
-    /* Rename last, so a reader never sees half a file. */
-    if (!ok || rename(tmp, path) != 0)
-        unlink(tmp);
+    write_whole(dir, path, &h, sizeof h, k->text, k->len, c->weights, n * sizeof *c->weights);
+}
+
+/* ---- digest records ---- */
+
+bool file_identity_of(const char *path, file_identity *id)
+{
+    struct stat st;
+    memset(id, 0, sizeof *id);
+    if (stat(path, &st) != 0)
+        return false;
+    *id = (file_identity){(uint64_t)st.st_dev, (uint64_t)st.st_ino, (uint64_t)st.st_size,
+                          (int64_t)st.st_mtim.tv_sec, (int64_t)st.st_mtim.tv_nsec,
+                          (int64_t)st.st_ctim.tv_sec, (int64_t)st.st_ctim.tv_nsec};
+    return true;
+}
+
+bool file_identity_equal(const file_identity *a, const file_identity *b)
+{
+    return a->dev == b->dev && a->ino == b->ino && a->size == b->size && a->mtime_s == b->mtime_s &&
+           a->mtime_ns == b->mtime_ns && a->ctime_s == b->ctime_s && a->ctime_ns == b->ctime_ns;
+}
+
+typedef struct digest_record {
+    char magic[8];
+    uint32_t version, reserved;
+    file_identity id;
+    uint64_t what, sample, digest;
+    uint64_t check; /* fnv1a64 of everything above */
+} digest_record;
+
+static void record_path(char *out, size_t cap, const char *dir, const file_identity *id)
+{
+    uint64_t h = fnv1a64(FNV1A64_INIT, &id->dev, sizeof id->dev);
+    h = fnv1a64(h, &id->ino, sizeof id->ino);
+    snprintf(out, cap, "%s/weights-%016llx.digest", dir, (unsigned long long)h);
+}
+
+static void record_fill(digest_record *r, const file_identity *id, uint64_t what, uint64_t sample,
+                        uint64_t digest)
+{
+    memset(r, 0, sizeof *r);
+    memcpy(r->magic, RECORD_MAGIC, 8);
+    r->version = RECORD_VERSION;
+    r->id = *id;
+    r->what = what;
+    r->sample = sample;
+    r->digest = digest;
+    r->check = fnv1a64(FNV1A64_INIT, r, offsetof(digest_record, check));
+}
+
+bool digest_record_load(const char *dir, const file_identity *id, uint64_t what, uint64_t sample,
+                        uint64_t *digest)
+{
+    if (!*dir)
+        return false;
+    char path[4200];
+    record_path(path, sizeof path, dir, id);
+    FILE *f = open_regular(path);
+    if (!f)
+        return false;
+    digest_record r, want;
+    bool ok = fread(&r, sizeof r, 1, f) == 1 && fgetc(f) == EOF;
+    fclose(f);
+    record_fill(&want, id, what, sample, r.digest);
+    ok = ok && memcmp(&r, &want, sizeof r) == 0;
+    if (ok)
+        *digest = r.digest;
+    return ok;
+}
+
+void digest_record_save(const char *dir, const file_identity *id, uint64_t what, uint64_t sample,
+                        uint64_t digest)
+{
+    if (!*dir)
+        return;
+    char path[4200];
+    record_path(path, sizeof path, dir, id);
+    digest_record r;
+    record_fill(&r, id, what, sample, digest);
+    write_whole(dir, path, &r, sizeof r, NULL, 0, NULL, 0);
 }

@@ -8,6 +8,7 @@
 
 #include "classifier.h"
 #include "model/dtype.h"
+#include "text/content_hash.h"
 #include "vkclip_internal.h"
 
 struct vkclip_classifier {
@@ -260,38 +261,12 @@ int vkclip_encode_texts(vkclip_model *m, const char *const *texts, int n, float 
 
 /* ---- zero-shot classifiers ---- */
 
-/* Feeds one tensor into the fingerprint: its name, type and shape, all of
- * its bytes when small, else 64 evenly spaced runs of 64 bytes (enough to
- * tell checkpoints apart without reading hundreds of megabytes), and the size
- * and modification time of the file that holds it. */
-static uint64_t fingerprint_tensor(uint64_t h, const vkclip_model *m, const char *name)
-{
-    const char *file = NULL;
-    const st_tensor *t = model_weights_find(m->weights, name, &file);
-    h = fnv1a64(h, name, strlen(name) + 1);
-    if (!t)
-        return h;
-    h = fnv1a64(h, &t->dtype, sizeof t->dtype);
-    h = fnv1a64(h, t->shape, (size_t)t->ndim * sizeof t->shape[0]);
-    const unsigned char *data = t->data;
-    if (t->nbytes <= (1u << 20)) {
-        h = fnv1a64(h, data, t->nbytes);
-    } else {
-        for (size_t i = 0; i < 64; i++)
-            h = fnv1a64(h, data + (t->nbytes - 64) / 63 * i, 64);
-    }
-    struct stat st;
-    if (file && stat(file, &st) == 0) {
-        int64_t facts[3] = {(int64_t)st.st_size, (int64_t)st.st_mtim.tv_sec, (int64_t)st.st_mtim.tv_nsec};
-        h = fnv1a64(h, facts, sizeof facts);
-    }
-    return h;
-}
+/* The tensors a classifier depends on: the text tower's, the projection
+ * and the logit scale (what clip_text_load and logit_scale_of read). */
+#define FIXED_KEY_TENSORS 6
+#define KEY_TENSORS_PER_LAYER 16
 
-/* What a classifier of this model depends on besides labels and templates:
- * every tensor of the text tower and the logit scale, the text config, and
- * the activation type. */
-static uint64_t model_fingerprint(const vkclip_model *m)
+static int key_tensor_names(const vkclip_model *m, char (*names)[160], int cap)
 {
     static const char *const fixed[] = {
         "text_model.embeddings.token_embedding.weight", "text_model.embeddings.position_embedding.weight",
@@ -303,21 +278,116 @@ static uint64_t model_fingerprint(const vkclip_model *m)
         "self_attn.q_proj.bias", "self_attn.k_proj.bias", "self_attn.v_proj.bias",
         "self_attn.out_proj.weight", "self_attn.out_proj.bias", "mlp.fc1.weight", "mlp.fc1.bias",
         "mlp.fc2.weight", "mlp.fc2.bias"};
-    uint64_t h = FNV1A64_INIT;
-    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
-        h = fingerprint_tensor(h, m, fixed[i]);
-    char name[160];
+    int n = 0;
+    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0] && n < cap; i++)
+        snprintf(names[n++], sizeof names[0], "%s", fixed[i]);
     for (int l = 0; l < m->cfg.text.num_layers; l++)
-        for (size_t i = 0; i < sizeof per_layer / sizeof per_layer[0]; i++) {
-            snprintf(name, sizeof name, "text_model.encoder.layers.%d.%s", l, per_layer[i]);
-            h = fingerprint_tensor(h, m, name);
+        for (size_t i = 0; i < sizeof per_layer / sizeof per_layer[0] && n < cap; i++)
+            snprintf(names[n++], sizeof names[0], "text_model.encoder.layers.%d.%s", l, per_layer[i]);
+    return n;
+}
+
+/* A cheap look at a tensor's bytes (all of them up to 4 KiB, else 64 runs
+ * of 64 bytes evenly spaced): it checks a digest record against the mapping
+ * in use, it is no key. */
+static uint64_t sample_tensor(uint64_t h, const st_tensor *t)
+{
+    const unsigned char *data = t->data;
+    if (t->nbytes <= 4096)
+        return fnv1a64(h, data, t->nbytes);
+    for (size_t i = 0; i < 64; i++)
+        h = fnv1a64(h, data + (t->nbytes - 64) / 63 * i, 64);
+    return h;
+}
+
+static uint64_t mix(uint64_t h, uint64_t v)
+{
+    return fnv1a64(h, &v, sizeof v);
+}
+
+/* The digest of the key tensors that one weight file holds (names[i] for
+ * the i with file_of[i] == file): the full hash of their bytes, taken from
+ * the mapping the model uses, or from the file's record in the cache dir
+ * when the record matches the file as it is now (same inode, size, mtime and
+ * ctime, same tensors, same sample), so a second run reads no gigabytes. */
+static uint64_t digest_of_file(const char *dir, const char *file, const st_tensor *const *tensors,
+                               const char *const *file_of, int n)
+{
+    uint64_t what = FNV1A64_INIT, sample = FNV1A64_INIT;
+    for (int i = 0; i < n; i++) {
+        if (file_of[i] != file)
+            continue;
+        const st_tensor *t = tensors[i];
+        what = fnv1a64(what, t->name, strlen(t->name) + 1);
+        what = fnv1a64(what, &t->dtype, sizeof t->dtype);
+        what = fnv1a64(what, &t->ndim, sizeof t->ndim);
+        what = fnv1a64(what, t->shape, (size_t)t->ndim * sizeof t->shape[0]);
+        what = mix(what, (uint64_t)t->nbytes);
+        sample = sample_tensor(sample, t);
+    }
+    file_identity before, after;
+    bool known = file_identity_of(file, &before);
+    uint64_t digest;
+    if (known && digest_record_load(dir, &before, what, sample, &digest))
+        return digest;
+    digest = FNV1A64_INIT;
+    for (int i = 0; i < n; i++)
+        if (file_of[i] == file)
+            digest = mix(digest, content_hash64(tensors[i]->data, tensors[i]->nbytes));
+    /* Remember it only if the file did not change while it was read. */
+    if (known && file_identity_of(file, &after) && file_identity_equal(&before, &after))
+        digest_record_save(dir, &before, what, sample, digest);
+    return digest;
+}
+
+/* What a classifier of this model depends on besides labels and templates:
+ * every byte of every tensor above (and each one's name, type and shape),
+ * the tokenizer files' contents, the text config, and the storage and
+ * activation types. dir is the cache dir (for the digest records). */
+static bool model_fingerprint(const vkclip_model *m, const char *dir, uint64_t *out, errbuf *e)
+{
+    int cap = FIXED_KEY_TENSORS + KEY_TENSORS_PER_LAYER * (m->cfg.text.num_layers > 0 ? m->cfg.text.num_layers : 0);
+    char(*names)[160] = malloc((size_t)cap * sizeof *names);
+    const st_tensor **tensors = calloc((size_t)cap, sizeof *tensors);
+    const char **file_of = calloc((size_t)cap, sizeof *file_of);
+    if (!names || !tensors || !file_of) {
+        free(names);
+        free(tensors);
+        free(file_of);
+        return errbuf_set(e, "out of memory");
+    }
+    int n = key_tensor_names(m, names, cap);
+    uint64_t h = FNV1A64_INIT;
+    int found = 0;
+    for (int i = 0; i < n; i++) {
+        const char *file = NULL;
+        const st_tensor *t = model_weights_find(m->weights, names[i], &file);
+        h = fnv1a64(h, names[i], strlen(names[i]) + 1);
+        h = mix(h, t ? 1 : 0); /* a missing one fails the build anyway */
+        if (t && file) {
+            tensors[found] = t;
+            file_of[found++] = file;
         }
+    }
+    /* Each weight file once, in the order its first tensor comes. */
+    for (int i = 0; i < found; i++) {
+        bool first = true;
+        for (int j = 0; j < i && first; j++)
+            first = file_of[j] != file_of[i];
+        if (first)
+            h = mix(h, digest_of_file(dir, file_of[i], tensors, file_of, found));
+    }
+    free(names);
+    free(tensors);
+    free(file_of);
     const clip_tower_config *t = &m->cfg.text;
-    int64_t facts[10] = {t->hidden_size, t->intermediate_size, t->num_heads, t->num_layers, t->act,
+    int64_t facts[11] = {t->hidden_size, t->intermediate_size, t->num_heads, t->num_layers, t->act,
                          m->cfg.vocab_size, m->cfg.max_position_embeddings, m->cfg.projection_dim,
-                         m->act_type, 0};
-    memcpy(&facts[9], &t->layer_norm_eps, sizeof t->layer_norm_eps);
-    return fnv1a64(h, facts, sizeof facts);
+                         m->act_type, m->matrix_type, 0};
+    memcpy(&facts[10], &t->layer_norm_eps, sizeof t->layer_norm_eps);
+    h = fnv1a64(h, facts, sizeof facts);
+    *out = mix(h, clip_tokenizer_digest(m->text.tokenizer));
+    return true;
 }
 
 static float logit_scale_of(const vkclip_model *m)
@@ -443,12 +513,14 @@ static vkclip_classifier *create_locked(vkclip_model *m, const char *const *labe
         else
             classifier_cache_dir(dir, sizeof dir);
     }
-    bool ok = vc && classifier_key_make(&key, model_fingerprint(m), labels, nlabels, templates, ntemplates, &e);
+    uint64_t fingerprint = 0;
+    bool ok = vc && (!dir[0] || (model_fingerprint(m, dir, &fingerprint, &e) &&
+                                 classifier_key_make(&key, fingerprint, labels, nlabels, templates, ntemplates, &e)));
     if (ok && !(dir[0] && classifier_cache_load(&vc->c, dir, &key, nlabels, m->cfg.projection_dim))) {
         progress_fn progress = {opts ? opts->progress : NULL, opts ? opts->progress_user : NULL,
                                 opts ? opts->cancel : NULL};
         ok = build_classifier(m, &vc->c, labels, nlabels, templates, ntemplates, &progress, &e);
-        if (ok)
+        if (ok && dir[0])
             classifier_cache_save(&vc->c, dir, &key);
     }
     classifier_key_free(&key);

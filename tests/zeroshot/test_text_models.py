@@ -49,6 +49,19 @@ PROMPTS = [
     "   ",
 ]
 
+# What ftfy.fix_text makes of the prompts it changes, derived by hand from
+# its documentation (fix_character_width: "ＬＯＵＤ　ＮＯＩＳＥＳ" -> "LOUD
+# NOISES", https://ftfy.readthedocs.io/en/latest/fixes.html). tokenizer.py
+# runs ftfy only when the module is installed (Debian has none); without it
+# the reference is given these forms, vkclip the prompts as typed.
+FTFY_FIXED = {
+    "ＦＵＬＬＷＩＤＴＨ ｌｅｔｔｅｒｓ": "FULLWIDTH letters",
+}
+
+
+def reference_text(tokenizer, prompt):
+    return prompt if tokenizer.ftfy is not None else FTFY_FIXED.get(prompt, prompt)
+
 MODELS = [
     # name, make_random_clip.py options
     ("w64-l2-h2-quick_gelu-F32", dict(text_width=64, text_layers=2, text_heads=2, embed=32,
@@ -108,7 +121,7 @@ def check_model(c, vkclip, clip_torch, tokenizer, name, model):
     import torch
     context = clip_torch.load_config(model)["text"]["max_position_embeddings"]
     tok = tokenizer.Tokenizer(model)
-    ref_ids = [tok.encode(p, context=context) for p in PROMPTS]
+    ref_ids = [tok.encode(reference_text(tokenizer, p), context=context) for p in PROMPTS]
 
     # "--" ends the options, so a prompt may start with dashes.
     run = testlib.run_vkclip(vkclip, ["tokenize", "--model", model, "--"] + PROMPTS)
