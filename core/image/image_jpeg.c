@@ -15,6 +15,15 @@
  * files that make libjpeg loop (libjpeg-turbo's own fuzzers use 500). */
 #define JPEG_MAX_SCANS 500
 
+/* libjpeg's own memory, beside the RGB output: a progressive (or otherwise
+ * multi-scan) file keeps every DCT coefficient of the image, 2 bytes per
+ * sample, allocated and zeroed before the first scan; a file of a few
+ * hundred kilobytes of end-of-band runs would fill gigabytes. 1 GiB holds
+ * 178,956,970 pixels of 4:4:4 colour, the size past which Pillow refuses
+ * to open an image (twice Image.MAX_IMAGE_PIXELS); baseline files need
+ * little whatever their size. */
+#define JPEG_MAX_MEMORY ((long)1 << 30)
+
 typedef struct jpeg_reader {
     struct jpeg_error_mgr jerr; /* first: cinfo->err points at the reader */
     struct jpeg_progress_mgr progress;
@@ -31,7 +40,14 @@ static void jpeg_fail_with_message(j_common_ptr cinfo)
     jpeg_reader *r = (jpeg_reader *)cinfo->err;
     char msg[JMSG_LENGTH_MAX];
     cinfo->err->format_message(cinfo, msg);
-    errbuf_set(r->err, "%s: bad JPEG: %s", r->name, msg);
+    if (cinfo->err->msg_code == JERR_NO_BACKING_STORE) { /* past JPEG_MAX_MEMORY */
+        j_decompress_ptr d = (j_decompress_ptr)cinfo;
+        errbuf_set(r->err, "%s: JPEG too large to decode: a %ux%u %s file needs more than the %ld MiB "
+                   "the decoder may use", r->name, (unsigned)d->image_width, (unsigned)d->image_height,
+                   d->progressive_mode ? "progressive" : "multi-scan", JPEG_MAX_MEMORY >> 20);
+    } else {
+        errbuf_set(r->err, "%s: bad JPEG: %s", r->name, msg);
+    }
     longjmp(r->on_error, 1);
 }
 
@@ -93,6 +109,7 @@ static bool jpeg_decode_guarded(jpeg_reader *r, const unsigned char *data, size_
         return false;
     j_decompress_ptr cinfo = &r->cinfo;
     jpeg_create_decompress(cinfo); /* keeps cinfo->err, clears the rest */
+    cinfo->mem->max_memory_to_use = JPEG_MAX_MEMORY; /* after: JPEGMEM in the environment is ignored */
     cinfo->progress = &r->progress;
     jpeg_mem_src(cinfo, data, (unsigned long)size);
     jpeg_read_header(cinfo, TRUE);
