@@ -225,9 +225,9 @@ static bool check_reachable(const clip_tokenizer *tok, const string_id_map *voca
     const char *text = string_id_map_key_of(vocab, first, &len);
     char shown[64];
     describe_token(shown, sizeof shown, text ? text : "", text ? len : 0);
-    return errbuf_set(err, "%s: %zu merges do not make %zu of the %zu tokens of %s (the first: '%s', id %d), "
-                           "which are neither byte symbols, %s nor %s: the file is truncated or belongs to "
-                           "another vocabulary",
+    return errbuf_set(err, "%s: its %zu merges do not make %zu of the %zu tokens of %s (the first: '%s', id %d; "
+                           "a token is a byte symbol, %s, %s or the result of a merge): the file is truncated "
+                           "or belongs to another vocabulary",
                       merges_name, merges, unreached, tokens, vocab_name, shown, first, SOT_TEXT, EOT_TEXT);
 }
 
@@ -269,7 +269,9 @@ static char *join_path(const char *dir, const char *file)
 }
 
 /* vocab.json: an object of token text -> integer id, ids unique. *present
- * gets one flag a possible id (0 .. *vocab_size - 1), set for those given. */
+ * gets one flag a possible id (0 .. *vocab_size - 1), set for those given.
+ * Two passes: the ids are checked and their largest found first, so the
+ * flags take what the vocabulary needs, not the largest possible id. */
 static bool parse_vocab_json(const char *name, const char *text, size_t len, string_id_map *vocab,
                              int32_t *vocab_size, uint8_t **present, errbuf *err)
 {
@@ -280,30 +282,32 @@ static bool parse_vocab_json(const char *name, const char *text, size_t len, str
         return errbuf_prefix(err, "%s", name);
     const json_value *root = json_root(doc);
     bool ok = true;
-    uint8_t *seen = NULL;
-    int32_t max_id = -1;
-    if (root->type != JSON_OBJECT || root->count == 0) {
+    int64_t max_id = -1;
+    if (root->type != JSON_OBJECT || root->count == 0)
         ok = errbuf_set(err, "%s: expected an object of token -> id, found %s", name,
                         root->type == JSON_OBJECT ? "an empty object" : json_type_phrase(root->type));
-    } else if (!(seen = calloc(MAX_VOCAB_ID + 1, 1))) {
-        ok = errbuf_set(err, "%s: out of memory", name);
-    }
     for (const json_value *m = ok ? json_first(root) : NULL; m && ok; m = json_next(m)) {
         int64_t id;
+        if (!json_integer(m, &id) || id < 0 || id > MAX_VOCAB_ID)
+            ok = errbuf_set(err, "%s: the id of '%s' is not an integer in [0, %d]", name, m->key,
+                            MAX_VOCAB_ID);
+        else if (id > max_id)
+            max_id = id;
+    }
+    uint8_t *seen = NULL;
+    if (ok && !(seen = calloc((size_t)max_id + 1, 1)))
+        ok = errbuf_set(err, "%s: out of memory", name);
+    for (const json_value *m = ok ? json_first(root) : NULL; m && ok; m = json_next(m)) {
+        int64_t id = 0;
         int32_t existing;
-        if (!json_integer(m, &id) || id < 0 || id > MAX_VOCAB_ID) {
-            ok = errbuf_set(err, "%s: the id of '%s' is not an integer in [0, %d]", name,
-                            m->key, MAX_VOCAB_ID);
-        } else if (seen[id]) {
-            ok = errbuf_set(err, "%s: id %lld is given to more than one token ('%s' among them)",
-                            name, (long long)id, m->key);
-        } else if (!string_id_map_put(vocab, m->key, m->key_len, (int32_t)id, &existing)) {
+        json_integer(m, &id);
+        if (seen[id])
+            ok = errbuf_set(err, "%s: id %lld is given to more than one token ('%s' among them)", name,
+                            (long long)id, m->key);
+        else if (!string_id_map_put(vocab, m->key, m->key_len, (int32_t)id, &existing))
             ok = errbuf_set(err, "%s: out of memory", name);
-        } else {
+        else
             seen[id] = 1;
-            if (id > max_id)
-                max_id = (int32_t)id;
-        }
     }
     json_free(doc);
     if (!ok) {
@@ -311,7 +315,7 @@ static bool parse_vocab_json(const char *name, const char *text, size_t len, str
         return false;
     }
     *present = seen;
-    *vocab_size = max_id + 1;
+    *vocab_size = (int32_t)max_id + 1;
     return true;
 }
 
