@@ -26,6 +26,31 @@ static bool crop_is_whole(const vkclip_rect *r)
     return r->width == 0 || r->height == 0;
 }
 
+static bool is_yuv(vkclip_pixel_format f)
+{
+    return f == VKCLIP_FORMAT_I420 || f == VKCLIP_FORMAT_NV12;
+}
+
+/* How the shader interpolates a YUV frame's chroma (preprocess.h's CHROMA_*),
+ * AUTO resolved as vkclip.h says; 0 for other formats. */
+static uint32_t chroma_mode(const vkclip_frame *f)
+{
+    if (!is_yuv(f->format))
+        return 0;
+    vkclip_chroma_site s = f->chroma_site;
+    if (s == VKCLIP_CHROMA_AUTO)
+        s = f->format == VKCLIP_FORMAT_I420 ? VKCLIP_CHROMA_NEAREST
+            : f->height > 576               ? VKCLIP_CHROMA_MPEG2
+                                            : VKCLIP_CHROMA_JPEG;
+    switch (s) {
+    case VKCLIP_CHROMA_JPEG: return CHROMA_H_CENTRED | CHROMA_V_CENTRED;
+    case VKCLIP_CHROMA_MPEG2: return CHROMA_H_COSITED | CHROMA_V_CENTRED;
+    case VKCLIP_CHROMA_COSITED: return CHROMA_H_COSITED;
+    case VKCLIP_CHROMA_V_COSITED: return CHROMA_H_CENTRED;
+    default: return 0; /* NEAREST */
+    }
+}
+
 void frame_geometry_of(const vkclip_frame *f, frame_geometry *g)
 {
     memset(g, 0, sizeof *g);
@@ -35,9 +60,11 @@ void frame_geometry_of(const vkclip_frame *f, frame_geometry *g)
     int planes = (unsigned)f->format <= VKCLIP_FORMAT_NV12 ? plane_count(f->format) : 1;
     for (int p = 0; p < planes; p++)
         g->strides[p] = f->strides[p];
-    /* Colorimetry only matters to YUV; RGB frames that differ in it share a plan. */
-    g->colorimetry = f->format == VKCLIP_FORMAT_I420 || f->format == VKCLIP_FORMAT_NV12 ? (int)f->colorimetry : 0;
+    /* Colorimetry and chroma siting only matter to YUV; RGB frames that
+     * differ in them share a plan. */
+    g->colorimetry = is_yuv(f->format) ? (int)f->colorimetry : 0;
     g->crop = crop_is_whole(&f->crop) ? (vkclip_rect){0, 0, f->width, f->height} : f->crop;
+    g->chroma = (int)chroma_mode(f);
 }
 
 bool frame_geometry_equal(const frame_geometry *a, const frame_geometry *b)
@@ -64,6 +91,8 @@ bool frame_describe(const vkclip_frame *f, frame_layout *l, errbuf *e)
         return errbuf_set(e, "unknown pixel format %d", (int)f->format);
     if ((unsigned)f->colorimetry > VKCLIP_BT709_FULL)
         return errbuf_set(e, "unknown colorimetry %d", (int)f->colorimetry);
+    if ((unsigned)f->chroma_site > VKCLIP_CHROMA_NEAREST)
+        return errbuf_set(e, "unknown chroma siting %d", (int)f->chroma_site);
     const vkclip_rect *c = &f->crop;
     if (!crop_is_whole(c) &&
         (c->x < 0 || c->y < 0 || c->width < 0 || c->height < 0 || c->x > f->width - c->width ||
@@ -87,6 +116,7 @@ bool frame_describe(const vkclip_frame *f, frame_layout *l, errbuf *e)
     }
     l->matrix = f->colorimetry == VKCLIP_BT709_LIMITED || f->colorimetry == VKCLIP_BT709_FULL ? YUV_BT709 : YUV_BT601;
     l->full_range = f->colorimetry == VKCLIP_BT601_FULL || f->colorimetry == VKCLIP_BT709_FULL;
+    l->chroma = chroma_mode(f);
     int planes = plane_count(f->format);
     uint32_t row_bytes[3] = {0};
     if (f->format <= VKCLIP_FORMAT_XBGR) {

@@ -20,6 +20,7 @@ typedef struct frame_geometry {
     int strides[3];
     int colorimetry;
     vkclip_rect crop;
+    int chroma; /* CHROMA_* resampling of YUV formats (AUTO resolved); 0 otherwise */
 } frame_geometry;
 
 /* Zeroes the key first (it is compared with memcmp). */
@@ -32,7 +33,8 @@ bool frame_geometry_equal(const frame_geometry *a, const frame_geometry *b);
 bool frame_describe(const vkclip_frame *f, frame_layout *l, errbuf *e);
 
 /* True when a and b have the same bytes: planes, strides, format and size
- * (they may differ in crop and colorimetry). One upload serves both. */
+ * (they may differ in crop, colorimetry and chroma siting). One upload
+ * serves both. */
 bool frame_same_pixels(const vkclip_frame *a, const vkclip_frame *b);
 
 /* Writes the frame's planes at dst in the layout frame_describe gave. */

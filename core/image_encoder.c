@@ -7,8 +7,8 @@
  * submission is one vkQueueSubmit of [preprocessing, forward] with the slot's
  * fence; collecting a ticket waits for (or polls) that fence and reads the
  * embeddings. The preprocessing command buffer is recorded again only when
- * the batch's geometries (size, format, strides, colorimetry, crop, which
- * frames share an upload) differ from what it was recorded for. */
+ * the batch's geometries (size, format, strides, colorimetry, chroma siting,
+ * crop, which frames share an upload) differ from what it was recorded for. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -67,6 +67,8 @@ typedef struct push_preprocess_h {
     uint32_t format, bytes_per_pixel, order, stride0, stride1, plane1, plane2;
     uint32_t row_first, rows, crop_w, taps, h_table;
     uint32_t origin_x, origin_y; /* the crop's top-left pixel in the frame */
+    uint32_t chroma;             /* CHROMA_* (preprocess.h) */
+    uint32_t chroma_w, chroma_h; /* the frame's chroma samples per row and column */
 } push_preprocess_h;
 
 typedef struct push_preprocess_v {

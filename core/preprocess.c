@@ -5,7 +5,7 @@
 #include <string.h>
 
 #define PRECISION_BITS 22
-#define TABLE_MATRIX_LEN 12 /* 9 matrix entries, luma offset, chroma offset, unused */
+#define TABLE_MATRIX_LEN 12 /* the 5 YUV coefficients (yuv_matrix_fill), then unused */
 
 /* ---- Pillow's resampling filters (Resample.c) ---- */
 
@@ -158,20 +158,25 @@ static bool resized_size(const clip_preprocess_config *pp, uint32_t width, uint3
     return true;
 }
 
+/* The five coefficients of GStreamer's 8-bit YUV to RGB conversion
+ * (video-converter.c: compute_matrix_to_RGB, prepare_matrix; the ORC
+ * program video_orc_convert_AYUV_ARGB / _I420_ARGB applies them): the
+ * matrix of Kr, Kb scaled by the input range (1 / 219 and 1 / 224, or
+ * 1 / 255, each a float reciprocal), by 255 for RGB and by 256, rounded.
+ * In the order the shader takes them: Y for all three, V for R, U for B,
+ * U for G, V for G. The offsets are not used: the conversion subtracts 128
+ * from all three components. */
 static void yuv_matrix_fill(int32_t *t, yuv_matrix m, bool full_range)
 {
-    double kr = m == YUV_BT709 ? 0.2126 : 0.299;
-    double kb = m == YUV_BT709 ? 0.0722 : 0.114;
+    double kr = m == YUV_BT709 ? 0.2126 : 0.2990;
+    double kb = m == YUV_BT709 ? 0.0722 : 0.1140;
     double kg = 1.0 - kr - kb;
-    double sy = full_range ? 1.0 : 255.0 / 219.0;
-    double sc = full_range ? 1.0 : 255.0 / 224.0;
-    float mat[11] = {
-        (float)sy, 0.0f, (float)(2.0 * (1.0 - kr) * sc),
-        (float)sy, (float)(-2.0 * kb * (1.0 - kb) / kg * sc), (float)(-2.0 * kr * (1.0 - kr) / kg * sc),
-        (float)sy, (float)(2.0 * (1.0 - kb) * sc), 0.0f,
-        full_range ? 0.0f : 16.0f, 128.0f,
-    };
-    memcpy(t, mat, sizeof mat);
+    double sy = (double)(1.0f / (full_range ? 255.0f : 219.0f));
+    double sc = (double)(1.0f / (full_range ? 255.0f : 224.0f));
+    double k[5] = {sy, 2 * (1 - kr) * sc, 2 * (1 - kb) * sc, -2 * kb * (1 - kb) / kg * sc,
+                   -2 * kr * (1 - kr) / kg * sc};
+    for (int i = 0; i < 5; i++)
+        t[i] = (int32_t)rint(255.0 * k[i] * 256.0);
 }
 
 bool preprocess_plan_make(preprocess_plan *plan, const clip_preprocess_config *pp,
@@ -228,6 +233,7 @@ bool preprocess_plan_make(preprocess_plan *plan, const clip_preprocess_config *p
         .row_first = (uint32_t)row_first, .rows = (uint32_t)(row_last - row_first),
         .crop_w = cw, .taps = (uint32_t)hw.taps, .h_table = TABLE_MATRIX_LEN,
         .origin_x = frame->roi_x, .origin_y = frame->roi_y,
+        .chroma = frame->chroma, .chroma_w = (frame->width + 1) / 2, .chroma_h = (frame->height + 1) / 2,
     };
     plan->v = (push_preprocess_v){
         .crop_w = cw, .crop_h = ch, .taps = (uint32_t)vw.taps,

@@ -26,6 +26,16 @@ enum {
     LAYOUT_PATCHES = 1, /* the image tower's patch rows */
 };
 
+/* How the horizontal pass interpolates I420/NV12 chroma to a pixel (bits of
+ * frame_layout.chroma and push_preprocess_h.chroma; see vkclip_chroma_site):
+ * along the row centred, cosited or not at all (nearest), then down the
+ * column centred or not at all. */
+enum {
+    CHROMA_H_CENTRED = 1,
+    CHROMA_H_COSITED = 2,
+    CHROMA_V_CENTRED = 4,
+};
+
 /* The Y'CbCr to RGB matrix for a colorimetry. */
 typedef enum yuv_matrix {
     YUV_BT601,
@@ -46,6 +56,7 @@ typedef struct frame_layout {
     uint64_t bytes;          /* total size of the frame buffer */
     yuv_matrix matrix;
     bool full_range;
+    uint32_t chroma; /* CHROMA_* bits */
 } frame_layout;
 
 typedef struct preprocess_plan {

@@ -122,12 +122,40 @@ typedef enum vkclip_pixel_format {
     VKCLIP_FORMAT_NV12,  /* planes Y, interleaved UV */
 } vkclip_pixel_format;
 
+/* YUV to RGB is GStreamer's (1.22 videoconvert, 8 bits): the matrix of
+ * Kr, Kb (BT.601 0.299, 0.114; BT.709 0.2126, 0.0722) and the range (219/224
+ * levels or 255) in 8-bit fixed point, applied to Y - 128, U - 128, V - 128
+ * and clamped, so that the RGB is the bytes videoconvert makes, bit for bit.
+ * (videoconvert ignores the luma offset of limited range: Y 128 is RGB 128
+ * and Y 235 is 253, where the standard's equations give 130 and 255.) */
 typedef enum vkclip_colorimetry {
     VKCLIP_BT601_LIMITED = 0,
     VKCLIP_BT601_FULL,
     VKCLIP_BT709_LIMITED,
     VKCLIP_BT709_FULL,
 } vkclip_colorimetry;
+
+/* Where I420/NV12 chroma samples sit, which decides how they are
+ * interpolated to every pixel, as videoconvert's chroma resampler does
+ * (video-chroma.c): first along each row, then down the columns, each step
+ * rounded to 8 bits; a frame's neighbours outside a crop count, and indices
+ * clamp at the frame's edges. "Centred" is linear interpolation at 3/4 and
+ * 1/4: (3a + b + 2) >> 2 on one side, (a + 3b + 2) >> 2 on the other;
+ * "cosited" horizontally puts each sample on its even pixel and gives odd
+ * pixels (a + b + 1) >> 1. videoconvert does not interpolate vertically
+ * cosited chroma: each row takes its chroma row. */
+typedef enum vkclip_chroma_site {
+    /* 0: what videoconvert makes of the frame when its caps carry neither
+     * chroma-site nor colorimetry: I420 as NEAREST (videoconvert's
+     * I420 -> RGB conversion ignores the siting), NV12 as JPEG up to 576
+     * rows and MPEG2 above (GstVideoInfo's defaults). */
+    VKCLIP_CHROMA_AUTO = 0,
+    VKCLIP_CHROMA_JPEG,      /* "jpeg", "none", also caps without chroma-site: centred both ways */
+    VKCLIP_CHROMA_MPEG2,     /* "mpeg2", "h-cosited": cosited horizontally, centred vertically */
+    VKCLIP_CHROMA_COSITED,   /* "cosited", "dv": cosited both ways */
+    VKCLIP_CHROMA_V_COSITED, /* "v-cosited": centred horizontally, cosited vertically */
+    VKCLIP_CHROMA_NEAREST,   /* no interpolation: each sample stands for its 2x2 block */
+} vkclip_chroma_site;
 
 /* A rectangle in frame pixels. */
 typedef struct vkclip_rect {
@@ -144,6 +172,7 @@ typedef struct vkclip_frame {
      * the frame were cropped to it before preprocessing. Width or height 0:
      * the whole frame. It must lie inside the frame. */
     vkclip_rect crop;
+    vkclip_chroma_site chroma_site; /* I420 and NV12 only */
 } vkclip_frame;
 
 /* The model's input tensor for one frame: float32 CHW, 3 × S × S, with the

@@ -29,29 +29,44 @@ layout(push_constant) uniform Push {
     uint h_table;         // where the horizontal weights start in TABLE
     uint origin_x, origin_y; // the crop's top-left pixel: (x, y) of the crop is
                              // (origin_x + x, origin_y + y) of the frame, chroma too
+    uint chroma;             // CHROMA_* below (YUV formats)
+    uint chroma_w, chroma_h; // the frame's chroma samples per row and column
 } p;
+
+// Chroma interpolation (core/preprocess.h, vkclip_chroma_site in vkclip.h).
+const uint CHROMA_H_CENTRED = 1u;
+const uint CHROMA_H_COSITED = 2u;
+const uint CHROMA_V_CENTRED = 4u;
 
 uint byte_at(uint i)
 {
     return texelFetch(BYTES, int(i)).x;
 }
 
-// YUV to RGB with the matrix and offsets the host put at TABLE[0..10]
-// (float bits): rgb = M · (Y − y0, U − c0, V − c0), rounded to bytes.
-uvec3 yuv_to_rgb(uint y, uint u, uint v)
+// GStreamer's 8-bit YUV to RGB (ORC video_orc_convert_I420_ARGB): each
+// component minus 128 as a signed byte, widened by duplicating the byte
+// (splatbw), multiplied by the coefficients at TABLE[0..4] keeping the
+// high 16 bits (mulhsw), summed, saturated to a signed byte, plus 128.
+int splat(int s)
 {
-    vec3 yuv = vec3(float(y) - intBitsToFloat(texelFetch(TABLE, 9).x),
-                    float(u) - intBitsToFloat(texelFetch(TABLE, 10).x),
-                    float(v) - intBitsToFloat(texelFetch(TABLE, 10).x));
-    vec3 rgb;
-    for (int c = 0; c < 3; c++)
-        rgb[c] = dot(vec3(intBitsToFloat(texelFetch(TABLE, c * 3).x),
-                          intBitsToFloat(texelFetch(TABLE, c * 3 + 1).x),
-                          intBitsToFloat(texelFetch(TABLE, c * 3 + 2).x)), yuv);
-    return uvec3(clamp(roundEven(rgb), 0.0, 255.0));
+    return s * 256 + (s & 255);
 }
 
-// Pixel (x, y) of the crop.
+int mulhs(int a, int c)
+{
+    return (a * c) >> 16;
+}
+
+// m: the coefficients of Y (all three), V in R, U in B, U in G, V in G.
+uvec3 yuv_to_rgb(int m[5], int y, int u, int v)
+{
+    int wy = mulhs(splat(y - 128), m[0]);
+    int wu = splat(u - 128), wv = splat(v - 128);
+    ivec3 rgb = ivec3(wy + mulhs(wv, m[1]), wy + mulhs(wu, m[3]) + mulhs(wv, m[4]), wy + mulhs(wu, m[2]));
+    return uvec3(clamp(rgb, -128, 127) + 128);
+}
+
+// Pixel (x, y) of the crop, packed formats and GRAY8.
 uvec3 pixel(uint x, uint y)
 {
     x += p.origin_x;
@@ -65,15 +80,81 @@ uvec3 pixel(uint x, uint y)
         uint at = y * p.stride0 + x * p.bytes_per_pixel;
         return uvec3(byte_at(at + ro), byte_at(at + go), byte_at(at + bo));
     }
-    uint luma = byte_at(y * p.stride0 + x);
-    if (p.format == FMT_GRAY)
-        return uvec3(luma);
-    if (p.format == FMT_I420) {
-        uint c = (y / 2u) * p.stride1 + x / 2u;
-        return yuv_to_rgb(luma, byte_at(p.plane1 + c), byte_at(p.plane2 + c));
+    return uvec3(byte_at(y * p.stride0 + x));
+}
+
+// Chroma column j (clamped to the frame) of the two chroma rows a pixel row
+// interpolates between: (U of row r0, U of r1, V of r0, V of r1).
+ivec4 chroma_column(int j, uint r0, uint r1)
+{
+    uint c = uint(clamp(j, 0, int(p.chroma_w) - 1));
+    uint a0 = r0 * p.stride1, a1 = r1 * p.stride1;
+    if (p.format == FMT_I420)
+        return ivec4(byte_at(p.plane1 + a0 + c), byte_at(p.plane1 + a1 + c),
+                     byte_at(p.plane2 + a0 + c), byte_at(p.plane2 + a1 + c));
+    uint at0 = p.plane1 + a0 + 2u * c, at1 = p.plane1 + a1 + 2u * c; // NV12
+    return ivec4(byte_at(at0), byte_at(at1), byte_at(at0 + 1u), byte_at(at1 + 1u));
+}
+
+// The horizontal resampling of one row of an I420/NV12 frame. Chroma is
+// interpolated as GStreamer's chroma resampler does (video-chroma.c): along
+// the row first, (wa * a + wb * b + 2) >> 2 from the chroma columns around
+// the pixel (centred: 1:3 on even pixels, 3:1 on odd; cosited: the sample
+// itself on even pixels, 2:2 on odd; nearest: the sample itself), then down
+// the column the same way between two chroma rows (centred or nearest).
+// The taps walk along the row, so the three chroma columns around the
+// current one are kept and each is fetched once.
+uint resample_yuv(uint cx, uint row, uint xmin, uint count, uint entry)
+{
+    uint y = p.origin_y + p.row_first + row; // in the frame
+    uint k = y >> 1u, r0 = k, r1 = k;
+    int va = 4, vb = 0;
+    if ((p.chroma & CHROMA_V_CENTRED) != 0u) {
+        if ((y & 1u) == 0u) {
+            r0 = max(k, 1u) - 1u;
+            va = 1;
+            vb = 3;
+        } else {
+            r1 = min(k + 1u, p.chroma_h - 1u);
+            va = 3;
+            vb = 1;
+        }
     }
-    uint c = p.plane1 + (y / 2u) * p.stride1 + (x / 2u) * 2u; // NV12
-    return yuv_to_rgb(luma, byte_at(c), byte_at(c + 1u));
+    bool centred = (p.chroma & CHROMA_H_CENTRED) != 0u, cosited = (p.chroma & CHROMA_H_COSITED) != 0u;
+    uint x = p.origin_x + xmin; // in the frame
+    int j = int(x >> 1u);
+    ivec4 prev = chroma_column(j - 1, r0, r1), cur = chroma_column(j, r0, r1), next = chroma_column(j + 1, r0, r1);
+    uint luma = y * p.stride0;
+    int m[5];
+    for (int i = 0; i < 5; i++)
+        m[i] = texelFetch(TABLE, i).x;
+    ivec3 acc = ivec3(1 << (PRECISION_BITS - 1));
+    for (uint t = 0; t < count; t++, x++) {
+        if (int(x >> 1u) != j) { // one chroma column further along
+            j++;
+            prev = cur;
+            cur = next;
+            next = chroma_column(j + 1, r0, r1);
+        }
+        ivec4 a = cur, b = cur;
+        int ha = 4, hb = 0;
+        if ((x & 1u) == 0u) {
+            if (centred) {
+                a = prev;
+                ha = 1;
+                hb = 3;
+            }
+        } else if (centred || cosited) {
+            b = next;
+            ha = centred ? 3 : 2;
+            hb = centred ? 1 : 2;
+        }
+        ivec4 h = (ha * a + hb * b + 2) >> 2;                       // along the row
+        ivec2 uv = (va * h.xz + vb * h.yw + 2) >> 2;                // down the column
+        uvec3 rgb = yuv_to_rgb(m, int(byte_at(luma + x)), uv.x, uv.y);
+        acc += texelFetch(TABLE, int(entry + 2u + t)).x * ivec3(rgb);
+    }
+    return clip8(acc.r) | (clip8(acc.g) << 8) | (clip8(acc.b) << 16);
 }
 
 void main()
@@ -85,6 +166,10 @@ void main()
     uint entry = p.h_table + cx * (2u + p.taps);
     uint xmin = uint(texelFetch(TABLE, int(entry)).x);
     uint count = uint(texelFetch(TABLE, int(entry + 1u)).x);
+    if (p.format == FMT_I420 || p.format == FMT_NV12) {
+        rows_out[row * p.crop_w + cx] = resample_yuv(cx, row, xmin, count, entry);
+        return;
+    }
     ivec3 acc = ivec3(1 << (PRECISION_BITS - 1));
     for (uint k = 0; k < count; k++) {
         int w = texelFetch(TABLE, int(entry + 2u + k)).x;

@@ -8,9 +8,10 @@
  *
  * References the code under test did not produce: the golden embeddings and
  * probabilities of reference.json (OpenAI's code), images decoded by
- * core/image (tested against Pillow), and RGB images the test computes
- * itself from Y'CbCr with the standards' equations. Crops of RGB images
- * against PyTorch on Pillow's crop are in test_crop.py.
+ * core/image (tested against Pillow), and the RGB GStreamer's videoconvert
+ * makes of a Y'CbCr frame as yuv_reference.c computes it (tested against
+ * videoconvert by test_videoconvert.py). Crops of RGB images against
+ * PyTorch on Pillow's crop are in test_crop.py.
  *
  * - async: embeddings of the fixture images in batches of 1..3, two in
  *   flight, collected out of order, equal reference.json's.
@@ -18,9 +19,11 @@
  *   alone; poll returns 0, then 1; unknown and collected tickets are -1; a
  *   bad frame is named by its index and its crop.
  * - crops: a crop preprocesses exactly like the cropped pixels given as a
- *   frame of their own (RGB; I420/NV12 at even offsets); at odd offsets, like
- *   the RGB image the test computes with each pixel's own chroma sample.
- *   Frames that share planes and differ in crop, in one batch.
+ *   frame of their own (RGB; I420/NV12 at even offsets with each chroma
+ *   sample for its 2x2 block); at odd offsets, with the default chroma
+ *   siting (interpolated for NV12), like the same rectangle of the whole
+ *   frame's RGB (chroma neighbours outside the crop count). Frames that
+ *   share planes and differ in crop, in one batch.
  * - threads: three threads with an encoder each on one model, while a fourth
  *   builds a classifier; with --validation the layer must stay silent.
  * - cancel: a build cancelled from another thread returns NULL.
@@ -39,6 +42,7 @@
 #include "model/json.h"
 #include "util/mapped_file.h"
 #include "vkclip.h"
+#include "yuv_reference.h"
 
 #define COS_MIN 0.99999
 #define NIMAGES 2
@@ -301,7 +305,8 @@ static uint8_t to_byte(double v)
     return (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
 }
 
-/* BT.601 limited range by its defining equations (Kr 0.299, Kb 0.114). */
+/* The frames under test are made with BT.601 limited range's defining
+ * equations (Kr 0.299, Kb 0.114), chroma averaged over each 2x2 block. */
 static const double KR = 0.299, KB = 0.114;
 
 static void yuv_make(yuv_frame *f, const rgb_image *img, bool nv12)
@@ -349,10 +354,10 @@ static void yuv_free(yuv_frame *f)
     free(f->V);
 }
 
-static vkclip_frame yuv_as_frame(const yuv_frame *f)
+static vkclip_frame yuv_as_frame(const yuv_frame *f, vkclip_chroma_site site)
 {
     vkclip_frame v = {.format = f->nv12 ? VKCLIP_FORMAT_NV12 : VKCLIP_FORMAT_I420, .width = f->w, .height = f->h,
-                      .colorimetry = VKCLIP_BT601_LIMITED};
+                      .colorimetry = VKCLIP_BT601_LIMITED, .chroma_site = site};
     v.planes[0] = f->Y;
     v.strides[0] = f->ystride;
     v.planes[1] = f->U;
@@ -389,26 +394,15 @@ static void yuv_sub(yuv_frame *out, const yuv_frame *f, int x, int y, int w, int
     }
 }
 
-/* RGB of the region: pixel (i, j) of the crop is the frame's (x + i, y + j),
- * with the chroma sample of that frame pixel, by BT.601's equations. */
-static uint8_t *yuv_region_rgb(const yuv_frame *f, int x0, int y0, int w, int h)
+/* RGB of the region: the rectangle (x0, y0, w, h) of the RGB videoconvert
+ * makes of the whole frame (yuv_reference.c). */
+static uint8_t *yuv_region_rgb(const vkclip_frame *f, int x0, int y0, int w, int h)
 {
-    uint8_t *rgb = malloc((size_t)w * h * 3);
-    for (int j = 0; j < h; j++)
-        for (int i = 0; i < w; i++) {
-            int x = x0 + i, y = y0 + j;
-            size_t c = (size_t)(y / 2) * f->cstride;
-            int U = f->nv12 ? f->U[c + 2 * (size_t)(x / 2)] : f->U[c + (size_t)(x / 2)];
-            int V = f->nv12 ? f->U[c + 2 * (size_t)(x / 2) + 1] : f->V[c + (size_t)(x / 2)];
-            double ey = (f->Y[(size_t)y * f->ystride + x] - 16) / 219.0;
-            double pb = (U - 128) / 224.0, pr = (V - 128) / 224.0;
-            double r = ey + 2 * (1 - KR) * pr, b = ey + 2 * (1 - KB) * pb;
-            double g = (ey - KR * r - KB * b) / (1 - KR - KB);
-            uint8_t *o = rgb + ((size_t)j * w + i) * 3;
-            o[0] = to_byte(255 * r);
-            o[1] = to_byte(255 * g);
-            o[2] = to_byte(255 * b);
-        }
+    uint8_t *whole = malloc((size_t)f->width * f->height * 3), *rgb = malloc((size_t)w * h * 3);
+    CHECK(whole && rgb && yuv_reference_rgb(f, whole));
+    for (int j = 0; whole && rgb && j < h; j++)
+        memcpy(rgb + (size_t)j * w * 3, whole + ((size_t)(y0 + j) * f->width + x0) * 3, (size_t)w * 3);
+    free(whole);
     return rgb;
 }
 
@@ -506,14 +500,15 @@ static void test_crops(void)
         const char *fmt = nv12 ? "NV12" : "I420";
         yuv_frame y;
         yuv_make(&y, img, nv12);
-        vkclip_frame f = yuv_as_frame(&y);
-        /* Even offsets: the crop's chroma is the cropped planes' chroma. */
+        vkclip_frame f = yuv_as_frame(&y, VKCLIP_CHROMA_AUTO), block = yuv_as_frame(&y, VKCLIP_CHROMA_NEAREST);
+        /* Even offsets, each chroma sample for its block: the crop's chroma
+         * is the cropped planes' chroma. */
         static const vkclip_rect even[2] = {{40, 20, 300, 250}, {150, 0, 301, 299}};
         for (int k = 0; k < 2; k++) {
             const vkclip_rect *r = &even[k];
             yuv_frame sub;
             yuv_sub(&sub, &y, r->x, r->y, r->width, r->height);
-            vkclip_frame own = yuv_as_frame(&sub), cropped = f;
+            vkclip_frame own = yuv_as_frame(&sub, VKCLIP_CHROMA_NEAREST), cropped = block;
             cropped.crop = *r;
             char what[80];
             snprintf(what, sizeof what, "%s (%d, %d, %dx%d) vs its planes", fmt, r->x, r->y, r->width, r->height);
@@ -526,18 +521,18 @@ static void test_crops(void)
             CHECKF(cosine(batch, alone, fx.E) >= COS_MIN, "%s: cosine %.7f", what, cosine(batch, alone, fx.E));
             yuv_free(&sub);
         }
-        /* Odd offsets: each pixel keeps the chroma sample of its frame pixel. */
+        /* Odd offsets, default siting: each pixel is the whole frame's. */
         static const vkclip_rect odd[2] = {{41, 23, 301, 251}, {1, 1, 449, 297}};
         for (int k = 0; k < 2; k++) {
             const vkclip_rect *r = &odd[k];
-            uint8_t *rgb = yuv_region_rgb(&y, r->x, r->y, r->width, r->height);
+            uint8_t *rgb = yuv_region_rgb(&f, r->x, r->y, r->width, r->height);
             vkclip_frame own = rgb_frame(rgb, r->width, r->height, 3 * r->width), cropped = f;
             cropped.crop = *r;
             char what[80];
-            snprintf(what, sizeof what, "%s (%d, %d, %dx%d) vs BT.601 RGB", fmt, r->x, r->y, r->width, r->height);
+            snprintf(what, sizeof what, "%s (%d, %d, %dx%d) vs videoconvert's RGB", fmt, r->x, r->y, r->width,
+                     r->height);
             float *a = preprocess(&cropped, what), *b = preprocess(&own, what);
-            /* fp32 conversion in the shader may round a half-way sample the other way */
-            compare_tensors(what, a, b, 0.99, 1.0);
+            compare_tensors(what, a, b, 1.0, 0.0); /* integer arithmetic both ways: the same */
             free(a);
             free(b);
             vkclip_frame pair[2] = {cropped, f};
@@ -545,12 +540,12 @@ static void test_crops(void)
             embed(enc, pair, 2, batch); /* the same planes twice, two crops */
             embed(enc, &own, 1, alone);
             double c = cosine(batch, alone, fx.E);
-            CHECKF(c >= 0.9999, "%s: cosine %.7f", what, c);
-            uint8_t *rgb2 = yuv_region_rgb(&y, r->x + 1, r->y + 1, r->width - 1, r->height - 1);
+            CHECKF(c >= COS_MIN, "%s: cosine %.7f", what, c);
+            uint8_t *rgb2 = yuv_region_rgb(&f, r->x + 1, r->y + 1, r->width - 1, r->height - 1);
             vkclip_frame own2 = rgb_frame(rgb2, r->width - 1, r->height - 1, 3 * (r->width - 1));
             embed(enc, &own2, 1, alone);
             c = cosine(batch + fx.E, alone, fx.E);
-            CHECKF(c >= 0.9999, "%s, second crop of the pair: cosine %.7f", what, c);
+            CHECKF(c >= COS_MIN, "%s, second crop of the pair: cosine %.7f", what, c);
             free(rgb);
             free(rgb2);
         }
