@@ -64,6 +64,23 @@ static vkclip_colorimetry colorimetry_of(const GstVideoInfo *info)
     return full ? VKCLIP_BT601_FULL : VKCLIP_BT601_LIMITED;
 }
 
+/* How videoconvert interpolates the chroma of a frame of these caps
+ * (GStreamer 1.22, video-converter.c): I420 and YV12 to RGB at the same size
+ * take a fast path that gives each chroma sample to its 2x2 block whatever
+ * the siting, unless the caps are interlaced; otherwise the chroma resampler
+ * reads the siting GstVideoInfo holds (the caps' chroma-site, none when they
+ * lack one, or its defaults when they lack a colorimetry): horizontally
+ * cosited or centred, vertically cosited (not interpolated) or centred. */
+static vkclip_chroma_site chroma_site_of(const GstVideoInfo *info)
+{
+    GstVideoFormat format = GST_VIDEO_INFO_FORMAT(info);
+    if ((format == GST_VIDEO_FORMAT_I420 || format == GST_VIDEO_FORMAT_YV12) && !GST_VIDEO_INFO_IS_INTERLACED(info))
+        return VKCLIP_CHROMA_NEAREST;
+    GstVideoChromaSite site = GST_VIDEO_INFO_CHROMA_SITE(info);
+    gboolean h = (site & GST_VIDEO_CHROMA_SITE_H_COSITED) != 0, v = (site & GST_VIDEO_CHROMA_SITE_V_COSITED) != 0;
+    return h && v ? VKCLIP_CHROMA_COSITED : h ? VKCLIP_CHROMA_MPEG2 : v ? VKCLIP_CHROMA_V_COSITED : VKCLIP_CHROMA_JPEG;
+}
+
 gboolean gst_clip_frame_map(GstClipFrame *f, GstClipFrameConverter *conv, GstBuffer *buf)
 {
     memset(f, 0, sizeof *f);
@@ -94,6 +111,7 @@ gboolean gst_clip_frame_map(GstClipFrame *f, GstClipFrameConverter *conv, GstBuf
     }
     fr->format = d->engine;
     fr->colorimetry = colorimetry_of(&conv->info);
+    fr->chroma_site = chroma_site_of(&conv->info);
     guint planes = GST_VIDEO_FRAME_N_PLANES(&f->video);
     for (guint p = 0; p < planes && p < 3; p++) {
         fr->planes[p] = GST_VIDEO_FRAME_PLANE_DATA(&f->video, p);
