@@ -1,11 +1,15 @@
 #include "cli.h"
 
 #include "util/mapped_file.h"
+#include "util/utf8.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 int cli_fail(const char *fmt, ...)
 {
@@ -16,6 +20,55 @@ int cli_fail(const char *fmt, ...)
     fputc('\n', stderr);
     va_end(ap);
     return 1;
+}
+
+void cli_guard_std_fds(void)
+{
+    for (int fd = 0; fd <= 2; fd++) {
+        if (fcntl(fd, F_GETFD) != -1 || errno != EBADF)
+            continue;
+        /* The lowest free number: fd itself, as 0..fd-1 are open by now. */
+        int got = open("/dev/null", (fd == 2 ? O_WRONLY : O_RDONLY) | O_NOCTTY);
+        if (got >= 0 && got != fd) {
+            dup2(got, fd);
+            close(got);
+        }
+    }
+}
+
+bool cli_stdout_failed(void)
+{
+    return ferror(stdout) != 0;
+}
+
+int cli_finish_stdout(int status)
+{
+    errno = 0;
+    bool failed = fflush(stdout) != 0;
+    int reason = errno;
+    failed = ferror(stdout) || failed;
+    errno = 0;
+    if (fclose(stdout) != 0 && !failed) {
+        failed = true;
+        reason = errno;
+    }
+    if (!failed)
+        return status == CLI_STDOUT_FAILED ? 1 : status;
+    if (status == 0 || status == CLI_STDOUT_FAILED)
+        cli_fail("stdout: %s", reason ? strerror(reason) : "write error");
+    return status == 0 || status == CLI_STDOUT_FAILED ? 1 : status;
+}
+
+int cli_fail_frames(const char *message, const char *const *paths, int count)
+{
+    /* "frame N: rest", N an index into this call's frames. */
+    if (strncmp(message, "frame ", 6) == 0 && message[6] >= '0' && message[6] <= '9') {
+        char *end;
+        long index = strtol(message + 6, &end, 10);
+        if (end[0] == ':' && end[1] == ' ' && index >= 0 && index < count)
+            return cli_fail("%s: %s", paths[index], end + 2);
+    }
+    return cli_fail("%s", message);
 }
 
 static bool option_allowed(const char *allowed, const char *name)
@@ -242,7 +295,7 @@ char **cli_read_lines(const char *path, int *count, const char *what)
 {
     errbuf e = {{0}};
     size_t len;
-    char *text = read_text_file(path, &len, &e);
+    char *text = read_text_file_limited(path, CLI_TEXT_FILE_MAX_BYTES, true, &len, &e);
     if (!text) {
         cli_fail("%s (%s)", e.msg, what);
         return NULL;
@@ -259,7 +312,20 @@ char **cli_read_lines(const char *path, int *count, const char *what)
 void json_print_string(FILE *f, const char *s)
 {
     fputc('"', f);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+    size_t left = strlen(s);
+    for (const unsigned char *p = (const unsigned char *)s; *p;) {
+        if (*p >= 0x80) {
+            size_t n = utf8_sequence_length(p, left);
+            if (n == 0) {
+                fputs("\\ufffd", f);
+                n = 1;
+            } else {
+                fwrite(p, 1, n, f);
+            }
+            p += n;
+            left -= n;
+            continue;
+        }
         if (*p == '"' || *p == '\\')
             fprintf(f, "\\%c", *p);
         else if (*p == '\n')
@@ -270,7 +336,38 @@ void json_print_string(FILE *f, const char *s)
             fprintf(f, "\\u%04x", *p);
         else
             fputc(*p, f);
+        p++;
+        left--;
     }
+    fputc('"', f);
+}
+
+static bool is_utf8(const char *s)
+{
+    size_t left = strlen(s);
+    for (const unsigned char *p = (const unsigned char *)s; *p;) {
+        size_t n = utf8_sequence_length(p, left);
+        if (n == 0)
+            return false;
+        p += n;
+        left -= n;
+    }
+    return true;
+}
+
+void json_print_name(FILE *f, const char *key, const char *s)
+{
+    json_print_string(f, key);
+    fputs(": ", f);
+    json_print_string(f, s);
+    if (is_utf8(s))
+        return;
+    fputs(", ", f);
+    fputc('"', f);
+    fputs(key, f); /* keys are ours: plain ASCII */
+    fputs("_bytes\": \"", f);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        fprintf(f, "%02x", *p);
     fputc('"', f);
 }
 

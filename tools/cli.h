@@ -10,6 +10,12 @@
 #include "vkclip.h"
 
 #define CLI_MAX_TEMPLATES 256
+/* --labels-file and --templates-file are read whole, up to this size (a
+ * pipe or FIFO too); a million labels fit. */
+#define CLI_TEXT_FILE_MAX_BYTES ((size_t)16 << 20)
+/* A subcommand's status when it stopped because stdout failed; main turns
+ * it into 1 with the message "vkclip: stdout: <reason>". */
+#define CLI_STDOUT_FAILED 3
 
 /* Options common to the subcommands; each uses the ones it needs. */
 typedef struct cli_options {
@@ -41,6 +47,22 @@ bool cli_parse(int argc, char **argv, const char *allowed, int min_inputs, cli_o
 /* "vkclip: <message>" on stderr; returns the exit status 1. */
 int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* At the start of main: a closed descriptor 0, 1 or 2 is reopened on
+ * /dev/null (1 read-only, so that writes to stdout still fail), so that no
+ * file the command opens can take its number and receive its output. */
+void cli_guard_std_fds(void);
+/* True once a write to stdout has failed (loops stop early on it). */
+bool cli_stdout_failed(void);
+/* At the end of main: flushes and closes stdout. Where that fails, or a
+ * write failed earlier, prints "vkclip: stdout: <reason>" (unless the
+ * command already reported an error) and returns 1; else status. */
+int cli_finish_stdout(int status);
+
+/* An error of vkclip_encode_images on frames decoded from paths[0..count):
+ * the engine names a frame by its index in the call ("frame 2: ..."); this
+ * prints "vkclip: <path of frame 2>: ..." instead. Returns 1. */
+int cli_fail_frames(const char *message, const char *const *paths, int count);
+
 /* The device, and the model --model names when with_model. */
 typedef struct cli_session {
     vkclip_device *dev;
@@ -70,8 +92,14 @@ void cli_images_free(cli_images *b);
 char **cli_split(const char *text, char sep, bool empty_is_error, int *count, const char *what);
 char **cli_read_lines(const char *path, int *count, const char *what);
 
-/* JSON output helpers. */
+/* JSON output helpers. Strings are written as UTF-8 with the escapes JSON
+ * needs; a byte that is not part of a well-formed UTF-8 sequence becomes
+ * U+FFFD (written \ufffd), so every line parses. */
 void json_print_string(FILE *f, const char *s);
+/* `"key": "<s>"`, and where s is not valid UTF-8 (a file name can be any
+ * bytes) also `, "key_bytes": "<s's bytes in lowercase hex>"`, from which the
+ * original is recovered exactly (bytes.fromhex in Python). */
+void json_print_name(FILE *f, const char *key, const char *s);
 void json_print_float(FILE *f, float v);
 void json_print_floats(FILE *f, const float *v, int n);
 

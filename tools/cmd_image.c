@@ -105,7 +105,8 @@ int cmd_preprocess(int argc, char **argv)
         if (!out)
             status = cli_fail("out of memory");
         else if (vkclip_preprocess(s.model, &img.frames[0], out, &err) != 0)
-            status = cli_fail("%s: %s", o.inputs[0], err.message);
+            status = cli_fail("%s: %s", o.inputs[0],
+                              strncmp(err.message, "frame: ", 7) == 0 ? err.message + 7 : err.message);
         else
             status = write_floats(o.out, out, n);
         free(out);
@@ -124,10 +125,10 @@ static int embed_chunk(vkclip_model *m, const cli_options *o, int first, int cou
         for (int i = 0; i < count; i++)
             img.frames[i].crop = o->crop;
         status = vkclip_encode_images(m, img.frames, count, emb, !o->raw, &err) == 0
-                     ? 0 : cli_fail("%s", err.message);
+                     ? 0 : cli_fail_frames(err.message, o->inputs + first, count);
         for (int i = 0; status == 0 && i < count; i++) {
-            fputs("{\"file\": ", stdout);
-            json_print_string(stdout, o->inputs[first + i]);
+            fputc('{', stdout);
+            json_print_name(stdout, "file", o->inputs[first + i]);
             fputs(", \"embedding\": ", stdout);
             json_print_floats(stdout, emb + (size_t)i * E, E);
             fputs("}\n", stdout);
@@ -152,7 +153,9 @@ int cmd_embed_image(int argc, char **argv)
     if (!emb)
         status = cli_fail("out of memory");
     for (int i = 0; status == 0 && i < o.ninputs; i += B)
-        status = embed_chunk(s.model, &o, i, o.ninputs - i < B ? o.ninputs - i : B, emb, E);
+        if ((status = embed_chunk(s.model, &o, i, o.ninputs - i < B ? o.ninputs - i : B, emb, E)) == 0 &&
+            cli_stdout_failed())
+            status = CLI_STDOUT_FAILED;
     free(emb);
     return cli_session_close(&s, status);
 }

@@ -29,12 +29,14 @@ int cmd_tokenize(int argc, char **argv)
             status = cli_fail("text %d: %s", i + 1, err.message);
             break;
         }
-        fputs("{\"text\": ", stdout);
-        json_print_string(stdout, o.inputs[i]);
+        fputc('{', stdout);
+        json_print_name(stdout, "text", o.inputs[i]);
         fputs(", \"ids\": [", stdout);
         for (int k = 0; k < n; k++)
             printf("%s%d", k ? ", " : "", ids[k]);
         fputs("]}\n", stdout);
+        if (cli_stdout_failed())
+            status = CLI_STDOUT_FAILED;
     }
     free(ids);
     vkclip_tokenizer_free(tok);
@@ -57,11 +59,13 @@ int cmd_embed_text(int argc, char **argv)
     else if (vkclip_encode_texts(s.model, o.inputs, o.ninputs, emb, !o.raw, &err) != 0)
         status = cli_fail("%s", err.message);
     for (int i = 0; status == 0 && i < o.ninputs; i++) {
-        fputs("{\"text\": ", stdout);
-        json_print_string(stdout, o.inputs[i]);
+        fputc('{', stdout);
+        json_print_name(stdout, "text", o.inputs[i]);
         fputs(", \"embedding\": ", stdout);
         json_print_floats(stdout, emb + (size_t)i * E, E);
         fputs("}\n", stdout);
+        if (cli_stdout_failed())
+            status = CLI_STDOUT_FAILED;
     }
     free(emb);
     return cli_session_close(&s, status);
@@ -149,8 +153,8 @@ static int print_top(const vkclip_classifier *c, const char *file, const float *
     for (int i = 0; i < n; i++)
         scratch[i] = (ranked){probs[i], i};
     qsort(scratch, (size_t)n, sizeof *scratch, by_prob);
-    fputs("{\"file\": ", stdout);
-    json_print_string(stdout, file);
+    fputc('{', stdout);
+    json_print_name(stdout, "file", file);
     fputs(", \"labels\": [", stdout);
     for (int r = 0; r < k && r < n; r++) {
         fputs(r ? ", {\"label\": " : "{\"label\": ", stdout);
@@ -160,7 +164,7 @@ static int print_top(const vkclip_classifier *c, const char *file, const float *
         fputc('}', stdout);
     }
     fputs("]}\n", stdout);
-    return 0;
+    return cli_stdout_failed() ? CLI_STDOUT_FAILED : 0;
 }
 
 /* Building a large classifier takes minutes on a CPU: say how far it is, a
@@ -184,7 +188,7 @@ static int classify_chunk(vkclip_model *m, const vkclip_classifier *c, const cli
     int status = 1, E = vkclip_embedding_dim(m);
     if (cli_images_load(&img, o->inputs + first, count)) {
         status = vkclip_encode_images(m, img.frames, count, emb, true, &err) == 0
-                     ? 0 : cli_fail("%s", err.message);
+                     ? 0 : cli_fail_frames(err.message, o->inputs + first, count);
         for (int i = 0; status == 0 && i < count; i++) {
             vkclip_classifier_probs(c, emb + (size_t)i * E, probs);
             status = print_top(c, o->inputs[first + i], probs, k, scratch);

@@ -1,8 +1,11 @@
 /* vkclip: the command line. One function per subcommand (cmd_image.c,
- * cmd_text.c); the output formats are documented in README.md and are stable. */
+ * cmd_text.c); the output formats are documented in README.md and are stable.
+ * Whatever a subcommand prints is flushed here, and a failed write to stdout
+ * (a full disk, a closed descriptor) is an error, not a success. */
 #include <stdio.h>
 #include <string.h>
 
+#include "cli.h"
 #include "commands.h"
 
 static const struct {
@@ -28,16 +31,17 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+    cli_guard_std_fds();
     if (argc < 2) {
         usage(stderr);
         return 2;
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (strcmp(argv[1], commands[i].name) == 0)
-            return commands[i].run(argc - 2, argv + 2);
+            return cli_finish_stdout(commands[i].run(argc - 2, argv + 2));
     if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0) {
         usage(stdout);
-        return 0;
+        return cli_finish_stdout(0);
     }
     fprintf(stderr, "vkclip: unknown command '%s'\n", argv[1]);
     usage(stderr);
