@@ -9,7 +9,7 @@ FRAME_PREPROCESS (frame_preprocess.c) maps each frame as the clip element
 does (gst/gstclipframes.c: caps -> GstVideoInfo -> vkclip_frame, colorimetry
 and chroma siting included) and runs vkclip_preprocess. The frames are made
 by GStreamer (scripts/reference/gst_frames.py: pngdec, videoscale and
-videoconvert to I420/NV12) from the fixture photo and from a synthetic image
+videoconvert to I420/NV12, and a few YV12) from the fixture photo and from a synthetic image
 of saturated colour blocks (the edges where chroma interpolation matters),
 in BT.601 and BT.709, limited and full range, with chroma-site jpeg, mpeg2
 and none in the caps, at odd and even widths and heights, whole and cropped
@@ -173,6 +173,12 @@ def main():
                         for cr in (None, crop):
                             frames.append((label + (f" crop {cr}" if cr else ""), f.data, f.caps, f.strides,
                                            f.offsets, cr, image == photo))
+        # YV12 (I420 with the chroma planes swapped; the element swaps them back).
+        for matrix, rng in COLORIMETRIES[::3]:
+            f = gst_frames.raw_frame(photo, "YV12", colorimetry=matrix, color_range=rng, chroma_site="mpeg2")
+            for cr in (None, (37, 21, 301, 229)):
+                frames.append((f"chelsea.png YV12 {f.width}x{f.height} {matrix} {rng} chroma-site mpeg2"
+                               + (f" crop {cr}" if cr else ""), f.data, f.caps, f.strides, f.offsets, cr, True))
         # Caps with neither colorimetry nor chroma-site: GstVideoInfo's
         # defaults (BT.601 and centred chroma up to 576 rows, BT.709 and
         # horizontally cosited chroma above).
