@@ -327,6 +327,41 @@ static void advance(buffers *b)
     byte_buffer_clear(b->next);
 }
 
+/* Whether a pass could change s at all (it is skipped otherwise: the same
+ * result, sooner). */
+typedef enum pass_kind { PASS_LINE_BREAKS, PASS_SURROGATES, PASS_ESCAPES, PASS_CONTROLS, PASS_NFC } pass_kind;
+
+static bool pass_applies(pass_kind k, const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        switch (k) {
+        case PASS_LINE_BREAKS: /* \r, U+0085 (C2 85), U+2028/U+2029 (E2 80 A8/A9) */
+            if (c == '\r' || c == 0xC2 || c == 0xE2)
+                return true;
+            break;
+        case PASS_SURROGATES:
+            if (c == 0xED)
+                return true;
+            break;
+        case PASS_ESCAPES:
+            if (c == 0x1B)
+                return true;
+            break;
+        case PASS_CONTROLS: /* C0 but \t \n \f \r, DEL, U+206A.. (E2), U+FEFF and U+FFF9.. (EF) */
+            if ((c < 0x20 && c != '\t' && c != '\n' && c != '\f' && c != '\r') || c == 0x7F || c == 0xE2 ||
+                c == 0xEF)
+                return true;
+            break;
+        case PASS_NFC:
+            if (c >= 0x80)
+                return true;
+            break;
+        }
+    }
+    return false;
+}
+
 /* One round of ftfy's steps over b->cur (the result is left in b->cur). */
 static bool fix_round(buffers *b, bool unescape)
 {
@@ -342,10 +377,18 @@ static bool fix_round(buffers *b, bool unescape)
             advance(b);
         }
     }
-    bool (*const passes[])(const char *, size_t, byte_buffer *) = {
-        fix_line_breaks, fix_surrogates, remove_terminal_escapes, remove_control_chars, unicode_nfc};
+    static const struct {
+        pass_kind kind;
+        bool (*run)(const char *, size_t, byte_buffer *);
+    } passes[] = {{PASS_LINE_BREAKS, fix_line_breaks},
+                  {PASS_SURROGATES, fix_surrogates},
+                  {PASS_ESCAPES, remove_terminal_escapes},
+                  {PASS_CONTROLS, remove_control_chars},
+                  {PASS_NFC, unicode_nfc}};
     for (size_t k = 0; ok && k < COUNT_OF(passes); k++) {
-        ok = passes[k](b->cur->data ? b->cur->data : "", b->cur->len, b->next);
+        if (!pass_applies(passes[k].kind, b->cur->data, b->cur->len))
+            continue;
+        ok = passes[k].run(b->cur->data, b->cur->len, b->next);
         advance(b);
     }
     return ok;
