@@ -149,8 +149,30 @@ def long_prompts(rng):
     ]
 
 
-def run_tool(tool, args):
-    if reference.ftfy is None:
+# What ftfy's default steps may change, from its documentation (the
+# "Fixer" functions, https://ftfy.readthedocs.io/en/latest/fixes.html): HTML
+# entities, C0 controls but \t \n \f, DEL and C1 controls, U+02BC and the
+# curly quotes U+2018..U+201F, Latin ligatures, U+2028/U+2029, U+206A..U+206F,
+# U+3000, U+FEFF, full- and halfwidth forms U+FF01..U+FFEF, U+FFF9..U+FFFC.
+# Prompts with none of these are left alone by ftfy but for NFC.
+LIGATURES = "\u0132\u0133\u0149\u01c4\u01c5\u01c6\u01c7\u01c8\u01c9\u01ca\u01cb\u01cc\u01f1\u01f2\u01f3" \
+            "\ufb00\ufb01\ufb02\ufb03\ufb04\ufb05\ufb06"
+
+
+def ftfy_leaves_alone(text):
+    for ch in text:
+        cp = ord(ch)
+        if ch == "&" or (cp < 0x20 and ch not in "\t\n\f") or 0x7F <= cp <= 0x9F or cp == 0x2BC or \
+                0x2018 <= cp <= 0x201F or ch in LIGATURES or cp in (0x2028, 0x2029, 0x3000, 0xFEFF) or \
+                0x206A <= cp <= 0x206F or 0xFF01 <= cp <= 0xFFEF or 0xFFF9 <= cp <= 0xFFFC:
+            return False
+    return True
+
+
+def run_tool(tool, args, text_fixes=None):
+    if text_fixes is None:
+        text_fixes = reference.ftfy is not None
+    if not text_fixes:
         args = ["--no-text-fixes"] + args
     out = subprocess.run([tool] + args, check=True, capture_output=True, text=True, encoding="utf-8")
     return [json.loads(line) for line in out.stdout.splitlines()]
@@ -194,10 +216,22 @@ def main():
                 got = run_tool(tool, ["encode", source, path, str(max_ids)])
                 want = [ref.encode(p, max_ids) for p in prompts]
                 compare(f"{os.path.basename(source)} max {max_ids}", prompts, got, want, failures)
+        # With the text fixes on, the prompts ftfy leaves alone come out as
+        # the reference has them (whether ftfy is installed or not).
+        plain = [p for p in prompts if ftfy_leaves_alone(p)]
+        with open(path, "w", encoding="utf-8") as f:
+            json.dump(plain, f)
+        compare("clean with the text fixes, prompts ftfy leaves alone", plain,
+                run_tool(tool, ["clean", path], text_fixes=True), [reference.clean(p) for p in plain], failures)
+        got = run_tool(tool, ["encode", MODEL_DIR, path, "77"], text_fixes=True)
+        ref = reference.Tokenizer(MODEL_DIR)
+        compare("ids with the text fixes, prompts ftfy leaves alone", plain, got,
+                [ref.encode(p, 77) for p in plain], failures)
     for line in failures[:20]:
         print("FAIL " + line)
     checks = 1 + 2 * 3
-    print(f"{len(prompts)} prompts, {checks} comparisons each: {len(failures)} mismatches"
+    print(f"{len(prompts)} prompts, {checks} comparisons each, 2 more with the text fixes on the {len(plain)} "
+          f"that ftfy leaves alone: {len(failures)} mismatches"
           + (" (ftfy is not installed: NFC only on both sides)" if reference.ftfy is None else ""))
     return 1 if failures else 0
 
