@@ -1,5 +1,7 @@
 #include "classifier.h"
 
+#include "util/regular_file.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stddef.h>
@@ -145,23 +147,6 @@ void classifier_key_free(classifier_key *k)
 
 /* fopen(path, "rb") of a regular file, or NULL: never blocks on a FIFO
  * (opened non-blocking, checked with fstat, then made blocking again). */
-static FILE *open_regular(const char *path)
-{
-    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
-    if (fd < 0)
-        return NULL;
-    struct stat st;
-    int flags = fcntl(fd, F_GETFL);
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0) {
-        close(fd);
-        return NULL;
-    }
-    FILE *f = fdopen(fd, "rb");
-    if (!f)
-        close(fd);
-    return f;
-}
-
 static atomic_bool cache_warned;
 
 void classifier_cache_warn(const char *dir, int errnum)
@@ -219,7 +204,7 @@ bool classifier_cache_load(classifier *c, const char *dir, const classifier_key 
     if (!*dir)
         return false;
     cache_path(path, sizeof path, dir, k);
-    FILE *f = open_regular(path);
+    FILE *f = regular_file_fopen(path, NULL);
     if (!f)
         return false;
     cache_header h;
@@ -380,7 +365,7 @@ bool digest_record_load(const char *dir, const file_identity *id, uint64_t what,
         return false;
     char path[4200];
     record_path(path, sizeof path, dir, id);
-    FILE *f = open_regular(path);
+    FILE *f = regular_file_fopen(path, NULL);
     if (!f)
         return false;
     digest_record r, want;

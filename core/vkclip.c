@@ -9,6 +9,7 @@
 #include "model/dtype.h"
 #include "preprocess.h"
 #include "vkclip_internal.h"
+#include "util/env_tiles.h"
 
 void export_error(vkclip_error *out, const errbuf *e)
 {
@@ -114,11 +115,9 @@ matmul_tiles choose_tiles(const vk_context *ctx)
     matmul_tiles t = ctx->props.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU
                          ? (matmul_tiles){.tm = 12, .tn = 8, .wg = 8}
                          : (matmul_tiles){.tm = 4, .tn = 4, .wg = 64};
-    const char *env = getenv("VKCLIP_TILES");
-    unsigned tm, tn, wg;
-    if (env && sscanf(env, "%u,%u,%u", &tm, &tn, &wg) == 3 && tm >= 1 && tm <= 16 && tn >= 1 &&
-        tn <= 16 && wg >= 1 && wg <= 256)
-        t = (matmul_tiles){.tm = tm, .tn = tn, .wg = wg};
+    env_tiles e;
+    if (env_tiles_from_env(&e)) /* a bad value: warned once on stderr, defaults kept */
+        t = (matmul_tiles){.tm = e.tm, .tn = e.tn, .wg = e.wg};
     return t;
 }
 

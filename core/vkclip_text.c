@@ -10,6 +10,7 @@
 #include "model/dtype.h"
 #include "text/content_hash.h"
 #include "vkclip_internal.h"
+#include "util/regular_file.h"
 
 struct vkclip_classifier {
     classifier c;
@@ -26,17 +27,11 @@ static clip_tokenizer *open_tokenizer(const char *dir, errbuf *e)
 {
     char path[4200];
     snprintf(path, sizeof path, "%s/vocab.json", dir);
-    FILE *f = fopen(path, "rb");
-    if (f) {
-        fclose(f);
+    if (file_exists(path)) /* never opened here: the loader refuses a FIFO */
         return clip_tokenizer_load_dir(dir, e);
-    }
     snprintf(path, sizeof path, "%s/bpe_simple_vocab_16e6.txt.gz", dir);
-    f = fopen(path, "rb");
-    if (f) {
-        fclose(f);
+    if (file_exists(path))
         return clip_tokenizer_load_bpe_gz(path, e);
-    }
     errbuf_set(e, "%s: no tokenizer (vocab.json + merges.txt, or bpe_simple_vocab_16e6.txt.gz)", dir);
     return NULL;
 }
@@ -90,10 +85,8 @@ vkclip_tokenizer *vkclip_tokenizer_load(const char *dir, vkclip_error *err)
     t->context = CLIP_CONTEXT_LENGTH;
     char path[4200];
     snprintf(path, sizeof path, "%s/config.json", dir);
-    FILE *f = fopen(path, "rb");
     clip_config cfg;
-    if (f) {
-        fclose(f);
+    if (file_exists(path)) {
         if (!clip_config_load(&cfg, path, &e)) {
             export_error(err, &e);
             free(t);

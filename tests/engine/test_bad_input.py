@@ -395,7 +395,7 @@ def usage_cases(model, image, tmp):
 # Cases that need engine edits outside tools/ and core/util (core/vkclip.c
 # choose_tiles, core/vkclip_text.c's tokenizer probes; see the helpers in
 # core/util/regular_file.h and env_tiles.h). Set to True with those edits.
-ENGINE_EDITS_APPLIED = False
+ENGINE_EDITS_APPLIED = True
 FIFO_TIMEOUT = 20  # a FIFO must be refused at once; a hang shows as a timeout
 LABELS_LIMIT = "16 MiB"
 # Enough for vkclip on lavapipe; a reader without a limit fails fast under it

@@ -89,7 +89,8 @@ def main():
         r = ec.run_vkclip(args.vkclip, ["embed-image", "--model", model, "--crop", crop, chelsea])
         errors = r.error_lines()
         c.check(r.rc == 1 and len(errors) == 1 and "crop" in errors[0] and "451x300" in errors[0]
-                and "frame 0" in errors[0], f"--crop {crop} outside 451x300: rc {r.rc}, {errors}")
+                and chelsea in errors[0] and "frame 0" not in errors[0],
+                f"--crop {crop} outside 451x300: rc {r.rc}, {errors}")
     # Malformed: usage error, exit 2.
     for crop in ("1,2,3", "0,0,0,5", "-1,0,5,5", "1,2,3,4x", "a,b,c,d"):
         r = ec.run_vkclip(args.vkclip, ["embed-image", "--model", model, "--crop", crop, chelsea])
