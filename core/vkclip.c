@@ -143,6 +143,29 @@ static bool load_configs(vkclip_model *m, const char *dir, errbuf *e)
     return true;
 }
 
+/* logit_scale: a float scalar (shape [] or [1]) with a finite value. Every
+ * classifier multiplies its cosines by exp(logit_scale) and `info` prints it,
+ * so a model without one, or with an integer or a wider one, is refused at
+ * load time (naming the file and the tensor) rather than scoring NaN. */
+static bool check_logit_scale(const model_weights *w, const char *dir, errbuf *e)
+{
+    const char *file = NULL;
+    const st_tensor *t = model_weights_find(w, "logit_scale", &file);
+    if (!t)
+        return errbuf_set(e, "%s/model.safetensors: tensor logit_scale is missing (needed for the scores)", dir);
+    if (!st_dtype_is_float_weight(t->dtype))
+        return errbuf_set(e, "%s: tensor logit_scale has dtype %s, expected F32, F16 or BF16", file,
+                          st_dtype_name(t->dtype));
+    if (t->numel != 1 || t->ndim > 1)
+        return errbuf_set(e, "%s: tensor logit_scale has %d dimensions and %lld elements, expected shape [] or [1]",
+                          file, t->ndim, (long long)t->numel);
+    float v;
+    convert_to_f32(t, &v);
+    if (!isfinite(v) || !isfinite(expf(v)))
+        return errbuf_set(e, "%s: tensor logit_scale is %g; exp(logit_scale) must be finite", file, (double)v);
+    return true;
+}
+
 bool weight_loader_begin(vkclip_model *m, weight_loader *L, errbuf *e)
 {
     *L = (weight_loader){
@@ -203,7 +226,8 @@ vkclip_model *vkclip_model_load(vkclip_device *dev, const char *dir, const vkcli
         errbuf_set(&e, "batch size %d is too large (at most 1024)", m->batch_size);
         goto fail;
     }
-    if (!load_configs(m, dir, &e) || !(m->weights = model_weights_open(dir, &e)) || !upload_weights(m, &e) ||
+    if (!load_configs(m, dir, &e) || !(m->weights = model_weights_open(dir, &e)) ||
+        !check_logit_scale(m->weights, dir, &e) || !upload_weights(m, &e) ||
         !plan_cache_init(&m->staging.plans, 4, &e))
         goto fail;
     return m;

@@ -236,6 +236,29 @@ def model_cases(b, image):
                            lambda name, info, raw, m=missing_name: None if name == m else (info, raw))
         add(f"missing tensor {missing_name}", d, [missing_name], ("missing", "not found", "no tensor", "absent"))
 
+    # logit_scale (issue 8, item 2): missing, an integer, two elements, not finite. Each used to
+    # load, print "logit scale: nan" in info and score every label null with exit 0.
+    def ls_change(new_info, new_raw):
+        def change(name, info, raw):
+            if name != "logit_scale":
+                return info, raw
+            return None if new_info is None else (dict(info, **new_info), new_raw)
+        return change
+    for label, new_info, new_raw, keywords in (
+            ("missing", None, None, ("missing",)),
+            ("I64", {"dtype": "I64", "shape": []}, struct.pack("<q", 3), ("dtype", "I64")),
+            ("I32", {"dtype": "I32", "shape": [1]}, struct.pack("<i", 3), ("dtype", "I32")),
+            ("shape [2]", {"dtype": "F32", "shape": [2]}, struct.pack("<2f", 2.6592, 2.6592), ("shape",)),
+            ("shape [1, 1]", {"dtype": "F32", "shape": [1, 1]}, struct.pack("<f", 2.6592), ("shape",)),
+            ("NaN", {"dtype": "F32", "shape": []}, struct.pack("<f", float("nan")), ("finite",)),
+            ("1e30", {"dtype": "F32", "shape": []}, struct.pack("<f", 1e30), ("finite",))):
+        d = b.with_tensors("st-logit-scale-" + label.replace(" ", "").replace(",", "-"),
+                           ls_change(new_info, new_raw))
+        add(f"logit_scale {label}", d, ["model.safetensors", "logit_scale"], keywords)
+        for cmd, args in (("info", []), ("classify", ["--labels", "cat;dog", "--no-cache", image])):
+            cases.append(Case(f"{cmd}: logit_scale {label}", [cmd, "--model", d] + args,
+                              ["model.safetensors", "logit_scale"], keywords, last_line=cmd == "classify"))
+
     def half_q(name, info, raw):
         if name != Q_PROJ:
             return info, raw
