@@ -133,14 +133,19 @@ static bool axis_weights_make(axis_weights *aw, int resample, int in_size, int o
     return true;
 }
 
-/* Size of the resized frame: the shorter side becomes shortest_edge. */
+/* Size of the resized frame: W x H for size {height, width}, else the shorter
+ * side becomes shortest_edge. */
 static bool resized_size(const clip_preprocess_config *pp, uint32_t width, uint32_t height, uint32_t *out_w,
                          uint32_t *out_h, errbuf *err)
 {
     if (width == 0 || height == 0)
         return errbuf_set(err, "empty (%ux%u)", width, height);
     uint32_t rw = width, rh = height;
-    if (pp->do_resize) {
+    if (pp->do_resize && pp->resize_width > 0 && pp->resize_height > 0) {
+        /* size {height, width}: exactly that, the aspect not kept */
+        rw = (uint32_t)pp->resize_width;
+        rh = (uint32_t)pp->resize_height;
+    } else if (pp->do_resize) {
         /* The shorter side becomes shortest_edge, the other int(edge * long / short). */
         uint32_t s = (uint32_t)pp->shortest_edge;
         if (width <= height) {

@@ -140,6 +140,16 @@ static bool load_configs(vkclip_model *m, const char *dir, errbuf *e)
     if (m->pp.do_center_crop && (m->pp.crop_width != m->cfg.image_size || m->pp.crop_height != m->cfg.image_size))
         return errbuf_set(e, "%s: crop %dx%d does not match the model's image_size %d", path,
                           m->pp.crop_width, m->pp.crop_height, m->cfg.image_size);
+    if (m->pp.do_resize && m->pp.do_center_crop && m->pp.resize_width > 0 &&
+        (m->pp.resize_width < m->pp.crop_width || m->pp.resize_height < m->pp.crop_height))
+        return errbuf_set(e, "%s: size %dx%d (width x height) is smaller than the %dx%d crop", path,
+                          m->pp.resize_width, m->pp.resize_height, m->pp.crop_width, m->pp.crop_height);
+    /* size {height, width} without a crop is the model's input itself */
+    if (m->pp.do_resize && !m->pp.do_center_crop && m->pp.resize_width > 0 &&
+        (m->pp.resize_width != m->cfg.image_size || m->pp.resize_height != m->cfg.image_size))
+        return errbuf_set(e, "%s: size %dx%d (width x height) without do_center_crop does not give the "
+                          "model's %dx%d input (image_size)", path, m->pp.resize_width, m->pp.resize_height,
+                          m->cfg.image_size, m->cfg.image_size);
     return true;
 }
 

@@ -224,16 +224,16 @@ void clip_preprocess_config_default(clip_preprocess_config *pp, int image_size)
 }
 
 /* "size": 224, {"shortest_edge": 224}, or {"height": h, "width": w}. The last
- * asks transformers for a resize to exactly h x w (aspect not kept), which
- * this config cannot express; it is read as shortest_edge = min(h, w), the
- * same as an exact resize whenever the crop then takes the centre h x w of a
- * square input. */
+ * is a resize to exactly w x h, the aspect not kept (transformers'
+ * CLIPImageProcessor.resize with size {height, width}); the centre crop, if
+ * any, applies after it. */
 static bool read_size(const json_value *root, clip_preprocess_config *pp, const source *s,
                       errbuf *err)
 {
     const json_value *v = json_get(root, "size");
     if (!v || v->type == JSON_NULL)
         return true;
+    pp->resize_width = pp->resize_height = 0;
     if (v->type == JSON_NUMBER)
         return read_int(root, "size", &pp->shortest_edge, s, err);
     source inner = { s->file, "size" };
@@ -244,6 +244,8 @@ static bool read_size(const json_value *root, clip_preprocess_config *pp, const 
         if (!read_int(v, "height", &h, &inner, err) || !read_int(v, "width", &w, &inner, err))
             return false;
         pp->shortest_edge = h < w ? h : w;
+        pp->resize_height = h;
+        pp->resize_width = w;
         return true;
     }
     return errbuf_set(err, "%s: size is %s, expected an integer or an object with shortest_edge "
@@ -296,6 +298,10 @@ static bool read_triple(const json_value *root, const char *key, float out[3], c
 
 static bool check_preprocess(const clip_preprocess_config *pp, const source *s, errbuf *err)
 {
+    if ((pp->resize_width || pp->resize_height) &&
+        (!check_range(pp->resize_height, 1, 16384, "size height", s, err) ||
+         !check_range(pp->resize_width, 1, 16384, "size width", s, err)))
+        return false;
     if (!check_range(pp->shortest_edge, 1, 16384, "size", s, err) ||
         !check_range(pp->crop_width, 1, 16384, "crop_size width", s, err) ||
         !check_range(pp->crop_height, 1, 16384, "crop_size height", s, err) ||

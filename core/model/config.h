@@ -42,6 +42,9 @@ bool clip_config_parse(clip_config *cfg, const char *json, size_t len,
 
 typedef struct clip_preprocess_config {
     int shortest_edge; /* resize target of the shorter side */
+    /* size {"height": H, "width": W}: resize to exactly W x H (aspect not kept),
+     * as transformers' CLIPImageProcessor does; 0 when size is a shortest edge */
+    int resize_width, resize_height;
     int crop_width, crop_height;
     int resample;      /* Pillow filter id: 0 nearest, 1 lanczos, 2 bilinear, 3 bicubic, 4 box, 5 hamming */
     bool do_resize, do_center_crop, do_rescale, do_normalize;
