@@ -97,6 +97,16 @@ static bool check_range(int v, int lo, int hi, const char *key, const source *s,
     return true;
 }
 
+/* The text context: every prompt is <|startoftext|> ... <|endoftext|>, so
+ * fewer than 2 positions leave no room even for an empty prompt. */
+static bool check_context(int v, const source *s, errbuf *err)
+{
+    if (v < 2)
+        return errbuf_set(err, "%s: %s%smax_position_embeddings = %d is outside [2, 16384]: a prompt needs at "
+                          "least 2 positions (the start and end tokens)", s->file, s->section, dot(s), v);
+    return check_range(v, 2, 16384, "max_position_embeddings", s, err);
+}
+
 static bool read_tower(const json_value *obj, clip_tower_config *t, const source *s, errbuf *err)
 {
     return read_int(obj, "hidden_size", &t->hidden_size, s, err) &&
@@ -184,7 +194,7 @@ bool clip_config_parse(clip_config *cfg, const char *json, size_t len, const cha
              check_range(cfg->projection_dim, 1, 16384, "projection_dim", &top, err) &&
              check_tower(&cfg->text, &text, err) &&
              check_range(cfg->vocab_size, 1, 1 << 20, "vocab_size", &text, err) &&
-             check_range(cfg->max_position_embeddings, 1, 16384, "max_position_embeddings", &text, err) &&
+             check_context(cfg->max_position_embeddings, &text, err) &&
              check_tower(&cfg->vision, &vision, err) &&
              check_range(cfg->image_size, 1, 4096, "image_size", &vision, err) &&
              check_range(cfg->patch_size, 1, cfg->image_size, "patch_size", &vision, err) &&

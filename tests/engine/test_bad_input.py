@@ -186,6 +186,15 @@ def model_cases(b, image):
     d = b.with_config("config-act", lambda j: j["vision_config"].update(hidden_act="relu6"))
     add("config unknown hidden_act", d, ["config.json", "relu6"], ())
 
+    # issue 8, item 11: a context with no room for the start and end tokens is a config error at load
+    d = b.with_config("config-context-1", lambda j: j["text_config"].update(max_position_embeddings=1))
+    add("config max_position_embeddings 1", d, ["config.json", "max_position_embeddings", "[2, 16384]"],
+        ("start and end",))
+    cases.append(Case("classify: config max_position_embeddings 1",
+                      ["classify", "--model", d, "--labels", "cat;dog", "--no-cache", image],
+                      ["config.json", "max_position_embeddings", "[2, 16384]"], ("start and end",),
+                      last_line=True))
+
     d = b.model("pp-zero-std")
     b.edit_json(d, "preprocessor_config.json", lambda j: j.update(image_std=[0.26, 0.0, 0.27]))
     add("preprocessor_config zero std", d, ["preprocessor_config.json"], ("std",))

@@ -162,6 +162,14 @@ static void test_config_errors(void)
     expect_config_error("{\"vision_config\": {\"image_size\": 5000}}", "vision_config.image_size = 5000 is outside");
     expect_config_error("{\"text_config\": {\"vocab_size\": 0}}", "text_config.vocab_size = 0 is outside");
     expect_config_error("{\"text_config\": {\"max_position_embeddings\": -1}}", "max_position_embeddings = -1 is outside");
+    /* issue 8, item 11: a context of 1 (or 0) cannot hold the start and end tokens; it used to
+     * load and fail every prompt later with an internal function's name */
+    expect_config_error("{\"text_config\": {\"max_position_embeddings\": 1}}",
+                        "text_config.max_position_embeddings = 1 is outside [2, 16384]: a prompt needs at least 2 positions");
+    expect_config_error("{\"text_config\": {\"max_position_embeddings\": 0}}",
+                        "max_position_embeddings = 0 is outside [2, 16384]");
+    expect_config_error("{\"text_config\": {\"max_position_embeddings\": 16385}}",
+                        "max_position_embeddings = 16385 is outside [2, 16384]");
     expect_config_error("{\"projection_dim\": 0}", "config.json: projection_dim = 0 is outside");
 
     clip_config c;
