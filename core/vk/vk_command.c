@@ -206,6 +206,35 @@ static bool make_view(vk_sequence *seq, vk_slice s, VkFormat format, VkBufferVie
     return true;
 }
 
+/* The most workgroups one dispatch may have along each axis: the device's
+ * limit, or less with VKCLIP_MAX_GROUPS=N (tests split every dispatch so). */
+static uint32_t group_limit(const vk_context *ctx, int axis)
+{
+    uint32_t limit = ctx->props.limits.maxComputeWorkGroupCount[axis];
+    const char *env = getenv("VKCLIP_MAX_GROUPS");
+    long forced = env ? strtol(env, NULL, 10) : 0;
+    if (forced > 0 && (uint64_t)forced < limit)
+        limit = (uint32_t)forced;
+    return limit ? limit : 1;
+}
+
+/* vkCmdDispatch of gx × gy × gz groups as several dispatches within the
+ * device's limits; gl_WorkGroupID carries the base, so shaders see the
+ * groups of one large dispatch. */
+static void dispatch_split(vk_sequence *seq, uint32_t gx, uint32_t gy, uint32_t gz)
+{
+    uint32_t lx = group_limit(seq->ctx, 0), ly = group_limit(seq->ctx, 1), lz = group_limit(seq->ctx, 2);
+    if (gx <= lx && gy <= ly && gz <= lz) {
+        vkCmdDispatch(seq->cmd, gx, gy, gz);
+        return;
+    }
+    for (uint32_t z = 0; z < gz; z += lz)
+        for (uint32_t y = 0; y < gy; y += ly)
+            for (uint32_t x = 0; x < gx; x += lx)
+                vkCmdDispatchBase(seq->cmd, x, y, z, gx - x < lx ? gx - x : lx, gy - y < ly ? gy - y : ly,
+                                  gz - z < lz ? gz - z : lz);
+}
+
 static void compute_barrier(VkCommandBuffer cmd)
 {
     VkMemoryBarrier mb = {
@@ -265,7 +294,7 @@ bool vk_sequence_dispatch(vk_sequence *seq, const vk_kernel *k, const vk_binding
     vkCmdBindDescriptorSets(seq->cmd, VK_PIPELINE_BIND_POINT_COMPUTE, k->layout, 0, 1, &set, 0, NULL);
     if (k->push_size)
         vkCmdPushConstants(seq->cmd, k->layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, k->push_size, push);
-    vkCmdDispatch(seq->cmd, gx, gy, gz);
+    dispatch_split(seq, gx, gy, gz);
     compute_barrier(seq->cmd);
     if (seq->timestamps && seq->dispatches < seq->timestamp_capacity) {
         seq->dispatch_names[seq->dispatches] = k->name;

@@ -65,6 +65,9 @@ bool vk_kernel_create(vk_context *ctx, vk_kernel *k, const vk_kernel_desc *d, er
     };
     VkComputePipelineCreateInfo cpci = {
         .sType = VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO,
+        /* Dispatches larger than the device's group count limit are split
+         * into several with a base group (vk_sequence_dispatch). */
+        .flags = VK_PIPELINE_CREATE_DISPATCH_BASE_BIT,
         .stage = {
             .sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO,
             .stage = VK_SHADER_STAGE_COMPUTE_BIT,
