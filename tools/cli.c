@@ -146,9 +146,12 @@ bool cli_parse(int argc, char **argv, const char *allowed, int min_inputs, cli_o
         else if (strcmp(name, "templates-file") == 0)
             o->templates_file = val;
         else if (strcmp(name, "template") == 0) {
-            ok = o->ntemplates < CLI_MAX_TEMPLATES;
-            if (ok)
-                o->templates[o->ntemplates++] = val;
+            if (o->ntemplates == CLI_MAX_TEMPLATES) {
+                fprintf(stderr, "vkclip: --template: at most %d on the command line; put more in a "
+                                "--templates-file\n", CLI_MAX_TEMPLATES);
+                return false;
+            }
+            o->templates[o->ntemplates++] = val;
         } else if (strcmp(name, "top-k") == 0)
             ok = parse_int(val, 1, 1 << 24, &o->top_k);
         else if (strcmp(name, "seconds") == 0) {

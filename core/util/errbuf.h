@@ -8,6 +8,7 @@
 #define VKCLIP_ERRBUF_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #define ERRBUF_SIZE 512
@@ -23,7 +24,9 @@ typedef struct errbuf {
 #endif
 
 /* Overwrite the message (no-op when e is NULL). Always returns false so that
- * `return errbuf_set(e, ...);` reads naturally in bool functions. */
+ * `return errbuf_set(e, ...);` reads naturally in bool functions. A message
+ * longer than the buffer keeps its start and its end (the cause) and loses
+ * the middle, marked "...". */
 int errbuf_set(errbuf *e, const char *fmt, ...) ERRBUF_PRINTF(2, 3);
 
 /* Prefix the existing message with "prefix: " (adds context on the way up). */

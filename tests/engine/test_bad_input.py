@@ -419,6 +419,9 @@ def usage_cases(model, image, tmp):
         Case("embed-image without images", ["embed-image", "--model", model], ["IMAGE"], (), rc=(2,)),
         Case("unknown subcommand", ["embed-text-please"], ["embed-text-please"], (), rc=(2,)),
         Case("no subcommand", [], ["usage"], (), rc=(2,)),
+        # issue 8, item 11: the limit is stated, not "bad value"
+        Case("257 --template", ["classify", "--model", model, "--labels", "a;b"] + ["--template", "{}"] * 257 +
+             [image], ["--template", "256", "--templates-file"], (), rc=(2,), absent=("bad value",)),
     ]
 
 

@@ -18,6 +18,7 @@
 #include "../check.h"
 #include "image/image.h"
 #include "util/env_tiles.h"
+#include "util/errbuf.h"
 #include "util/mapped_file.h"
 #include "util/regular_file.h"
 
@@ -332,6 +333,38 @@ static void remove_dir(const char *d)
     rmdir(d);
 }
 
+/* A message longer than the buffer keeps where (its start) and why (its
+ * end): a long path must not hide the cause. */
+static void test_long_messages(void)
+{
+    char path[3000];
+    strcpy(path, "/models/");
+    while (strlen(path) < 2000) /* valid UTF-8 whose two-byte characters a careless cut would split */
+        strcat(path, "caf\xc3\xa9s-and-th\xc3\xa9/");
+    errbuf e;
+    errbuf_set(&e, "%s/config.json: not a regular file (a FIFO)", path);
+    size_t len = strlen(e.msg);
+    CHECKF(len < sizeof e.msg, "length %zu", len);
+    CHECKF(strncmp(e.msg, "/models/", 8) == 0, "start kept: %.40s", e.msg);
+    const char *end = "config.json: not a regular file (a FIFO)";
+    CHECKF(len > strlen(end) && strcmp(e.msg + len - strlen(end), end) == 0, "cause kept: %s", e.msg);
+    CHECKF(strstr(e.msg, "...") != NULL, "the cut is marked");
+    /* No UTF-8 sequence cut in half: every continuation byte follows a lead or a continuation. */
+    for (size_t i = 0; i < len; i++)
+        if (((unsigned char)e.msg[i] & 0xC0) == 0x80)
+            CHECKF(i > 0 && ((unsigned char)e.msg[i - 1] & 0x80), "a stray continuation byte at %zu", i);
+    /* A prefix added on the way up keeps the cause too. */
+    errbuf_prefix(&e, "%s", "loading the model");
+    len = strlen(e.msg);
+    CHECKF(strncmp(e.msg, "loading the model: /models/", 27) == 0, "prefix first: %.40s", e.msg);
+    CHECKF(strcmp(e.msg + len - strlen(end), end) == 0, "cause kept after a prefix: %s", e.msg);
+    /* Short messages are untouched. */
+    errbuf_set(&e, "%s: %d", "short", 5);
+    CHECKF(strcmp(e.msg, "short: 5") == 0, "%s", e.msg);
+    errbuf_prefix(&e, "frame %d", 3);
+    CHECKF(strcmp(e.msg, "frame 3: short: 5") == 0, "%s", e.msg);
+}
+
 int main(void)
 {
     signal(SIGALRM, on_alarm);
@@ -345,6 +378,7 @@ int main(void)
     test_streams();
     test_limits();
     test_env_tiles();
+    test_long_messages();
     remove_dir(dir);
     return check_exit();
 }
