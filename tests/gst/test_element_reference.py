@@ -505,6 +505,9 @@ def main():
 
 
 if __name__ == "__main__":
+    import signal
+    # meson's timeout sends SIGTERM: leave through `finally`, removing the files.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("FAIL: terminated (SIGTERM)"))
     try:
         main()
     except SystemExit:
