@@ -47,7 +47,8 @@ static void store_formatted(errbuf *e, const char *prefix, const char *fmt, va_l
         va_end(again);
         return;
     }
-    memcpy(text, prefix, plen);
+    if (plen)
+        memcpy(text, prefix, plen);
     vsnprintf(text + plen, (size_t)n + 1, fmt, again);
     va_end(again);
     store(e, text, plen + (size_t)n);
