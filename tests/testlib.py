@@ -1,4 +1,4 @@
-"""What the Python end-to-end tests (tests/engine, tests/zeroshot) share:
+"""What the Python end-to-end tests (tests/engine, tests/zeroshot, tests/gst) share:
 skipping, finding the sources, fixtures and references, running vkclip on
 lavapipe, and collecting checks.
 
@@ -47,6 +47,33 @@ def require_modules(*names):
             missing.append(name)
     if missing:
         skip(f"{sys.executable} lacks {', '.join(missing)}; run with Debian's /usr/bin/python3")
+
+
+def gst_on_lavapipe():
+    """python3-gst with GstVideo and GstApp loaded (or skip), and lavapipe
+    unless the caller chose a Vulkan driver. Returns the Gst module."""
+    try:
+        import gi
+        gi.require_version("Gst", "1.0")
+        gi.require_version("GstVideo", "1.0")
+        gi.require_version("GstApp", "1.0")
+        from gi.repository import Gst, GstApp, GstVideo  # noqa: F401  (GstApp: appsink's methods)
+    except (ImportError, ValueError) as exc:
+        skip(f"no python3-gst-1.0 ({exc})")
+    if "VK_ICD_FILENAMES" not in os.environ and os.path.exists(LAVAPIPE_ICD):
+        os.environ["VK_ICD_FILENAMES"] = LAVAPIPE_ICD
+    return Gst
+
+
+def clip_json_module():
+    """pipelines/clip-json.py as a module (its name has a dash). Its
+    find_plugin_path is the one rule for finding the built plugin."""
+    import importlib.util
+    path = os.path.join(source_root(), "pipelines", "clip-json.py")
+    spec = importlib.util.spec_from_file_location("clip_json", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
 
 
 def reference_module(name):

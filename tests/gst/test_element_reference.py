@@ -42,10 +42,8 @@ fixtures, no torch/numpy/Pillow or python3-gst, or no clip element with a
 `model` property.
 """
 
-import glob
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -72,24 +70,6 @@ def fixtures():
         if os.path.isdir(guess):
             os.environ["VKCLIP_FIXTURES"] = guess
     return testlib.fixtures_dir()
-
-
-def choose_plugin(root):
-    """Run by hand: the newest build*/gst/libgstclip.so that loads (an ASan
-    build does not load into this process). meson's GST_PLUGIN_PATH_1_0 wins."""
-    if os.environ.get("GST_PLUGIN_PATH") or os.environ.get("GST_PLUGIN_PATH_1_0"):
-        return None
-    for path in sorted(glob.glob(os.path.join(root, "build*", "gst", "libgstclip.so")),
-                       key=os.path.getmtime, reverse=True):
-        try:
-            ok = subprocess.run(["gst-inspect-1.0", path], stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL, timeout=120).returncode == 0
-        except (OSError, subprocess.TimeoutExpired):
-            ok = False
-        if ok:
-            os.environ["GST_PLUGIN_PATH"] = os.path.dirname(path)
-            return os.path.dirname(path)
-    return None
 
 
 def to_python(value):
@@ -296,20 +276,10 @@ def check_live_objects(c):
 def main():
     fx = fixtures()
     testlib.require_modules("numpy", "torch", "PIL.Image", "gi")
-    try:
-        import gi
-        gi.require_version("Gst", "1.0")
-        gi.require_version("GstVideo", "1.0")
-        gi.require_version("GstApp", "1.0")
-        from gi.repository import Gst, GstApp, GstVideo  # noqa: F401  (GstApp: appsink's methods)
-    except (ImportError, ValueError) as exc:
-        testlib.skip(f"no python3-gst-1.0 ({exc})")
-    root = testlib.source_root()
-    if "VK_ICD_FILENAMES" not in os.environ and os.path.exists(testlib.LAVAPIPE_ICD):
-        os.environ["VK_ICD_FILENAMES"] = testlib.LAVAPIPE_ICD
+    Gst = testlib.gst_on_lavapipe()
     workdir = tempfile.mkdtemp(prefix="vkclip element reference ")
     os.environ["VKCLIP_CACHE_DIR"] = os.path.join(workdir, "cache")  # no classifier from an earlier run
-    chosen = choose_plugin(root)
+    chosen = testlib.clip_json_module().find_plugin_path()  # meson's GST_PLUGIN_PATH_1_0 wins when set
     Gst.init(None)
     factory = Gst.ElementFactory.find("clip")
     if factory is None:

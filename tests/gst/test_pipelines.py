@@ -24,7 +24,6 @@ python3-gst, or no functional element yet (`gst-inspect-1.0 clip` lists no
 `model` property).
 """
 
-import importlib.util
 import io
 import json
 import os
@@ -44,15 +43,6 @@ CROP = (448, 300)  # fits both chelsea.png (451x300) and coffee.png (600x400)
 # accents, emoji. None holds a ';', the element's label separator.
 LABEL_LINES = [0, 1, 2, 5, 7, 9]
 RUN_TIMEOUT = 240
-
-
-def load_clip_json(root):
-    """pipelines/clip-json.py as a module (its name has a dash)."""
-    path = os.path.join(root, "pipelines", "clip-json.py")
-    spec = importlib.util.spec_from_file_location("clip_json", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def check_message_conversion(c, clip_json):
@@ -268,18 +258,9 @@ def check_scripts(c, root, env, video, model_dir, labels):
 def main():
     fixtures = testlib.fixtures_dir()
     testlib.require_modules("numpy", "torch", "PIL.Image", "gi")
-    try:
-        import gi
-        gi.require_version("Gst", "1.0")
-        gi.require_version("GstVideo", "1.0")
-        gi.require_version("GstApp", "1.0")
-        from gi.repository import Gst
-    except (ImportError, ValueError) as exc:
-        testlib.skip(f"no python3-gst-1.0 ({exc})")
+    Gst = testlib.gst_on_lavapipe()
     root = testlib.source_root()
-    if "VK_ICD_FILENAMES" not in os.environ and os.path.exists(testlib.LAVAPIPE_ICD):
-        os.environ["VK_ICD_FILENAMES"] = testlib.LAVAPIPE_ICD
-    clip_json = load_clip_json(root)
+    clip_json = testlib.clip_json_module()
     chosen = clip_json.find_plugin_path()  # meson's GST_PLUGIN_PATH_1_0 wins when set
     Gst.init(None)
     c = testlib.Checker()
