@@ -846,7 +846,6 @@ static void gst_clip_finalize(GObject *object)
     GstClip *self = GST_CLIP(object);
     gst_clip_labels_stop(&self->labels);
     g_mutex_clear(&self->labels.lock);
-    g_cond_clear(&self->labels.built);
     g_free(self->model_dir);
     gst_clip_label_config_clear(&self->label_config);
     G_OBJECT_CLASS(gst_clip_parent_class)->finalize(object);

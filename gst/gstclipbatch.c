@@ -176,14 +176,6 @@ void gst_clip_batcher_stop(GstClipBatcher *b)
     memset(b, 0, sizeof *b);
 }
 
-guint gst_clip_batcher_held(GstClipBatcher *b)
-{
-    g_mutex_lock(&b->lock);
-    guint n = g_queue_get_length(&b->frames) + b->sending;
-    g_mutex_unlock(&b->lock);
-    return n;
-}
-
 /* The flow the streaming thread reports, lock held. */
 static GstFlowReturn current_flow(GstClipBatcher *b, gchar **error)
 {

@@ -80,8 +80,6 @@ GstFlowReturn gst_clip_batcher_drain(GstClipBatcher *b, GstClipFrameConverter *c
  * every frame and batch and lets frames in again. */
 void gst_clip_batcher_flush_start(GstClipBatcher *b);
 void gst_clip_batcher_flush_stop(GstClipBatcher *b);
-/* Frames held (for the latency and the debug log). */
-guint gst_clip_batcher_held(GstClipBatcher *b);
 
 void gst_clip_pending_free(GstClipPending *p);
 

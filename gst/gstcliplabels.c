@@ -141,7 +141,6 @@ void gst_clip_labels_init(GstClipLabels *l, GstElement *owner)
     memset(l, 0, sizeof *l);
     l->owner = owner;
     g_mutex_init(&l->lock);
-    g_cond_init(&l->built);
 }
 
 gboolean gst_clip_labels_build(GstClipLabels *l, vkclip_model *model, const GstClipLabelConfig *config,
@@ -205,7 +204,6 @@ static gpointer rebuild_loop(gpointer data)
         g_mutex_lock(&l->lock);
     }
     l->thread_generation = l->wanted_generation;
-    g_cond_broadcast(&l->built);
     g_mutex_unlock(&l->lock);
     return NULL;
 }
@@ -233,14 +231,6 @@ void gst_clip_labels_request(GstClipLabels *l, const GstClipLabelConfig *config)
             g_thread_join(l->thread);
         l->thread = g_thread_new("clip-labels", rebuild_loop, l);
     }
-    g_mutex_unlock(&l->lock);
-}
-
-void gst_clip_labels_wait_idle(GstClipLabels *l)
-{
-    g_mutex_lock(&l->lock);
-    while (thread_busy(l) && !l->stopping)
-        g_cond_wait(&l->built, &l->lock);
     g_mutex_unlock(&l->lock);
 }
 

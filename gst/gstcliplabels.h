@@ -30,7 +30,6 @@ typedef struct GstClipLabels {
     GstElement *owner; /* for the debug log and warnings */
     vkclip_model *model;
     GMutex lock;
-    GCond built;
     vkclip_classifier *current; /* what frames are scored with; NULL: none yet */
     GThread *thread;            /* the rebuild in progress, if any */
     GstClipLabelConfig wanted;  /* the newest request */
@@ -50,8 +49,6 @@ void gst_clip_labels_start_empty(GstClipLabels *l, vkclip_model *model);
  * classifier until the new one is ready. A bad configuration is posted as a
  * warning and the current classifier stays. */
 void gst_clip_labels_request(GstClipLabels *l, const GstClipLabelConfig *config);
-/* Waits for a rebuild in progress (tests, and draining at EOS if asked). */
-void gst_clip_labels_wait_idle(GstClipLabels *l);
 /* Cancels and joins a rebuild, frees the classifier. */
 void gst_clip_labels_stop(GstClipLabels *l);
 
