@@ -1,6 +1,8 @@
 /* gstcliplabels.c: label lists, classifier builds and their swaps. */
 #include "gstcliplabels.h"
 
+#include "util/mapped_file.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,34 +54,24 @@ static void split_into(GPtrArray *out, const gchar *text, const gchar *sep)
     g_strfreev(parts);
 }
 
-static gchar *read_text_file(const gchar *path, gchar **error)
+/* The file's text through the engine's bounded reader (pipes and FIFOs
+ * allowed, as for the CLI's --labels-file). */
+static gchar *read_list_file(const gchar *path, gchar **error)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        *error = g_strdup_printf("%s: %s", path, g_strerror(errno));
+    errbuf e = {{0}};
+    size_t len = 0;
+    char *text = read_text_file_limited(path, TEXT_FILE_LIMIT, true, &len, &e);
+    if (!text) {
+        *error = g_strdup(e.msg);
         return NULL;
     }
-    GString *s = g_string_new(NULL);
-    gchar chunk[65536];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
-        if (s->len + n > TEXT_FILE_LIMIT) {
-            *error = g_strdup_printf("%s: larger than %u MiB, not a label or template list", path,
-                                     TEXT_FILE_LIMIT >> 20);
-            break;
-        }
-        g_string_append_len(s, chunk, (gssize)n);
-    }
-    if (!*error && ferror(f))
-        *error = g_strdup_printf("%s: read error", path);
-    fclose(f);
-    if (!*error && !g_utf8_validate(s->str, (gssize)s->len, NULL))
+    if (strlen(text) != len)
+        *error = g_strdup_printf("%s: contains a NUL byte, not a label or template list", path);
+    else if (!g_utf8_validate(text, (gssize)len, NULL))
         *error = g_strdup_printf("%s: not UTF-8 text", path);
-    if (*error) {
-        g_string_free(s, TRUE);
-        return NULL;
-    }
-    return g_string_free(s, FALSE);
+    gchar *out = *error ? NULL : g_strndup(text, len);
+    free(text);
+    return out;
 }
 
 static gboolean collect(GPtrArray *out, const gchar *list, const gchar *file, gchar **error)
@@ -87,7 +79,7 @@ static gboolean collect(GPtrArray *out, const gchar *list, const gchar *file, gc
     if (has_text(list))
         split_into(out, list, ";");
     if (has_text(file)) {
-        gchar *text = read_text_file(file, error);
+        gchar *text = read_list_file(file, error);
         if (!text)
             return FALSE;
         split_into(out, text, "\n");
