@@ -11,6 +11,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <glib/gstdio.h>
+
 #include "clip_testlib.h"
 
 GST_START_TEST(test_properties_documented)
@@ -105,6 +107,15 @@ GST_START_TEST(test_missing_labels_file)
     GstElement *clip = gst_bin_get_by_name(GST_BIN(p), "c");
     g_object_set(clip, "model", clip_test_model(), "labels-file", "/nonexistent/labels.txt", NULL);
     expect_error(clip_test_run_for_error(p), "/nonexistent/labels.txt");
+    /* Endless or binary files: the limit, and a NUL that would cut the list short. */
+    g_object_set(clip, "labels-file", "/dev/zero", NULL);
+    expect_error(clip_test_run_for_error(p), "16 MiB");
+    gchar *nul = g_build_filename(g_get_tmp_dir(), "clip-test-nul-labels.txt", NULL);
+    fail_unless(g_file_set_contents(nul, "a cat\n\0a dog\n", 14, NULL));
+    g_object_set(clip, "labels-file", nul, NULL);
+    expect_error(clip_test_run_for_error(p), "NUL");
+    g_unlink(nul);
+    g_free(nul);
     gst_object_unref(clip);
     gst_object_unref(p);
 }
