@@ -10,8 +10,11 @@
    the element to the last, so model loading and the classifier build are
    not counted. Decode, upload, preprocessing and readback are hidden only
    if this comes close to (1).
-   The engine and the pipeline run alternately, --rounds times, and the
-   means are compared (the machine's speed drifts between runs). Decoding
+   The engine and the pipeline run alternately, --rounds times; each round
+   gives a ratio, and the median ratio is the figure (the machine's speed
+   drifts between runs, by 30% or more on shared machines). CPU seconds
+   per image (the process's, all threads) are compared too: on lavapipe
+   every bit of device work is CPU work, and CPU time drifts less. Decoding
    alone (`decodebin ! fakesink`) is timed too: on lavapipe decode, upload
    and preprocessing share the CPU cores with the shaders, so they cannot
    be hidden there the way they are behind a GPU.
@@ -41,12 +44,16 @@ def setup_environment(args):
 
 
 def engine_rate(args):
+    """(images/s, CPU seconds per image) of `vkclip bench`."""
     out = subprocess.run([args.vkclip, "bench", "--model", args.model, "--batch", str(args.batch),
                           "--seconds", str(args.seconds)], check=True, capture_output=True, text=True).stdout
+    figures = {}
     for line in out.splitlines():
-        if line.startswith("images/s:"):
-            return float(line.split()[1])
-    raise SystemExit("vkclip bench printed no images/s line:\n" + out)
+        key, _, value = line.partition(":")
+        figures[key] = value.strip()
+    if "images/s" not in figures or "cpu seconds per image" not in figures:
+        raise SystemExit("vkclip bench printed no images/s line:\n" + out)
+    return float(figures["images/s"]), float(figures["cpu seconds per image"])
 
 
 def make_video(Gst, path, frames, size):
@@ -84,15 +91,21 @@ def pipeline_rate(Gst, args, video):
         f"batch-size={args.batch} labels=\"a ball;a test pattern;a person\" ! fakesink sync=false")
     clip = pipeline.get_by_name("c")
     clip.set_property("model", args.model)
-    times = []
-    clip.get_static_pad("src").add_probe(Gst.PadProbeType.BUFFER,
-                                         lambda pad, info: times.append(time.monotonic()) or Gst.PadProbeReturn.OK)
+    times, cpu = [], []
+
+    def on_buffer(pad, info):
+        times.append(time.monotonic())
+        cpu.append(time.process_time())  # all of this process's threads, lavapipe's included
+        return Gst.PadProbeReturn.OK
+
+    clip.get_static_pad("src").add_probe(Gst.PadProbeType.BUFFER, on_buffer)
     run_to_eos(Gst, pipeline)
     # Buffers leave a batch at a time: count from the end of the first batch.
     frames = len(times) - args.batch
     if frames <= 0:
         raise SystemExit(f"only {len(times)} frames came out")
-    return frames / (times[-1] - times[args.batch - 1]), len(times)
+    first = args.batch - 1
+    return frames / (times[-1] - times[first]), (cpu[-1] - cpu[first]) / frames, len(times)
 
 
 def live_latency(Gst, args):
@@ -136,7 +149,7 @@ def main():
     p.add_argument("--size", default="640x480", help="the video's frame size, WxH")
     p.add_argument("--seconds", type=float, default=20)
     p.add_argument("--live-results", type=int, default=12)
-    p.add_argument("--rounds", type=int, default=2)
+    p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--build", default="build")
     p.add_argument("--vkclip", default=None)
     args = p.parse_args()
@@ -151,15 +164,18 @@ def main():
     from gi.repository import Gst
     Gst.init(None)
 
-    engines, rates = [], []
+    engines, rates, engine_cpu, pipeline_cpu = [], [], [], []
     with tempfile.TemporaryDirectory() as tmp:
         video = os.path.join(tmp, "bench video.mkv")
         make_video(Gst, video, args.frames, [int(v) for v in args.size.split("x")])
         decode = decode_rate(Gst, video)
         for _ in range(args.rounds):
-            engines.append(engine_rate(args))
-            rate, frames = pipeline_rate(Gst, args, video)
+            rate, cpu = engine_rate(args)
+            engines.append(rate)
+            engine_cpu.append(cpu)
+            rate, cpu, frames = pipeline_rate(Gst, args, video)
             rates.append(rate)
+            pipeline_cpu.append(cpu)
     engine, rate = statistics.mean(engines), statistics.mean(rates)
     median, worst, seen = live_latency(Gst, args)
     print(f"model: {args.model}")
@@ -168,7 +184,14 @@ def main():
     print(f"pipeline (filesrc ! decodebin ! clip mode=archive, {frames} frames {args.size} I420 FFV1), "
           f"frames/s: {rate:.2f} (rounds: {', '.join(f'{v:.2f}' for v in rates)})")
     print(f"decoding alone (filesrc ! decodebin ! fakesink), frames/s: {decode:.1f}")
-    print(f"pipeline / engine: {rate / engine:.2f}")
+    ratios = [r / e for r, e in zip(rates, engines)]
+    print(f"pipeline / engine: {statistics.median(ratios):.2f} (median of rounds: "
+          f"{', '.join(f'{v:.2f}' for v in ratios)})")
+    # CPU seconds per image drift less than wall time where the machine's
+    # speed changes under us; on lavapipe all device work is CPU work.
+    cpu_ratios = [e / p for e, p in zip(engine_cpu, pipeline_cpu)]
+    print(f"CPU seconds per image, engine / pipeline: {statistics.median(cpu_ratios):.2f} (median of rounds: "
+          f"{', '.join(f'{e:.3f}/{p:.3f}' for e, p in zip(engine_cpu, pipeline_cpu))})")
     print(f"live latency at batch 1, frame in to result out: median {median * 1000:.0f} ms, "
           f"worst {worst * 1000:.0f} ms ({args.live_results} results, {seen} frames seen)")
 

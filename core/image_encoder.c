@@ -42,6 +42,7 @@ typedef struct enc_slot {
     vk_buffer tables; /* host-visible */
     vk_buffer rows;   /* between the two resampling passes */
     vk_sequence prep;
+    vk_sequence *forward; /* the forward pass submitted with prep */
     bool prep_recorded;
     int rec_n;
     frame_use *rec; /* [batch]: what prep was recorded for */
@@ -380,6 +381,7 @@ static int64_t submit_locked(vkclip_encoder *enc, const vkclip_frame *frames, in
     if (!vk_submit(ctx, cmds, 2, s->fence, e))
         return -1;
     s->busy = true;
+    s->forward = forward;
     s->count = n;
     s->ticket = enc->next_ticket++;
     return s->ticket;
@@ -437,7 +439,11 @@ int encoder_collect(vkclip_encoder *enc, int64_t ticket, bool block, float *out,
         if (r != VK_SUCCESS) {
             errbuf_set(e, "vulkan: waiting for the device failed: %s", vk_result_name(r));
             result = -1;
-        } else if (out) {
+        } else {
+            vk_sequence_print_profile(&s->prep); /* VKCLIP_PROFILE=1 only */
+            vk_sequence_print_profile(s->forward);
+        }
+        if (result == 1 && out) {
             int E = enc->m->cfg.projection_dim;
             vk_buffer_invalidate(enc->ctx, &s->graph.embeddings);
             memcpy(out, s->graph.embeddings.mapped, (size_t)s->count * E * sizeof *out);

@@ -353,6 +353,8 @@ static bool run_preprocess(vkclip_model *m, const vkclip_frame *frame, errbuf *e
                            vk_buffer_slice(&st->tables, 0, table_bytes), vk_buffer_slice(&st->rows, 0, rows_bytes),
                            out, &p->plan.h, &pv) &&
              vk_sequence_end(&seq, e) && vk_sequence_submit(&seq, e) && vk_sequence_wait(&seq, e);
+        if (ok)
+            vk_sequence_print_profile(&seq); /* VKCLIP_PROFILE=1 only */
     }
     vk_sequence_destroy(&seq);
     return ok;
