@@ -168,12 +168,21 @@ def parts(label):
     return colour, shape
 
 
-def accuracy(truths, predictions):
-    """Top-1, and how often the colour and the shape of the top label are right."""
+def accuracy(truths, predictions, set_name):
+    """Top-1, and for shapes how often the top label's colour and shape are right."""
     n = len(truths)
-    return {"top1": sum(t == p for t, p in zip(truths, predictions)) / n,
-            "colour": sum(parts(t)[0] == parts(p)[0] for t, p in zip(truths, predictions)) / n,
-            "shape": sum(parts(t)[1] == parts(p)[1] for t, p in zip(truths, predictions)) / n}
+    result = {"top1": sum(t == p for t, p in zip(truths, predictions)) / n}
+    if set_name != "patterns":
+        result["colour"] = sum(parts(t)[0] == parts(p)[0] for t, p in zip(truths, predictions)) / n
+        result["shape"] = sum(parts(t)[1] == parts(p)[1] for t, p in zip(truths, predictions)) / n
+    return result
+
+
+def describe(result):
+    text = f"top-1 {result['top1']:.1%}"
+    if "colour" in result:
+        text += f", colour {result['colour']:.1%}, shape {result['shape']:.1%}"
+    return text
 
 
 def labels_for(set_name):
@@ -182,7 +191,7 @@ def labels_for(set_name):
 
 # ================================================================ engine
 
-def engine_top_labels(vkclip, model_dir, labels, templates, files):
+def engine_top_labels(vkclip, model_dir, labels, templates, files, precision):
     """file -> the engine's top label, from one `vkclip classify` run."""
     with tempfile.TemporaryDirectory() as tmp:
         labels_file, templates_file = os.path.join(tmp, "labels.txt"), os.path.join(tmp, "templates.txt")
@@ -191,12 +200,12 @@ def engine_top_labels(vkclip, model_dir, labels, templates, files):
         with open(templates_file, "w") as f:
             f.write("\n".join(templates) + "\n")
         out = subprocess.run([vkclip, "classify", "--model", model_dir, "--labels-file", labels_file,
-                              "--templates-file", templates_file, "--top-k", "1", *files],
+                              "--templates-file", templates_file, "--top-k", "1", "--precision", precision, *files],
                              check=True, capture_output=True, text=True).stdout
     return {row["file"]: row["labels"][0]["label"] for row in map(json.loads, out.splitlines())}
 
 
-def compare_with_engine(vkclip, model_dir, frames_dir, records, templates):
+def compare_with_engine(vkclip, model_dir, frames_dir, records, templates, precision):
     """Per set: how often the engine's top label is PyTorch's, and its own accuracy."""
     report = {}
     for set_name in SETS:
@@ -204,12 +213,12 @@ def compare_with_engine(vkclip, model_dir, frames_dir, records, templates):
         if not rows:
             continue
         files = [os.path.join(frames_dir, r["file"]) for r in rows]
-        top = engine_top_labels(vkclip, model_dir, labels_for(set_name), templates, files)
+        top = engine_top_labels(vkclip, model_dir, labels_for(set_name), templates, files, precision)
         engine = [top[f] for f in files]
         for r, label in zip(rows, engine):
             r["engine_top"] = label
         agree = sum(r["torch_top"] == e for r, e in zip(rows, engine)) / len(rows)
-        report[set_name] = {"agreement": agree, **accuracy([r["truth"] for r in rows], engine)}
+        report[set_name] = {"agreement": agree, **accuracy([r["truth"] for r in rows], engine, set_name)}
     return report
 
 
@@ -250,6 +259,7 @@ def parse_args(argv):
     ap.add_argument("--frames-dir", help="save every test frame here as PNG")
     ap.add_argument("--json", help="write per-frame truth and PyTorch top labels here")
     ap.add_argument("--engine", help="vkclip binary: classify the saved frames and compare (needs --frames-dir)")
+    ap.add_argument("--engine-precision", choices=["f32", "f16"], default="f32", help="activations in the engine")
     ap.add_argument("--check-tokenizer", metavar="VKCLIP", help="vkclip binary: compare its tokenize with Python's")
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args(argv)
@@ -287,22 +297,21 @@ def main(argv=None):
         labels = labels_for(set_name)
         probs = classify(model, weights[set_name], [f[0] for f in frames], image_size)
         predictions = [labels[i] for i in probs.argmax(1).tolist()]
-        summary[set_name] = accuracy([f[1] for f in frames], predictions)
+        summary[set_name] = accuracy([f[1] for f in frames], predictions, set_name)
         for k, ((image, truth), p, row) in enumerate(zip(frames, predictions, probs)):
             name = f"{set_name}_{k:04d}.png"
             if args.frames_dir:
                 image.save(os.path.join(args.frames_dir, name))
             records.append({"file": name, "set": set_name, "truth": truth, "torch_top": p,
                             "torch_score": round(float(row.max()), 6), "width": image.width, "height": image.height})
-        print(f"{set_name:12s} {len(frames):4d} frames, {len(labels)} classes: top-1 {summary[set_name]['top1']:.1%}"
-              f"  colour {summary[set_name]['colour']:.1%}  shape {summary[set_name]['shape']:.1%}", flush=True)
+        print(f"{set_name:12s} {len(frames):4d} frames, {len(labels)} classes: {describe(summary[set_name])}", flush=True)
 
     engine = None
     if args.engine:
-        engine = compare_with_engine(args.engine, args.model, args.frames_dir, records, templates)
+        engine = compare_with_engine(args.engine, args.model, args.frames_dir, records, templates, args.engine_precision)
         for set_name, r in engine.items():
-            print(f"engine {set_name:12s} agrees with PyTorch on {r['agreement']:.1%}; top-1 {r['top1']:.1%} "
-                  f"(PyTorch {summary[set_name]['top1']:.1%}), colour {r['colour']:.1%}, shape {r['shape']:.1%}")
+            print(f"engine {set_name:12s} agrees with PyTorch on {r['agreement']:.1%}; {describe(r)} "
+                  f"(PyTorch top-1 {summary[set_name]['top1']:.1%})")
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"model": args.model, "seed": args.seed, "templates": templates,

@@ -420,20 +420,28 @@ class ShapesClip(nn.Module):
 
 
 def initialise(model):
-    """Small normal weights, zero biases, residual branches scaled down with depth
-    (as GPT-2 and OpenAI's CLIP do), LayerNorms at identity."""
-    for name, p in model.named_parameters():
-        if name.endswith("class_embedding") or name == "logit_scale" or "norm" in name or "layrnorm" in name:
-            continue
-        if name.endswith(".bias"):
-            nn.init.zeros_(p)
-            continue
-        std = 0.02
-        if name.endswith(("out_proj.weight", "fc2.weight")):
-            layers = len(model.vision_model.encoder.layers if name.startswith("vision") else
-                         model.text_model.encoder.layers)
-            std /= math.sqrt(2 * layers)
-        nn.init.normal_(p, 0.0, std)
+    """OpenAI CLIP's initialisation: the image tower keeps PyTorch's defaults except
+    for its class and position embeddings (normal, width^-0.5); the text tower gets
+    OpenAI's scaled normals; both projections normal(width^-0.5). Smaller weights in
+    the image tower make every image's embedding nearly the same at the start (the
+    class token barely looks at the patches), which stalls contrastive learning."""
+    vision, text = model.vision_model, model.text_model
+    width = vision.embeddings.class_embedding.shape[0]
+    nn.init.normal_(vision.embeddings.class_embedding, 0.0, width ** -0.5)
+    nn.init.normal_(vision.embeddings.position_embedding.weight, 0.0, width ** -0.5)
+    width, layers = text.final_layer_norm.weight.shape[0], len(text.encoder.layers)
+    nn.init.normal_(text.embeddings.token_embedding.weight, 0.0, 0.02)
+    nn.init.normal_(text.embeddings.position_embedding.weight, 0.0, 0.01)
+    residual_std = width ** -0.5 * (2 * layers) ** -0.5
+    for layer in text.encoder.layers:
+        attn, mlp = layer.self_attn, layer.mlp
+        for proj in (attn.q_proj, attn.k_proj, attn.v_proj):
+            nn.init.normal_(proj.weight, 0.0, width ** -0.5)
+        nn.init.normal_(attn.out_proj.weight, 0.0, residual_std)
+        nn.init.normal_(mlp.fc1.weight, 0.0, (2 * width) ** -0.5)
+        nn.init.normal_(mlp.fc2.weight, 0.0, residual_std)
+    for proj in (model.visual_projection, model.text_projection):
+        nn.init.normal_(proj.weight, 0.0, proj.weight.shape[1] ** -0.5)
 
 
 def model_config(args, vocab_size):
