@@ -23,7 +23,10 @@
 #       cannot be told by a suppression (see known_leak below). Python tests get the
 #       ASan runtime preloaded (VKCLIP_CHECK_ASAN_RUNTIME) and no leak checking: the
 #       interpreter's own allocations are not ours; ASan and UBSan still check every
-#       access of the plugin there. Suppressions: LSAN_OPTIONS, set by the script.
+#       access of the plugin there. VKCLIP_CHECK_ASAN_PYTHON=children instead leaves
+#       the interpreter alone and checks, leaks included, the ASan-built programs a
+#       Python test runs (the engine's tests: they run the CLI and test helpers,
+#       never the plugin in-process). Suppressions: LSAN_OPTIONS, set by the script.
 #       VKCLIP_CHECK_SLOW_UNWIND lists tests (by label: the binary's or the Python
 #       script's name) that load no Vulkan driver, where LeakSanitizer may record full
 #       stacks (fast_unwind_on_malloc=0).
@@ -60,7 +63,7 @@ if [ "${VKCLIP_CHECK_ASAN:-}" = 1 ]; then
     case " ${VKCLIP_CHECK_SLOW_UNWIND:-} " in
     *" $label "*) export ASAN_OPTIONS="$ASAN_OPTIONS:fast_unwind_on_malloc=0" ;;
     esac
-    if $is_python; then
+    if $is_python && [ "${VKCLIP_CHECK_ASAN_PYTHON:-}" != children ]; then
         export LD_PRELOAD="${VKCLIP_CHECK_ASAN_RUNTIME:?}${LD_PRELOAD:+ $LD_PRELOAD}"
         export ASAN_OPTIONS="$ASAN_OPTIONS:detect_leaks=0"
     fi
