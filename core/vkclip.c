@@ -10,6 +10,13 @@
 #include "preprocess.h"
 #include "vkclip_internal.h"
 #include "util/env_tiles.h"
+#include "util/regular_file.h"
+
+/* Where the default model is installed and where it sits in the source
+ * tree: core/meson.build passes both. */
+#if !defined(VKCLIP_INSTALLED_MODEL_DIR) || !defined(VKCLIP_SOURCE_MODEL_DIR)
+#error "VKCLIP_INSTALLED_MODEL_DIR and VKCLIP_SOURCE_MODEL_DIR come from core/meson.build"
+#endif
 
 void export_error(vkclip_error *out, const errbuf *e)
 {
@@ -301,6 +308,17 @@ void vkclip_model_get_info(const vkclip_model *m, vkclip_model_info *info)
     }
     info->batch_size = m->batch_size;
     info->device_bytes = atomic_load(&((vkclip_model *)m)->device_bytes);
+}
+
+const char *vkclip_default_model_dir(void)
+{
+    const char *env = getenv("VKCLIP_MODEL");
+    if (env && *env)
+        return env;
+    /* An installed copy wins over the source tree only when it is there. */
+    if (file_exists(VKCLIP_INSTALLED_MODEL_DIR "/config.json"))
+        return VKCLIP_INSTALLED_MODEL_DIR;
+    return VKCLIP_SOURCE_MODEL_DIR;
 }
 
 int vkclip_embedding_dim(const vkclip_model *m)

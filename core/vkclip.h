@@ -32,6 +32,14 @@
 extern "C" {
 #endif
 
+/* The functions libvkclip exports; the library is built with hidden
+ * visibility, so nothing else of the engine is visible to its users. */
+#if defined(__GNUC__) || defined(__clang__)
+#define VKCLIP_API __attribute__((visibility("default")))
+#else
+#define VKCLIP_API
+#endif
+
 typedef struct vkclip_error {
     char message[512];
 } vkclip_error;
@@ -58,14 +66,14 @@ typedef struct vkclip_device_options {
 } vkclip_device_options;
 
 /* Fills at most max entries; returns how many devices exist, or -1. */
-int vkclip_list_devices(vkclip_device_info *out, int max, vkclip_error *err);
+VKCLIP_API int vkclip_list_devices(vkclip_device_info *out, int max, vkclip_error *err);
 
-vkclip_device *vkclip_device_open(const vkclip_device_options *opts, vkclip_error *err);
-void vkclip_device_free(vkclip_device *dev);
-int vkclip_device_index(const vkclip_device *dev);
-void vkclip_device_get_info(const vkclip_device *dev, vkclip_device_info *info);
+VKCLIP_API vkclip_device *vkclip_device_open(const vkclip_device_options *opts, vkclip_error *err);
+VKCLIP_API void vkclip_device_free(vkclip_device *dev);
+VKCLIP_API int vkclip_device_index(const vkclip_device *dev);
+VKCLIP_API void vkclip_device_get_info(const vkclip_device *dev, vkclip_device_info *info);
 /* Messages the validation layer printed so far (0 when it is off). */
-uint32_t vkclip_device_validation_messages(const vkclip_device *dev);
+VKCLIP_API uint32_t vkclip_device_validation_messages(const vkclip_device *dev);
 
 /* ---- models ---- */
 
@@ -97,12 +105,21 @@ typedef struct vkclip_model_info {
 
 /* Loads a Hugging Face CLIP directory (config.json, model.safetensors or its
  * sharded index, preprocessor_config.json) and uploads the image tower. */
-vkclip_model *vkclip_model_load(vkclip_device *dev, const char *dir, const vkclip_model_options *opts,
-                                vkclip_error *err);
-void vkclip_model_free(vkclip_model *model);
-void vkclip_model_get_info(const vkclip_model *model, vkclip_model_info *info);
-int vkclip_embedding_dim(const vkclip_model *model);
-int vkclip_image_size(const vkclip_model *model); /* side of the preprocessed square */
+VKCLIP_API vkclip_model *vkclip_model_load(vkclip_device *dev, const char *dir, const vkclip_model_options *opts,
+                                           vkclip_error *err);
+VKCLIP_API void vkclip_model_free(vkclip_model *model);
+VKCLIP_API void vkclip_model_get_info(const vkclip_model *model, vkclip_model_info *info);
+VKCLIP_API int vkclip_embedding_dim(const vkclip_model *model);
+VKCLIP_API int vkclip_image_size(const vkclip_model *model); /* side of the preprocessed square */
+
+/* The model directory to use when the caller names none: $VKCLIP_MODEL when
+ * set and not empty; else the installed model,
+ * <prefix>/<datadir>/vkclip/models/shapes-clip, when it holds a config.json;
+ * else the source tree's data/shapes-clip (both paths fixed at build time).
+ * Never NULL; the directory is not checked further, so loading it may fail
+ * (naming the files it lacks). The string is the environment's or static:
+ * do not free it. */
+VKCLIP_API const char *vkclip_default_model_dir(void);
 
 /* ---- images ---- */
 
@@ -177,13 +194,13 @@ typedef struct vkclip_frame {
 
 /* The model's input tensor for one frame: float32 CHW, 3 × S × S, with the
  * reference's resize, crop, scaling and mean/std. Returns 0 or -1. */
-int vkclip_preprocess(vkclip_model *model, const vkclip_frame *frame, float *out, vkclip_error *err);
+VKCLIP_API int vkclip_preprocess(vkclip_model *model, const vkclip_frame *frame, float *out, vkclip_error *err);
 
 /* Image embeddings (projected) of n frames into out[n][embed_dim], L2
  * normalised when normalize is true. Returns 0 or -1 (a bad frame is named
  * by its index in `frames`). */
-int vkclip_encode_images(vkclip_model *model, const vkclip_frame *frames, int n, float *out,
-                         bool normalize, vkclip_error *err);
+VKCLIP_API int vkclip_encode_images(vkclip_model *model, const vkclip_frame *frames, int n, float *out,
+                                    bool normalize, vkclip_error *err);
 
 /* ---- asynchronous image encoding ----
  *
@@ -220,13 +237,13 @@ typedef struct vkclip_encoder vkclip_encoder;
 
 /* batch_size: the most frames a submission takes (1..1024; 0: the model's);
  * max_in_flight: batches submitted and not yet collected (1..8; 0: 2). */
-vkclip_encoder *vkclip_encoder_create(vkclip_model *model, int batch_size, int max_in_flight,
-                                      vkclip_error *err);
+VKCLIP_API vkclip_encoder *vkclip_encoder_create(vkclip_model *model, int batch_size, int max_in_flight,
+                                                 vkclip_error *err);
 /* Waits for the batches still on the device, then frees. Free a model's
  * encoders before the model. */
-void vkclip_encoder_free(vkclip_encoder *enc);
+VKCLIP_API void vkclip_encoder_free(vkclip_encoder *enc);
 /* The most frames one submission takes. */
-int vkclip_encoder_batch_size(const vkclip_encoder *enc);
+VKCLIP_API int vkclip_encoder_batch_size(const vkclip_encoder *enc);
 
 /* Submits n frames (1..batch size). Returns a ticket (> 0, increasing from
  * 1 per encoder); 0 when max_in_flight batches are already submitted and
@@ -235,7 +252,7 @@ int vkclip_encoder_batch_size(const vkclip_encoder *enc);
  * index in the batch: "frame 2: crop (x 10, y 0, 500x20) is not inside the
  * 451x300 frame"); nothing is in flight after an error. Never waits for the
  * device. */
-int64_t vkclip_encoder_submit(vkclip_encoder *enc, const vkclip_frame *frames, int n, vkclip_error *err);
+VKCLIP_API int64_t vkclip_encoder_submit(vkclip_encoder *enc, const vkclip_frame *frames, int n, vkclip_error *err);
 
 /* Collects a ticket: writes n × embed_dim floats (projected; L2-normalised
  * when normalize) to out and retires the ticket (out NULL: retires it
@@ -243,22 +260,22 @@ int64_t vkclip_encoder_submit(vkclip_encoder *enc, const vkclip_frame *frames, i
  * 0 when still running (nothing written), -1 on error or an unknown ticket
  * (never issued, already collected or discarded); wait blocks until done and
  * returns 0 or -1. */
-int vkclip_encoder_poll(vkclip_encoder *enc, int64_t ticket, float *out, bool normalize, vkclip_error *err);
-int vkclip_encoder_wait(vkclip_encoder *enc, int64_t ticket, float *out, bool normalize, vkclip_error *err);
+VKCLIP_API int vkclip_encoder_poll(vkclip_encoder *enc, int64_t ticket, float *out, bool normalize, vkclip_error *err);
+VKCLIP_API int vkclip_encoder_wait(vkclip_encoder *enc, int64_t ticket, float *out, bool normalize, vkclip_error *err);
 /* Waits at most timeout_ns for a ticket's batch to finish, without
  * collecting it: 1 done, 0 timed out, -1 unknown ticket or device error.
  * Unlike the calls above it may run while another thread submits or
  * collects other tickets of the same encoder (a collector thread waits here,
  * then polls). */
-int vkclip_encoder_wait_ready(vkclip_encoder *enc, int64_t ticket, uint64_t timeout_ns, vkclip_error *err);
+VKCLIP_API int vkclip_encoder_wait_ready(vkclip_encoder *enc, int64_t ticket, uint64_t timeout_ns, vkclip_error *err);
 /* Batches submitted and not yet collected. */
-int vkclip_encoder_in_flight(const vkclip_encoder *enc);
+VKCLIP_API int vkclip_encoder_in_flight(const vkclip_encoder *enc);
 /* Waits for every batch in flight and forgets their results (a flush). */
-void vkclip_encoder_discard(vkclip_encoder *enc);
+VKCLIP_API void vkclip_encoder_discard(vkclip_encoder *enc);
 
 /* Runs the image tower on one batch of random preprocessed input, without
  * preprocessing or readback (for benchmarks). Returns 0 or -1. */
-int vkclip_bench_batch(vkclip_model *model, vkclip_error *err);
+VKCLIP_API int vkclip_bench_batch(vkclip_model *model, vkclip_error *err);
 
 /* ---- text ---- */
 
@@ -266,19 +283,19 @@ int vkclip_bench_batch(vkclip_model *model, vkclip_error *err);
  * merges.txt, or bpe_simple_vocab_16e6.txt.gz there. */
 typedef struct vkclip_tokenizer vkclip_tokenizer;
 
-vkclip_tokenizer *vkclip_tokenizer_load(const char *dir, vkclip_error *err);
-void vkclip_tokenizer_free(vkclip_tokenizer *tok);
+VKCLIP_API vkclip_tokenizer *vkclip_tokenizer_load(const char *dir, vkclip_error *err);
+VKCLIP_API void vkclip_tokenizer_free(vkclip_tokenizer *tok);
 /* The model's context length (config.json's max_position_embeddings, else 77). */
-int vkclip_tokenizer_context(const vkclip_tokenizer *tok);
+VKCLIP_API int vkclip_tokenizer_context(const vkclip_tokenizer *tok);
 /* Writes [start] ids… [end], at most max_ids (the content truncated, the end
  * token kept); returns the count, or -1 (e.g. text that is not UTF-8). */
-int vkclip_tokenize(vkclip_tokenizer *tok, const char *text, int32_t *ids, int max_ids, vkclip_error *err);
+VKCLIP_API int vkclip_tokenize(vkclip_tokenizer *tok, const char *text, int32_t *ids, int max_ids, vkclip_error *err);
 
 /* Text embeddings (projected) of n prompts into out[n][embed_dim], L2
  * normalised when normalize is true. Prompts run at their true length, in
  * batches of similar lengths. Returns 0 or -1. */
-int vkclip_encode_texts(vkclip_model *model, const char *const *texts, int n, float *out, bool normalize,
-                        vkclip_error *err);
+VKCLIP_API int vkclip_encode_texts(vkclip_model *model, const char *const *texts, int n, float *out, bool normalize,
+                                   vkclip_error *err);
 
 /* ---- zero-shot classification ---- */
 
@@ -299,16 +316,16 @@ typedef struct vkclip_classifier_options {
  * images on others; builds on one model run one at a time); each label's weight is the normalised mean of its
  * normalised prompt embeddings, a prompt being a template with "{}" replaced
  * by the label (templates NULL or ntemplates 0: "a photo of a {}."). */
-vkclip_classifier *vkclip_classifier_create(vkclip_model *model, const char *const *labels, int nlabels,
-                                            const char *const *templates, int ntemplates,
-                                            const vkclip_classifier_options *opts, vkclip_error *err);
-void vkclip_classifier_free(vkclip_classifier *c);
-int vkclip_classifier_size(const vkclip_classifier *c);
-const char *vkclip_classifier_label(const vkclip_classifier *c, int i);
-bool vkclip_classifier_from_cache(const vkclip_classifier *c);
+VKCLIP_API vkclip_classifier *vkclip_classifier_create(vkclip_model *model, const char *const *labels, int nlabels,
+                                                       const char *const *templates, int ntemplates,
+                                                       const vkclip_classifier_options *opts, vkclip_error *err);
+VKCLIP_API void vkclip_classifier_free(vkclip_classifier *c);
+VKCLIP_API int vkclip_classifier_size(const vkclip_classifier *c);
+VKCLIP_API const char *vkclip_classifier_label(const vkclip_classifier *c, int i);
+VKCLIP_API bool vkclip_classifier_from_cache(const vkclip_classifier *c);
 /* softmax(exp(logit_scale) · cos) over the labels for a normalised image
  * embedding; probs has vkclip_classifier_size() entries. */
-void vkclip_classifier_probs(const vkclip_classifier *c, const float *embedding, float *probs);
+VKCLIP_API void vkclip_classifier_probs(const vkclip_classifier *c, const float *embedding, float *probs);
 
 #ifdef __cplusplus
 }

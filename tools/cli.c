@@ -1,6 +1,9 @@
+/* cli: errors, stdout, the model and device of a session, text files and
+ * JSON output. Options are cli_parse.c's, images cli_images.c's. */
 #include "cli.h"
 
 #include "util/mapped_file.h"
+#include "util/regular_file.h"
 #include "util/utf8.h"
 
 #include <errno.h>
@@ -59,130 +62,47 @@ int cli_finish_stdout(int status)
     return status == 0 || status == CLI_STDOUT_FAILED ? 1 : status;
 }
 
-int cli_fail_frames(const char *message, const char *const *paths, int count)
+int cli_frame_of_error(const char *message, int count, const char **rest)
 {
-    /* "frame N: rest", N an index into this call's frames. */
-    if (strncmp(message, "frame ", 6) == 0 && message[6] >= '0' && message[6] <= '9') {
-        char *end;
-        long index = strtol(message + 6, &end, 10);
-        if (end[0] == ':' && end[1] == ' ' && index >= 0 && index < count)
-            return cli_fail("%s: %s", paths[index], end + 2);
-    }
-    return cli_fail("%s", message);
-}
-
-static bool option_allowed(const char *allowed, const char *name)
-{
-    size_t n = strlen(name);
-    for (const char *p = allowed; (p = strstr(p, name)); p += n)
-        if ((p == allowed || p[-1] == ',') && (p[n] == ',' || p[n] == '\0'))
-            return true;
-    return false;
-}
-
-static bool parse_int(const char *s, int lo, int hi, int *out)
-{
+    if (strncmp(message, "frame ", 6) != 0 || message[6] < '0' || message[6] > '9')
+        return -1;
     char *end;
-    long v = strtol(s, &end, 10);
-    if (!*s || *end || v < lo || v > hi)
-        return false;
-    *out = (int)v;
-    return true;
+    long index = strtol(message + 6, &end, 10);
+    if (end[0] != ':' || end[1] != ' ' || index < 0 || index >= count)
+        return -1;
+    *rest = end + 2;
+    return (int)index;
 }
 
-bool cli_parse(int argc, char **argv, const char *allowed, int min_inputs, cli_options *o, const char *usage)
+/* Whether dir holds a config.json (never opening it: no FIFO waits here). */
+static bool has_config(const char *dir)
 {
-    memset(o, 0, sizeof *o);
-    o->device = -1;
-    o->seconds = 10;
-    /* Positional arguments are gathered at the front of argv itself (never
-     * past the option being read), so nothing needs freeing. */
-    o->inputs = (const char **)argv;
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i];
-        if (strncmp(a, "--", 2) != 0 || strcmp(a, "--") == 0) {
-            if (strcmp(a, "--") == 0)
-                for (i++; i < argc; i++)
-                    argv[o->ninputs++] = argv[i];
-            else
-                argv[o->ninputs++] = argv[i];
-            continue;
-        }
-        const char *name = a + 2;
-        if (!option_allowed(allowed, name)) {
-            fprintf(stderr, "vkclip: unknown option %s\nusage: %s\n", a, usage);
-            return false;
-        }
-        if (strcmp(name, "raw") == 0) {
-            o->raw = true;
-            continue;
-        }
-        if (strcmp(name, "validation") == 0) {
-            o->validation = true;
-            continue;
-        }
-        if (strcmp(name, "no-cache") == 0) {
-            o->no_cache = true;
-            continue;
-        }
-        if (i + 1 >= argc) {
-            fprintf(stderr, "vkclip: %s needs a value\nusage: %s\n", a, usage);
-            return false;
-        }
-        const char *val = argv[++i];
-        bool ok = true;
-        if (strcmp(name, "model") == 0)
-            o->model = val;
-        else if (strcmp(name, "out") == 0)
-            o->out = val;
-        else if (strcmp(name, "device") == 0)
-            ok = parse_int(val, 0, 999, &o->device);
-        else if (strcmp(name, "batch") == 0)
-            ok = parse_int(val, 1, 1024, &o->batch);
-        else if (strcmp(name, "labels") == 0)
-            o->labels = val;
-        else if (strcmp(name, "labels-file") == 0)
-            o->labels_file = val;
-        else if (strcmp(name, "templates-file") == 0)
-            o->templates_file = val;
-        else if (strcmp(name, "template") == 0) {
-            if (o->ntemplates == CLI_MAX_TEMPLATES) {
-                fprintf(stderr, "vkclip: --template: at most %d on the command line; put more in a "
-                                "--templates-file\n", CLI_MAX_TEMPLATES);
-                return false;
-            }
-            o->templates[o->ntemplates++] = val;
-        } else if (strcmp(name, "top-k") == 0)
-            ok = parse_int(val, 1, 1 << 24, &o->top_k);
-        else if (strcmp(name, "seconds") == 0) {
-            char *end;
-            o->seconds = strtod(val, &end);
-            ok = *val && !*end && o->seconds > 0 && o->seconds <= 86400;
-        } else if (strcmp(name, "crop") == 0) {
-            int x, y, w, h, used = 0;
-            ok = sscanf(val, "%d,%d,%d,%d%n", &x, &y, &w, &h, &used) == 4 && val[used] == '\0' && x >= 0 &&
-                 y >= 0 && w > 0 && h > 0;
-            o->crop = (vkclip_rect){x, y, w, h};
-        } else if (strcmp(name, "precision") == 0) {
-            ok = strcmp(val, "f32") == 0 || strcmp(val, "f16") == 0;
-            o->precision = strcmp(val, "f16") == 0 ? VKCLIP_PRECISION_F16 : VKCLIP_PRECISION_F32;
-        }
-        if (!ok) {
-            fprintf(stderr, "vkclip: bad value '%s' for %s\nusage: %s\n", val, a, usage);
-            return false;
-        }
-    }
-    if (o->ninputs < min_inputs) {
-        fprintf(stderr, "vkclip: %s\nusage: %s\n", min_inputs == 1 ? "nothing to do" : "missing arguments",
-                usage);
-        return false;
-    }
-    return true;
+    char path[4096];
+    return snprintf(path, sizeof path, "%s/config.json", dir) < (int)sizeof path && file_exists(path);
+}
+
+const char *cli_model_dir(const cli_options *o)
+{
+    if (o->model)
+        return o->model;
+    const char *dir = vkclip_default_model_dir();
+    if (has_config(dir))
+        return dir;
+    const char *env = getenv("VKCLIP_MODEL");
+    if (env && *env)
+        cli_fail("no model: $VKCLIP_MODEL is %s, which holds no config.json (or give --model DIR)", env);
+    else
+        cli_fail("no model: no --model DIR, no $VKCLIP_MODEL, and no config.json in %s or %s",
+                 VKCLIP_INSTALLED_MODEL_DIR, VKCLIP_SOURCE_MODEL_DIR);
+    return NULL;
 }
 
 bool cli_session_open(cli_session *s, const cli_options *o, bool with_model)
 {
     memset(s, 0, sizeof *s);
+    /* The model's directory first: no device is opened for a model that is not there. */
+    if (with_model && !(s->model_dir = cli_model_dir(o)))
+        return false;
     vkclip_error err;
     vkclip_device_options opts = {.device_index = o->device, .validation = o->validation};
     if (!(s->dev = vkclip_device_open(&opts, &err))) {
@@ -191,12 +111,8 @@ bool cli_session_open(cli_session *s, const cli_options *o, bool with_model)
     }
     if (!with_model)
         return true;
-    if (!o->model) {
-        cli_fail("--model DIR is required");
-        return false;
-    }
     vkclip_model_options mopts = {.activations = o->precision, .batch_size = o->batch};
-    if (!(s->model = vkclip_model_load(s->dev, o->model, &mopts, &err))) {
+    if (!(s->model = vkclip_model_load(s->dev, s->model_dir, &mopts, &err))) {
         cli_fail("%s", err.message);
         return false;
     }
@@ -216,38 +132,6 @@ int cli_session_close(cli_session *s, int status)
     vkclip_device_free(s->dev);
     memset(s, 0, sizeof *s);
     return status;
-}
-
-bool cli_images_load(cli_images *b, const char *const *paths, int count)
-{
-    b->count = count;
-    b->images = calloc((size_t)count, sizeof *b->images);
-    b->frames = calloc((size_t)count, sizeof *b->frames);
-    if (!b->images || !b->frames) {
-        cli_fail("out of memory");
-        return false;
-    }
-    for (int i = 0; i < count; i++) {
-        errbuf e = {{0}};
-        rgb_image *img = &b->images[i];
-        if (!rgb_image_load(img, paths[i], &e)) {
-            cli_fail("%s", e.msg);
-            return false;
-        }
-        b->frames[i] = (vkclip_frame){.format = VKCLIP_FORMAT_RGB, .width = img->width, .height = img->height};
-        b->frames[i].planes[0] = img->pixels;
-        b->frames[i].strides[0] = 3 * img->width;
-    }
-    return true;
-}
-
-void cli_images_free(cli_images *b)
-{
-    for (int i = 0; b->images && i < b->count; i++)
-        rgb_image_free(&b->images[i]);
-    free(b->images);
-    free(b->frames);
-    memset(b, 0, sizeof *b);
 }
 
 static bool is_space(char c)

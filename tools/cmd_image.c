@@ -26,10 +26,18 @@ static double cpu_seconds(void)
            r.ru_stime.tv_usec * 1e-6;
 }
 
-static void print_model_info(const char *dir, const vkclip_model *m)
+static void print_tower_size(const char *tower, const cli_tower_size *size)
+{
+    printf("%s tower: %llu parameters, %llu bytes as stored\n", tower, size->parameters, size->bytes);
+}
+
+static int print_model_info(const char *dir, const vkclip_model *m)
 {
     vkclip_model_info mi;
     vkclip_model_get_info(m, &mi);
+    cli_tower_size vision, text;
+    if (!cli_tower_sizes(dir, &vision, &text))
+        return 1;
     printf("model: %s\n", dir);
     printf("vision: width %d, layers %d, heads %d, mlp %d, patch %d, image %d, act %s\n", mi.vision_width,
            mi.vision_layers, mi.vision_heads, mi.vision_intermediate, mi.patch_size, mi.image_size,
@@ -41,35 +49,41 @@ static void print_model_info(const char *dir, const vkclip_model *m)
     printf("weights: %s (on device: %s, %llu MiB)\n", mi.weights_dtype, mi.device_weights,
            (unsigned long long)(mi.device_bytes >> 20));
     printf("activations: %s\n", mi.activations);
+    print_tower_size("vision", &vision);
+    print_tower_size("text", &text);
+    return 0;
 }
 
-int cmd_info(int argc, char **argv)
+static void print_device_info(const vkclip_device *dev, const vkclip_device_info *all, int n)
 {
-    cli_options o;
-    if (!cli_parse(argc, argv, "model,device,validation,precision", 0, &o, USAGE_INFO))
-        return 2;
-    vkclip_device_info infos[16];
-    vkclip_error err;
-    int n = vkclip_list_devices(infos, 16, &err);
-    if (n < 0)
-        return cli_fail("%s", err.message);
-    cli_session s;
-    if (!cli_session_open(&s, &o, o.model != NULL))
-        return cli_session_close(&s, 1);
-    int chosen = vkclip_device_index(s.dev);
-    for (int i = 0; i < n && i < 16; i++)
-        printf("device %d: %s (%s)%s\n", i, infos[i].name, infos[i].type, i == chosen ? " [chosen]" : "");
+    int chosen = vkclip_device_index(dev);
+    for (int i = 0; i < n; i++)
+        printf("device %d: %s (%s)%s\n", i, all[i].name, all[i].type, i == chosen ? " [chosen]" : "");
     vkclip_device_info d;
-    vkclip_device_get_info(s.dev, &d);
+    vkclip_device_get_info(dev, &d);
     printf("vulkan: %u.%u.%u\n", d.api_version >> 22, (d.api_version >> 12) & 0x3ff, d.api_version & 0xfff);
     printf("memory: %llu MiB\n", (unsigned long long)(d.memory_bytes >> 20));
     printf("16-bit storage: %s\n", d.storage16 ? "yes" : "no");
     printf("fp16 arithmetic: %s\n", d.float16 ? "yes" : "no");
     printf("subgroup size: %u\n", d.subgroup_size);
     printf("subgroup arithmetic: %s\n", d.subgroup_arithmetic ? "yes" : "no");
-    if (s.model)
-        print_model_info(o.model, s.model);
-    return cli_session_close(&s, 0);
+}
+
+/* info needs no model: only --model asks for one. */
+int cmd_info(const cli_command *self, cli_options *o)
+{
+    (void)self;
+    vkclip_device_info infos[16];
+    vkclip_error err;
+    int n = vkclip_list_devices(infos, 16, &err);
+    if (n < 0)
+        return cli_fail("%s", err.message);
+    cli_session s;
+    if (!cli_session_open(&s, o, o->model != NULL))
+        return cli_session_close(&s, 1);
+    print_device_info(s.dev, infos, n < 16 ? n : 16);
+    int status = s.model ? print_model_info(s.model_dir, s.model) : 0;
+    return cli_session_close(&s, status);
 }
 
 static int write_floats(const char *path, const float *v, size_t n)
@@ -84,20 +98,15 @@ static int write_floats(const char *path, const float *v, size_t n)
     return 0;
 }
 
-int cmd_preprocess(int argc, char **argv)
+int cmd_preprocess(const cli_command *self, cli_options *o)
 {
-    cli_options o;
-    if (!cli_parse(argc, argv, "model,out,crop,device,validation", 1, &o, USAGE_PREPROCESS))
-        return 2;
-    if (!o.out || o.ninputs != 1) {
-        fprintf(stderr, "usage: %s\n", USAGE_PREPROCESS);
-        return 2;
-    }
+    if (!o->out)
+        return cli_usage(self, "--out FILE is required");
     cli_images img = {0};
     cli_session s = {0};
     int status = 1;
-    if (cli_images_load(&img, o.inputs, 1) && cli_session_open(&s, &o, true)) {
-        img.frames[0].crop = o.crop;
+    if (cli_images_load(&img, o->inputs, 1, NULL) && img.count == 1 && cli_session_open(&s, o, true)) {
+        img.frames[0].crop = o->crop;
         int side = vkclip_image_size(s.model);
         size_t n = 3 * (size_t)side * side;
         float *out = malloc(n * sizeof *out);
@@ -105,59 +114,45 @@ int cmd_preprocess(int argc, char **argv)
         if (!out)
             status = cli_fail("out of memory");
         else if (vkclip_preprocess(s.model, &img.frames[0], out, &err) != 0)
-            status = cli_fail("%s: %s", o.inputs[0],
+            status = cli_fail("%s: %s", o->inputs[0],
                               strncmp(err.message, "frame: ", 7) == 0 ? err.message + 7 : err.message);
         else
-            status = write_floats(o.out, out, n);
+            status = write_floats(o->out, out, n);
         free(out);
     }
     cli_images_free(&img);
     return cli_session_close(&s, status);
 }
 
-/* Decodes a batch of images, encodes them together, prints a line each. */
-static int embed_chunk(vkclip_model *m, const cli_options *o, int first, int count, float *emb, int E)
+/* What embed-image's lines need besides the embedding. */
+typedef struct image_printer {
+    const cli_options *o;
+    int embed_dim;
+} image_printer;
+
+static int print_image_embedding(void *user, int input, const float *embedding)
 {
-    cli_images img = {0};
-    vkclip_error err;
-    int status = 1;
-    if (cli_images_load(&img, o->inputs + first, count)) {
-        for (int i = 0; i < count; i++)
-            img.frames[i].crop = o->crop;
-        status = vkclip_encode_images(m, img.frames, count, emb, !o->raw, &err) == 0
-                     ? 0 : cli_fail_frames(err.message, o->inputs + first, count);
-        for (int i = 0; status == 0 && i < count; i++) {
-            fputc('{', stdout);
-            json_print_name(stdout, "file", o->inputs[first + i]);
-            fputs(", \"embedding\": ", stdout);
-            json_print_floats(stdout, emb + (size_t)i * E, E);
-            fputs("}\n", stdout);
-        }
-    }
-    cli_images_free(&img);
-    return status;
+    const image_printer *p = user;
+    fputc('{', stdout);
+    json_print_name(stdout, "file", p->o->inputs[input]);
+    fputs(", \"embedding\": ", stdout);
+    json_print_floats(stdout, embedding, p->embed_dim);
+    fputs("}\n", stdout);
+    return cli_stdout_failed() ? CLI_STDOUT_FAILED : 0;
 }
 
-int cmd_embed_image(int argc, char **argv)
+/* Lines are printed batch by batch; an unreadable image is left out and
+ * makes the exit status 1. */
+int cmd_embed_image(const cli_command *self, cli_options *o)
 {
-    cli_options o;
-    if (!cli_parse(argc, argv, "model,raw,batch,precision,crop,device,validation", 1, &o, USAGE_EMBED_IMAGE))
-        return 2;
+    (void)self;
     cli_session s;
-    if (!cli_session_open(&s, &o, true))
+    if (!cli_session_open(&s, o, true))
         return cli_session_close(&s, 1);
-    vkclip_model_info mi;
-    vkclip_model_get_info(s.model, &mi);
-    int E = mi.embed_dim, B = mi.batch_size, status = 0;
-    float *emb = malloc((size_t)B * E * sizeof *emb);
-    if (!emb)
-        status = cli_fail("out of memory");
-    for (int i = 0; status == 0 && i < o.ninputs; i += B)
-        if ((status = embed_chunk(s.model, &o, i, o.ninputs - i < B ? o.ninputs - i : B, emb, E)) == 0 &&
-            cli_stdout_failed())
-            status = CLI_STDOUT_FAILED;
-    free(emb);
-    return cli_session_close(&s, status);
+    image_printer printer = {o, vkclip_embedding_dim(s.model)};
+    int skipped = 0;
+    int status = cli_embed_images(s.model, o, !o->raw, print_image_embedding, &printer, &skipped);
+    return cli_session_close(&s, status == 0 && skipped ? 1 : status);
 }
 
 /* The image tower alone on one batch of random frames (preprocessed once),
@@ -189,7 +184,7 @@ static int run_bench(cli_session *s, const cli_options *o)
         status = cli_fail("%s", err.message);
     if (status == 0) {
         printf("device: %s (%s)\n", di.name, di.type);
-        printf("model: %s (vision width %d, %d layers, patch %d, image %d)\n", o->model, mi.vision_width,
+        printf("model: %s (vision width %d, %d layers, patch %d, image %d)\n", s->model_dir, mi.vision_width,
                mi.vision_layers, mi.patch_size, mi.image_size);
         printf("weights: %s, activations: %s, batch: %d\n", mi.device_weights, mi.activations, B);
         int batches = 0;
@@ -213,13 +208,11 @@ static int run_bench(cli_session *s, const cli_options *o)
     return status;
 }
 
-int cmd_bench(int argc, char **argv)
+int cmd_bench(const cli_command *self, cli_options *o)
 {
-    cli_options o;
-    if (!cli_parse(argc, argv, "model,batch,seconds,precision,device,validation", 0, &o, USAGE_BENCH))
-        return 2;
+    (void)self;
     cli_session s;
-    if (!cli_session_open(&s, &o, true))
+    if (!cli_session_open(&s, o, true))
         return cli_session_close(&s, 1);
-    return cli_session_close(&s, run_bench(&s, &o));
+    return cli_session_close(&s, run_bench(&s, o));
 }

@@ -8,29 +8,28 @@
 #include "cli.h"
 #include "commands.h"
 
-int cmd_tokenize(int argc, char **argv)
+int cmd_tokenize(const cli_command *self, cli_options *o)
 {
-    cli_options o;
-    if (!cli_parse(argc, argv, "model", 1, &o, USAGE_TOKENIZE))
-        return 2;
-    if (!o.model)
-        return cli_fail("--model DIR is required");
+    (void)self;
+    const char *dir = cli_model_dir(o);
+    if (!dir)
+        return 1;
     vkclip_error err;
-    vkclip_tokenizer *tok = vkclip_tokenizer_load(o.model, &err);
+    vkclip_tokenizer *tok = vkclip_tokenizer_load(dir, &err);
     if (!tok)
         return cli_fail("%s", err.message);
     int context = vkclip_tokenizer_context(tok), status = 0;
     int32_t *ids = malloc((size_t)context * sizeof *ids);
     if (!ids)
         status = cli_fail("out of memory");
-    for (int i = 0; status == 0 && i < o.ninputs; i++) {
-        int n = vkclip_tokenize(tok, o.inputs[i], ids, context, &err);
+    for (int i = 0; status == 0 && i < o->ninputs; i++) {
+        int n = vkclip_tokenize(tok, o->inputs[i], ids, context, &err);
         if (n < 0) {
             status = cli_fail("text %d: %s", i + 1, err.message);
             break;
         }
         fputc('{', stdout);
-        json_print_name(stdout, "text", o.inputs[i]);
+        json_print_name(stdout, "text", o->inputs[i]);
         fputs(", \"ids\": [", stdout);
         for (int k = 0; k < n; k++)
             printf("%s%d", k ? ", " : "", ids[k]);
@@ -43,24 +42,22 @@ int cmd_tokenize(int argc, char **argv)
     return status;
 }
 
-int cmd_embed_text(int argc, char **argv)
+int cmd_embed_text(const cli_command *self, cli_options *o)
 {
-    cli_options o;
-    if (!cli_parse(argc, argv, "model,raw,precision,device,validation", 1, &o, USAGE_EMBED_TEXT))
-        return 2;
+    (void)self;
     cli_session s;
-    if (!cli_session_open(&s, &o, true))
+    if (!cli_session_open(&s, o, true))
         return cli_session_close(&s, 1);
     int E = vkclip_embedding_dim(s.model), status = 0;
-    float *emb = malloc((size_t)o.ninputs * E * sizeof *emb);
+    float *emb = malloc((size_t)o->ninputs * E * sizeof *emb);
     vkclip_error err;
     if (!emb)
         status = cli_fail("out of memory");
-    else if (vkclip_encode_texts(s.model, o.inputs, o.ninputs, emb, !o.raw, &err) != 0)
+    else if (vkclip_encode_texts(s.model, o->inputs, o->ninputs, emb, !o->raw, &err) != 0)
         status = cli_fail("%s", err.message);
-    for (int i = 0; status == 0 && i < o.ninputs; i++) {
+    for (int i = 0; status == 0 && i < o->ninputs; i++) {
         fputc('{', stdout);
-        json_print_name(stdout, "text", o.inputs[i]);
+        json_print_name(stdout, "text", o->inputs[i]);
         fputs(", \"embedding\": ", stdout);
         json_print_floats(stdout, emb + (size_t)i * E, E);
         fputs("}\n", stdout);
@@ -97,10 +94,6 @@ static void label_set_free(label_set *s)
 static bool read_label_set(const cli_options *o, label_set *s)
 {
     memset(s, 0, sizeof *s);
-    if (!o->labels == !o->labels_file) {
-        cli_fail("give the labels with one of --labels \"a;b;c\" or --labels-file F");
-        return false;
-    }
     s->labels = o->labels ? cli_split(o->labels, ';', true, &s->nlabels, "--labels")
                           : cli_read_lines(o->labels_file, &s->nlabels, "labels");
     if (!s->labels)
@@ -179,70 +172,94 @@ static void report_progress(void *user, int done, int total)
     }
 }
 
-/* Decodes and encodes one batch of images and prints their top labels. */
-static int classify_chunk(vkclip_model *m, const vkclip_classifier *c, const cli_options *o, int first,
-                          int count, int k, float *emb, float *probs, ranked *scratch)
-{
-    cli_images img = {0};
-    vkclip_error err;
-    int status = 1, E = vkclip_embedding_dim(m);
-    if (cli_images_load(&img, o->inputs + first, count)) {
-        status = vkclip_encode_images(m, img.frames, count, emb, true, &err) == 0
-                     ? 0 : cli_fail_frames(err.message, o->inputs + first, count);
-        for (int i = 0; status == 0 && i < count; i++) {
-            vkclip_classifier_probs(c, emb + (size_t)i * E, probs);
-            status = print_top(c, o->inputs[first + i], probs, k, scratch);
-        }
-    }
-    cli_images_free(&img);
-    return status;
-}
-
-/* Builds (or reads from the cache) the classifier, then classifies in batches. */
-static int run_classify(cli_session *s, const cli_options *o, const label_set *ls)
+/* Builds the classifier, or reads it from the cache, saying which on stderr.
+ * NULL after the message. */
+static vkclip_classifier *build_classifier(vkclip_model *m, const cli_options *o, const label_set *ls)
 {
     vkclip_error err;
     int last_tenth = 0;
     vkclip_classifier_options copts = {.no_cache = o->no_cache, .progress = report_progress,
                                        .progress_user = &last_tenth};
     double t0 = now_seconds();
-    vkclip_classifier *c = vkclip_classifier_create(s->model, (const char *const *)ls->labels, ls->nlabels,
+    vkclip_classifier *c = vkclip_classifier_create(m, (const char *const *)ls->labels, ls->nlabels,
                                                     ls->templates, ls->ntemplates, &copts, &err);
-    if (!c)
-        return cli_fail("%s", err.message);
+    if (!c) {
+        cli_fail("%s", err.message);
+        return NULL;
+    }
     fprintf(stderr, "vkclip: classifier of %d labels x %d templates %s in %.2f s\n", ls->nlabels,
             ls->ntemplates ? ls->ntemplates : 1,
             vkclip_classifier_from_cache(c) ? "read from the cache" : "built", now_seconds() - t0);
-    vkclip_model_info mi;
-    vkclip_model_get_info(s->model, &mi);
-    int B = mi.batch_size, n = vkclip_classifier_size(c), k = o->top_k ? o->top_k : 5;
-    float *emb = malloc((size_t)B * mi.embed_dim * sizeof *emb);
+    return c;
+}
+
+/* The embeddings of every image that could be read, gathered before any
+ * text is encoded (a bad image is reported at once, not after the
+ * classifier's minutes of text encoding). */
+typedef struct image_embeddings {
+    float *values;  /* one embedding per input, in input order */
+    bool *embedded; /* which inputs have one */
+    int embed_dim, count;
+} image_embeddings;
+
+static int keep_embedding(void *user, int input, const float *embedding)
+{
+    image_embeddings *all = user;
+    memcpy(all->values + (size_t)input * all->embed_dim, embedding, (size_t)all->embed_dim * sizeof *embedding);
+    all->embedded[input] = true;
+    all->count++;
+    return 0;
+}
+
+/* A line for each embedded image, in input order. */
+static int print_classified(const vkclip_classifier *c, const cli_options *o, const image_embeddings *all)
+{
+    int n = vkclip_classifier_size(c), k = o->top_k ? o->top_k : 5;
     float *probs = malloc((size_t)n * sizeof *probs);
     ranked *scratch = malloc((size_t)n * sizeof *scratch);
-    int status = emb && probs && scratch ? 0 : cli_fail("out of memory");
-    for (int i = 0; status == 0 && i < o->ninputs; i += B)
-        status = classify_chunk(s->model, c, o, i, o->ninputs - i < B ? o->ninputs - i : B, k, emb, probs,
-                                scratch);
-    free(emb);
+    int status = probs && scratch ? 0 : cli_fail("out of memory");
+    for (int i = 0; status == 0 && i < o->ninputs; i++) {
+        if (!all->embedded[i])
+            continue;
+        vkclip_classifier_probs(c, all->values + (size_t)i * all->embed_dim, probs);
+        status = print_top(c, o->inputs[i], probs, k, scratch);
+    }
     free(probs);
     free(scratch);
-    vkclip_classifier_free(c);
     return status;
 }
 
-int cmd_classify(int argc, char **argv)
+/* Embeds the images, then builds the classifier (only when some image was
+ * read) and prints each image's labels. */
+static int run_classify(cli_session *s, const cli_options *o, const label_set *ls)
 {
-    cli_options o;
-    if (!cli_parse(argc, argv,
-                   "model,labels,labels-file,template,templates-file,top-k,batch,precision,no-cache,device,"
-                   "validation",
-                   1, &o, USAGE_CLASSIFY))
-        return 2;
+    image_embeddings all = {.embed_dim = vkclip_embedding_dim(s->model)};
+    all.values = malloc((size_t)o->ninputs * all.embed_dim * sizeof *all.values);
+    all.embedded = calloc((size_t)o->ninputs, sizeof *all.embedded);
+    int skipped = 0;
+    int status = all.values && all.embedded ? cli_embed_images(s->model, o, true, keep_embedding, &all, &skipped)
+                                            : cli_fail("out of memory");
+    if (status == 0 && all.count > 0) {
+        vkclip_classifier *c = build_classifier(s->model, o, ls);
+        status = c ? print_classified(c, o, &all) : 1;
+        vkclip_classifier_free(c);
+    }
+    free(all.values);
+    free(all.embedded);
+    return status == 0 && skipped ? 1 : status;
+}
+
+int cmd_classify(const cli_command *self, cli_options *o)
+{
+    if (o->labels && o->labels_file)
+        return cli_usage(self, "--labels and --labels-file: give one of them, not both");
+    if (!o->labels && !o->labels_file)
+        return cli_usage(self, "no labels: give --labels \"a;b;c\" or --labels-file F");
     label_set ls;
     cli_session s = {0};
     int status = 1;
-    if (read_label_set(&o, &ls) && cli_session_open(&s, &o, true))
-        status = run_classify(&s, &o, &ls);
+    if (read_label_set(o, &ls) && cli_session_open(&s, o, true))
+        status = run_classify(&s, o, &ls);
     label_set_free(&ls);
     return cli_session_close(&s, status);
 }

@@ -1,49 +1,191 @@
 /* vkclip: the command line. One function per subcommand (cmd_image.c,
  * cmd_text.c); the output formats are documented in README.md and are stable.
  * Whatever a subcommand prints is flushed here, and a failed write to stdout
- * (a full disk, a closed descriptor) is an error, not a success. */
+ * (a full disk, a closed descriptor) is an error, not a success.
+ *
+ * Exit status: 0 success, 1 an error while running, 2 a wrong command line
+ * (one line on stderr names the problem). */
 #include <stdio.h>
 #include <string.h>
 
 #include "cli.h"
 #include "commands.h"
 
-static const struct {
-    const char *name;
-    int (*run)(int argc, char **argv);
-    const char *usage;
-} commands[] = {
-    {"info", cmd_info, USAGE_INFO},
-    {"preprocess", cmd_preprocess, USAGE_PREPROCESS},
-    {"embed-image", cmd_embed_image, USAGE_EMBED_IMAGE},
-    {"bench", cmd_bench, USAGE_BENCH},
-    {"tokenize", cmd_tokenize, USAGE_TOKENIZE},
-    {"embed-text", cmd_embed_text, USAGE_EMBED_TEXT},
-    {"classify", cmd_classify, USAGE_CLASSIFY},
+#ifndef VKCLIP_VERSION
+#error "VKCLIP_VERSION (the meson project version) comes from tools/meson.build"
+#endif
+
+static const cli_command commands[] = {
+    {
+        .name = "info",
+        .usage = "vkclip info [--model DIR] [--precision f32|f16] [--device N] [--validation]",
+        .summary = "the Vulkan devices and, with --model, the model",
+        .description = "Lists the Vulkan devices (the one used marked [chosen]) and the chosen device's features.\n"
+                       "With --model also the model: its towers' shapes, parameters and bytes as stored,\n"
+                       "the embedding width, the logit scale and the weights' types.",
+        .options = "model,device,validation,precision",
+        .run = cmd_info,
+    },
+    {
+        .name = "preprocess",
+        .usage = "vkclip preprocess [--model DIR] --out FILE [--crop X,Y,W,H] [--device N] [--validation] IMAGE",
+        .summary = "write the model's input tensor for an image",
+        .description = "Writes the model's input tensor for IMAGE to FILE: float32 little-endian, CHW\n"
+                       "(3 x S x S), the model's resize, crop, mean and std applied.",
+        .options = "model,out,crop,device,validation",
+        .operand = "IMAGE", .min_operands = 1, .max_operands = 1, .images = true, .needs_model = true,
+        .run = cmd_preprocess,
+    },
+    {
+        .name = "embed-image",
+        .usage = "vkclip embed-image [--model DIR] [--raw] [--batch N] [--precision f32|f16] [--crop X,Y,W,H] "
+                 "[--device N] [--validation] IMAGE...",
+        .summary = "image embeddings, one JSON line an image",
+        .description = "One JSON line an image: {\"file\": PATH, \"embedding\": [...]}, L2-normalised unless --raw.\n"
+                       "An image that cannot be read is reported on stderr and left out; the others are\n"
+                       "embedded, and the exit status is 1.",
+        .options = "model,raw,batch,precision,crop,device,validation",
+        .operand = "IMAGE", .min_operands = 1, .images = true, .needs_model = true,
+        .run = cmd_embed_image,
+    },
+    {
+        .name = "bench",
+        .usage = "vkclip bench [--model DIR] [--batch N] [--seconds S] [--precision f32|f16] [--device N] "
+                 "[--validation]",
+        .summary = "the image tower's speed on random input",
+        .description = "Runs the image tower on a batch of random input for S seconds (preprocessing\n"
+                       "excluded) and prints device:, model:, weights:, seconds:, batches:,\n"
+                       "cpu seconds per image: and last images/s:.",
+        .options = "model,batch,seconds,precision,device,validation",
+        .needs_model = true,
+        .run = cmd_bench,
+    },
+    {
+        .name = "tokenize",
+        .usage = "vkclip tokenize [--model DIR] TEXT...",
+        .summary = "token ids of texts (no device needed)",
+        .description = "One JSON line a text: {\"text\": TEXT, \"ids\": [...]}: the start token, the ids, the\n"
+                       "end token, unpadded, at most the model's context length. Needs no device.",
+        .options = "model",
+        .operand = "TEXT", .min_operands = 1, .needs_model = true,
+        .run = cmd_tokenize,
+    },
+    {
+        .name = "embed-text",
+        .usage = "vkclip embed-text [--model DIR] [--raw] [--precision f32|f16] [--device N] [--validation] TEXT...",
+        .summary = "text embeddings, one JSON line a text",
+        .description = "One JSON line a text: {\"text\": TEXT, \"embedding\": [...]}, L2-normalised unless --raw.",
+        .options = "model,raw,precision,device,validation",
+        .operand = "TEXT", .min_operands = 1, .needs_model = true,
+        .run = cmd_embed_text,
+    },
+    {
+        .name = "classify",
+        .usage = "vkclip classify [--model DIR] (--labels \"a;b;c\" | --labels-file F) [--template T]... "
+                 "[--templates-file F] [--top-k K] [--batch N] [--precision f32|f16] [--no-cache] [--device N] "
+                 "[--validation] IMAGE...",
+        .summary = "zero-shot classification, one JSON line an image",
+        .description = "One JSON line an image: {\"file\": PATH, \"labels\": [{\"label\": ..., \"score\": ...}, ...]},\n"
+                       "the K best labels first. Each label's classifier is the normalised mean of its prompts'\n"
+                       "text embeddings (a template's {} replaced by the label); it is cached on disk.\n"
+                       "Every image is read and embedded before the classifier is built: an image that\n"
+                       "cannot be read is reported on stderr and left out, the others are classified and\n"
+                       "the exit status is 1; when none can be read, no text is encoded.",
+        .options = "model,labels,labels-file,template,templates-file,top-k,batch,precision,no-cache,device,"
+                   "validation",
+        .operand = "IMAGE", .min_operands = 1, .images = true, .needs_model = true,
+        .run = cmd_classify,
+    },
 };
 
-static void usage(FILE *f)
+#define COMMAND_COUNT (sizeof commands / sizeof commands[0])
+
+static const cli_command *find_command(const char *name)
 {
-    fputs("usage:\n", f);
-    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+    for (size_t i = 0; i < COMMAND_COUNT; i++)
+        if (strcmp(name, commands[i].name) == 0)
+            return &commands[i];
+    return NULL;
+}
+
+static void print_help(FILE *f)
+{
+    fprintf(f, "vkclip %s: CLIP inference on Vulkan compute\n\n", VKCLIP_VERSION);
+    fputs("usage: vkclip COMMAND [OPTIONS] ARGUMENTS\n"
+          "       vkclip help COMMAND | vkclip COMMAND --help | vkclip --version\n\ncommands:\n", f);
+    for (size_t i = 0; i < COMMAND_COUNT; i++)
+        fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].summary);
+    fputs("\nsynopses:\n", f);
+    for (size_t i = 0; i < COMMAND_COUNT; i++)
         fprintf(f, "  %s\n", commands[i].usage);
+    fprintf(f, "\nOptions take their value as --opt VALUE or --opt=VALUE.\n"
+               "Without --model, a command uses the default model: $VKCLIP_MODEL when set, else\n"
+               "%s when it holds config.json, else %s\n"
+               "(now: %s).\n",
+            VKCLIP_INSTALLED_MODEL_DIR, VKCLIP_SOURCE_MODEL_DIR, vkclip_default_model_dir());
+    fputs("Environment: VKCLIP_DEVICE (device index), VKCLIP_VALIDATION=1, VKCLIP_CACHE_DIR (the\n"
+          "classifier cache), VKCLIP_PROFILE=1 (each kernel's time on stderr), VKCLIP_TILES=tm,tn,wg.\n"
+          "Exit status: 0 success, 1 error, 2 wrong command line.\n", f);
+}
+
+/* "vkclip help [COMMAND]". */
+static int run_help(int argc, char **argv)
+{
+    if (argc == 0) {
+        print_help(stdout);
+        return 0;
+    }
+    if (argc > 1) {
+        fputs("vkclip: help: one COMMAND at most (see vkclip --help)\n", stderr);
+        return CLI_USAGE;
+    }
+    const cli_command *cmd = find_command(argv[0]);
+    if (!cmd) {
+        fprintf(stderr, "vkclip: help: unknown command '%s' (see vkclip --help)\n", argv[0]);
+        return CLI_USAGE;
+    }
+    cli_print_command_help(cmd, stdout);
+    return 0;
+}
+
+static int run_command(const cli_command *cmd, int argc, char **argv)
+{
+    if (cli_wants_help(argc, argv)) {
+        cli_print_command_help(cmd, stdout);
+        return 0;
+    }
+    cli_options o;
+    int status = cli_parse(cmd, argc, argv, &o);
+    return status ? status : cmd->run(cmd, &o);
+}
+
+/* Words other than commands: help, --help, -h, --version. */
+static int run_word(const char *word, int argc, char **argv)
+{
+    bool is_help = strcmp(word, "--help") == 0 || strcmp(word, "-h") == 0;
+    if (strcmp(word, "help") == 0 || (is_help && argc == 0))
+        return run_help(argc, argv);
+    if (strcmp(word, "--version") == 0 && argc == 0) {
+        printf("vkclip %s\n", VKCLIP_VERSION);
+        return 0;
+    }
+    if (is_help || strcmp(word, "--version") == 0)
+        fprintf(stderr, "vkclip: %s takes no arguments (see vkclip --help)\n", word);
+    else if (word[0] == '-')
+        fprintf(stderr, "vkclip: unknown option %s (see vkclip --help)\n", word);
+    else
+        fprintf(stderr, "vkclip: unknown command '%s' (see vkclip --help)\n", word);
+    return CLI_USAGE;
 }
 
 int main(int argc, char **argv)
 {
     cli_guard_std_fds();
     if (argc < 2) {
-        usage(stderr);
-        return 2;
+        fputs("vkclip: no command given (see vkclip --help)\n", stderr);
+        return CLI_USAGE;
     }
-    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        if (strcmp(argv[1], commands[i].name) == 0)
-            return cli_finish_stdout(commands[i].run(argc - 2, argv + 2));
-    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0) {
-        usage(stdout);
-        return cli_finish_stdout(0);
-    }
-    fprintf(stderr, "vkclip: unknown command '%s'\n", argv[1]);
-    usage(stderr);
-    return 2;
+    const cli_command *cmd = find_command(argv[1]);
+    int status = cmd ? run_command(cmd, argc - 2, argv + 2) : run_word(argv[1], argc - 2, argv + 2);
+    return cli_finish_stdout(status);
 }

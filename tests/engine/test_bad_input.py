@@ -5,7 +5,8 @@ Each case must end within a timeout with exit 1 (usage errors: 2), never a
 signal or 0, and print one stderr line "vkclip: ..." that names the file
 (or option) and says what is wrong: FIFOs in place of model files and
 images, labels files past the limit, frames the engine refuses (named by
-file, not by their index in the batch). Then: write errors on stdout, and
+file, not by their index in the batch; the other images are still
+processed). Then: write errors on stdout, and
 file names that are not UTF-8 (JSON lines all the same). The broken models are copies of the
 tiny fixture model edited here.
 
@@ -74,7 +75,7 @@ def repack(header, data, change):
 
 class Case:
     def __init__(self, name, args, names, keywords, rc=(1,), absent=(), timeout=TIMEOUT, env=None,
-                 memory_limit=None, last_line=False, partial_output=False):
+                 memory_limit=None, last_line=False, partial_output=False, goes_on=False, good=None):
         self.name = name
         self.args = args          # vkclip arguments
         self.names = names        # all must appear in the message (case-sensitive)
@@ -86,8 +87,12 @@ class Case:
         self.memory_limit = memory_limit  # RLIMIT_AS in bytes for the run (what a bug would exhaust)
         # classify reports its progress on stderr first: judge its last line
         self.last_line = last_line
-        # lines of the batches before the failing one may have been printed
-        self.partial_output = partial_output or "good then" in name
+        # an unreadable image among good ones: reported (the first stderr
+        # line), then the command goes on with the others (classify then
+        # reports its classifier on further lines) and prints their results
+        self.goes_on = goes_on
+        self.good = good  # result lines the good images must still give on stdout (None: not counted)
+        self.partial_output = partial_output or goes_on or "good then" in name
 
 
 class Builder:
@@ -396,18 +401,22 @@ def image_cases(tmp, model, good_png):
         cases.append(Case(f"preprocess: {label}",
                           ["preprocess", "--model", model, "--out", os.path.join(tmp, "out.f32"), p],
                           [os.path.basename(p)], keywords))
-    # A bad image after a good one: still an error, not a partial success.
+    # A bad image after a good one: still an error (exit 1), and the good one is still embedded.
     cases.append(Case("embed-image: good then truncated", ["embed-image", "--model", model, good_png,
                                                              os.path.join(tmp, "truncated.png")],
-                      ["truncated.png"], ()))
+                      ["truncated.png"], (), good=1))
     return cases
 
 
 def usage_cases(model, image, tmp):
     out = os.path.join(tmp, "u.f32")
+    # Without --model the default model is used: $VKCLIP_MODEL here, naming a folder without one.
+    nowhere = {"VKCLIP_MODEL": os.path.join(tmp, "no-model-here")}
     return [
-        Case("embed-image without --model", ["embed-image", image], ["--model"], (), rc=(1, 2)),
-        Case("preprocess without --model", ["preprocess", "--out", out, image], ["--model"], (), rc=(1, 2)),
+        Case("embed-image without --model, $VKCLIP_MODEL without a model", ["embed-image", image],
+             ["no-model-here", "config.json", "--model"], (), env=nowhere),
+        Case("preprocess without --model, $VKCLIP_MODEL without a model", ["preprocess", "--out", out, image],
+             ["no-model-here", "config.json", "--model"], (), env=nowhere),
         Case("unknown option", ["embed-image", "--model", model, "--frobnicate", image], ["--frobnicate"], (), rc=(2,)),
         Case("option of another subcommand", ["preprocess", "--model", model, "--raw", "--out", out, image],
              ["--raw"], (), rc=(2,)),
@@ -418,7 +427,7 @@ def usage_cases(model, image, tmp):
         Case("preprocess without --out", ["preprocess", "--model", model, image], ["--out"], (), rc=(2,)),
         Case("embed-image without images", ["embed-image", "--model", model], ["IMAGE"], (), rc=(2,)),
         Case("unknown subcommand", ["embed-text-please"], ["embed-text-please"], (), rc=(2,)),
-        Case("no subcommand", [], ["usage"], (), rc=(2,)),
+        Case("no subcommand", [], ["no command", "vkclip --help"], (), rc=(2,)),
         # issue 8, item 11: the limit is stated, not "bad value"
         Case("257 --template", ["classify", "--model", model, "--labels", "a;b"] + ["--template", "{}"] * 257 +
              [image], ["--template", "256", "--templates-file"], (), rc=(2,), absent=("bad value",)),
@@ -471,8 +480,9 @@ def fifo_cases(b, tmp, image):
     for args in (["embed-image", "--model", b.src, image, fifo_image],
                  ["preprocess", "--model", b.src, "--out", os.path.join(tmp, "fifo.f32"), fifo_image],
                  ["classify", "--model", b.src, "--labels", "cat;dog", fifo_image]):
+        # embed-image goes on with the good image; classify has no other and stops there.
         cases.append(Case(f"{args[0]}: the image is a FIFO", args, ["fifo-image.png"], kw, timeout=FIFO_TIMEOUT,
-                          last_line=args[0] == "classify"))
+                          goes_on=args[0] == "embed-image", good=1 if args[0] == "embed-image" else 0))
     return cases
 
 
@@ -494,7 +504,8 @@ def limit_cases(tmp, model, image):
 
 
 def frame_error_cases(b, tmp, image):
-    """Errors of one frame of a batch name that frame's file, not its index."""
+    """Errors of one frame of a batch name that frame's file, not its index;
+    the batch's other frames are still embedded (or classified)."""
     wide = os.path.join(tmp, "wide-40000x1.png")
     tall = os.path.join(tmp, "tall-1x40000.png")
     small = os.path.join(tmp, "small-100x80.png")
@@ -510,22 +521,23 @@ def frame_error_cases(b, tmp, image):
         name = os.path.basename(bad)
         cases += [
             Case(f"embed-image: {label} third of a batch", ["embed-image", "--model", model, image, image, bad],
-                 [name, label], (kw,), absent=absent),
+                 [name, label], (kw,), absent=absent, goes_on=True, good=2),
             Case(f"embed-image --batch 2: {label} fourth (second of the second batch)",
                  ["embed-image", "--model", model, "--batch", "2", image, image, image, bad],
-                 [name, label], (kw,), absent=absent, partial_output=True),
+                 [name, label], (kw,), absent=absent, goes_on=True, good=3),
             Case(f"classify: {label} second", ["classify", "--model", model, "--labels", "cat;dog", image, bad],
-                 [name, label], (kw,), absent=absent, last_line=True),
+                 [name, label], (kw,), absent=absent, goes_on=True, good=1),
             Case(f"preprocess: {label}", ["preprocess", "--model", model, "--out", os.path.join(tmp, "p.f32"), bad],
                  [name, label], (kw,), absent=absent),
         ]
     name = os.path.basename(small)
     cases += [
         Case("embed-image: smaller than the crop (do_resize false), second",
-             ["embed-image", "--model", no_resize, image, small], [name, "crop"], ("smaller",), absent=absent),
+             ["embed-image", "--model", no_resize, image, small], [name, "crop"], ("smaller",), absent=absent,
+             goes_on=True, good=1),
         Case("classify: smaller than the crop (do_resize false), second",
              ["classify", "--model", no_resize, "--labels", "cat;dog", image, small], [name, "crop"], ("smaller",),
-             absent=absent, last_line=True),
+             absent=absent, goes_on=True, good=1),
         Case("preprocess: smaller than the crop (do_resize false)",
              ["preprocess", "--model", no_resize, "--out", os.path.join(tmp, "p.f32"), small], [name, "crop"],
              ("smaller",), absent=absent),
@@ -731,12 +743,12 @@ def judge(c, vkclip, case):
         why.append(f"killed by signal {-r.rc}")
     elif r.rc not in case.rc:
         why.append(f"exit {r.rc}, want {'/'.join(map(str, case.rc))}")
-    usage = case.rc != (1,)
-    if not first.startswith("vkclip: ") and not (usage and first.startswith("usage")):
+    # Usage errors too are one line naming the problem, not the usage.
+    if not first.startswith("vkclip: "):
         why.append("first stderr line does not start with 'vkclip: '")
-    if not usage and len(lines) != 1 and not case.last_line:
+    if len(lines) != 1 and not case.last_line and not case.goes_on:
         why.append(f"{len(lines)} stderr lines, want 1")
-    message = "\n".join(lines) if usage else first
+    message = first
     for n in case.names:
         if n not in message:
             why.append(f"message lacks {n!r}")
@@ -747,6 +759,9 @@ def judge(c, vkclip, case):
         why.append(f"message has none of {list(case.keywords)}")
     if r.rc == 1 and case.args and case.args[0] == "embed-image" and r.stdout.strip() and not case.partial_output:
         why.append(f"printed output anyway: {r.stdout[:80]!r}")
+    results = len([ln for ln in r.stdout.splitlines() if ln.startswith("{")])
+    if case.good is not None and results != case.good:
+        why.append(f"{results} result lines for the good images, want {case.good}")
     c.check(not why, f"{case.name}: rc {r.rc}, {r.seconds:.2f} s, stderr {first[:220]!r}"
             + ("" if not why else "  <-- " + "; ".join(why)))
 

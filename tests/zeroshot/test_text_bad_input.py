@@ -123,7 +123,6 @@ def main():
         ("--precision f64", ["embed-text", "--model", model, "--precision", "f64", "hi"], {2}, ["--precision"]),
         ("--lables (misspelt)", classify + ["--lables", "cat", image], {2}, ["--lables"]),
         ("--labels without a value", classify + [image, "--labels"], {2}, ["--labels"]),
-        ("embed-text without --model", ["embed-text", "hi"], {1, 2}, ["--model"]),
         ("vocab.json without <|endoftext|>: tokenize", ["tokenize", "--model", no_eot, "hi"], {1},
          ["vocab.json", "<|endoftext|>"]),
         ("vocab.json without <|endoftext|>: embed-text", ["embed-text", "--model", no_eot, "hi"], {1},
@@ -151,13 +150,24 @@ def main():
                 + (f", lacks {missing}" if missing else "")
                 + (f", stdout {run.stdout[:100]!r}" if run.stdout else ""))
 
-    # Usage errors with nothing to work on: exit 2 and the usage.
-    for name, args in (("tokenize without texts", ["tokenize", "--model", model]),
-                       ("embed-text without texts", ["embed-text", "--model", model]),
-                       ("classify without images", classify + ["--labels", "cat"])):
+    # Without --model the default model is used: $VKCLIP_MODEL here, naming a folder without one.
+    nowhere = os.path.join(work, "no-model-here")
+    for args in (["embed-text", "hi"], ["tokenize", "hi"], ["classify", "--labels", "cat", image]):
+        run = testlib.run_vkclip(vkclip, args, env={"VKCLIP_MODEL": nowhere}, timeout=60)
+        lines = run.error_lines()
+        c.check(run.rc == 1 and len(lines) == 1 and nowhere in lines[0] and "--model" in lines[0]
+                and run.stdout == "",
+                f"{args[0]} without --model, $VKCLIP_MODEL without a model: rc {run.rc} (want 1), {lines!r}")
+
+    # Usage errors with nothing to work on: exit 2 and one line naming what is missing (not the usage).
+    for name, args, what in (("tokenize without texts", ["tokenize", "--model", model], "TEXT"),
+                             ("embed-text without texts", ["embed-text", "--model", model], "TEXT"),
+                             ("classify without images", classify + ["--labels", "cat"], "IMAGE")):
         run = testlib.run_vkclip(vkclip, args, timeout=60)
-        c.check(run.rc == 2 and "usage:" in run.stderr and len(run.error_lines()) <= 1 and run.stdout == "",
-                f"{name}: rc {run.rc} (want 2), stderr {run.stderr.strip()[:120]!r}")
+        lines = [ln for ln in run.stderr.splitlines() if ln.strip()]
+        c.check(run.rc == 2 and lines == run.error_lines() and len(lines) == 1 and f"missing {what}" in lines[0]
+                and f"vkclip help {args[0]}" in lines[0] and "usage:" not in run.stderr and run.stdout == "",
+                f"{name}: rc {run.rc} (want 2), stderr {run.stderr.strip()[:160]!r}")
     c.finish()
 
 
