@@ -44,6 +44,10 @@
  * |[
  * gst-launch-1.0 filesrc location=archive.mp4 ! decodebin ! videorate ! video/x-raw,framerate=1/1 ! clip model=clip-vit-base-patch32 labels-file=kinetics700.txt templates-file=kinetics700-templates.txt batch-size=16 embedding=true ! fakesink
  * ]| Indexes one frame a second of an archive video with a large classifier.
+ * |[
+ * gst-launch-1.0 -m filesrc location=data/demo/shapes.mkv ! decodebin ! clip labels="red circle;blue square;checkerboard" ! fakesink
+ * ]| Without #GstClip:model, the built-in model: a small CLIP trained on
+ * coloured shapes and test patterns (data/shapes-clip), which is what it knows.
  */
 #include "gstclip.h"
 
@@ -707,12 +711,6 @@ static gboolean gst_clip_start(GstBaseTransform *trans)
     vkclip_precision precision = (vkclip_precision)self->precision;
     gboolean embedding = self->embedding;
     GST_OBJECT_UNLOCK(self);
-    if (!dir || !*dir) {
-        g_free(dir);
-        GST_ELEMENT_ERROR(self, RESOURCE, NOT_FOUND,
-                          ("no model: set `model` to a Hugging Face CLIP directory"), (NULL));
-        return FALSE;
-    }
     gchar *error = NULL;
     self->shared = gst_clip_models_acquire(dir, device, precision, &error);
     if (!self->shared) {
@@ -781,10 +779,13 @@ static void gst_clip_set_property(GObject *object, guint prop, const GValue *val
     gboolean rebuild = FALSE;
     GST_OBJECT_LOCK(self);
     switch (prop) {
-    case PROP_MODEL:
+    case PROP_MODEL: {
+        /* Unset or empty: the built-in default again. */
+        const gchar *dir = g_value_get_string(value);
         g_free(self->model_dir);
-        self->model_dir = g_value_dup_string(value);
+        self->model_dir = g_strdup(dir && *dir ? dir : vkclip_default_model_dir());
         break;
+    }
     case PROP_LABELS:
     case PROP_LABELS_FILE:
     case PROP_TEMPLATES:
@@ -859,9 +860,10 @@ static void install_properties(GObjectClass *oc)
 {
     g_object_class_install_property(
         oc, PROP_MODEL,
-        g_param_spec_string("model", "Model", "Hugging Face CLIP directory (config.json, model.safetensors, "
-                                              "vocab.json, merges.txt, preprocessor_config.json)",
-                            NULL, READY_FLAGS));
+        g_param_spec_string("model", "Model",
+                            "Hugging Face CLIP directory (config.json, model.safetensors, vocab.json, merges.txt, "
+                            "preprocessor_config.json); the default is the built-in shapes model (or $VKCLIP_MODEL)",
+                            vkclip_default_model_dir(), READY_FLAGS));
     g_object_class_install_property(
         oc, PROP_LABELS,
         g_param_spec_string("labels", "Labels", "Class names separated by ';' (names may contain commas)", NULL,
@@ -963,6 +965,7 @@ static void gst_clip_class_init(GstClipClass *klass)
 
 static void gst_clip_init(GstClip *self)
 {
+    self->model_dir = g_strdup(vkclip_default_model_dir());
     self->top_k = DEFAULT_TOP_K;
     self->threshold = DEFAULT_THRESHOLD;
     self->interval = DEFAULT_INTERVAL;

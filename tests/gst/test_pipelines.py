@@ -16,6 +16,8 @@
    and each result's pts must be a frame's and give the image shown there.
    For the I420 video the reference image is what GStreamer's videoconvert
    makes of that I420 frame (scripts/reference/gst_frames.py), not the PNG.
+   Once more with no `model` given and $VKCLIP_MODEL naming the model: the
+   element's default.
 4. tag-file.sh prints a message line per frame; tag-camera.sh refuses a
    missing camera with a clear message.
 
@@ -163,8 +165,10 @@ def check_result(c, what, line, ref_row, labels):
             f"vs reference {ref_top}" + (": " + "; ".join(problems) if problems else ""))
 
 
-def check_video(c, root, env, model_dir, labels, video_label, images, codec, workdir):
-    """Makes the video, runs clip-json.py on it, compares with the reference."""
+def check_video(c, root, env, model_dir, labels, video_label, images, codec, workdir, default_model=False):
+    """Makes the video, runs clip-json.py on it, compares with the reference.
+    default_model: no `model` given; the element's default must find the
+    model through $VKCLIP_MODEL."""
     video = os.path.join(workdir, f"two images {codec}.mkv")
     p = subprocess.run([sys.executable, os.path.join(root, "scripts", "make_test_video.py"), "--out", video,
                         "--codec", codec, "--fps", "10", "--frames-per-image", str(FRAMES_PER_IMAGE)] + images,
@@ -198,9 +202,13 @@ def check_video(c, root, env, model_dir, labels, video_label, images, codec, wor
     c.check(apart > 2 * TOLERANCE, f"{video_label}: the images' reference scores differ by up to {apart:.4f} "
             f"(> {2 * TOLERANCE}), so each frame's result identifies its image")
 
-    cmd = [sys.executable, os.path.join(root, "pipelines", "clip-json.py"), video, "--model", model_dir,
+    cmd = [sys.executable, os.path.join(root, "pipelines", "clip-json.py"), video,
            "--labels", ";".join(labels), "--templates", "{}", "--top-k", str(TOP_K),
            "--timeout", str(RUN_TIMEOUT)]
+    if default_model:
+        env = dict(env, VKCLIP_MODEL=model_dir)
+    else:
+        cmd += ["--model", model_dir]
     try:
         p = subprocess.run(cmd, capture_output=True, env=env, timeout=RUN_TIMEOUT + 30)
     except subprocess.TimeoutExpired:
@@ -287,6 +295,8 @@ def main():
         # 2x2 pixels, where videoconvert interpolates: on these images up to
         # 5 levels apart, and scores up to 0.008 apart, inside the tolerance.
         check_video(c, root, env, model_dir, labels, "FFV1 I420", images, "ffv1-i420", workdir)
+        check_video(c, root, env, model_dir, labels, "FFV1 RGB, no model property ($VKCLIP_MODEL)", images,
+                    "ffv1", workdir, default_model=True)
         if video:
             check_scripts(c, root, env, video, model_dir, labels)
     finally:
