@@ -86,7 +86,13 @@ static gchar *damaged_model(const gchar *file, const gchar *contents)
 GST_START_TEST(test_bad_settings_are_errors)
 {
     expect_error(error_of("/nonexistent/model", "a;b", NULL, -1), "/nonexistent/model");
-    expect_error(error_of(NULL, "a;b", NULL, -1), "model");
+    /* No model given: the default, here $VKCLIP_MODEL naming an empty folder. */
+    gchar *empty = g_dir_make_tmp("clip-no-model-XXXXXX", NULL);
+    g_setenv("VKCLIP_MODEL", empty, TRUE);
+    expect_error(error_of(NULL, "a;b", NULL, -1), empty);
+    g_unsetenv("VKCLIP_MODEL");
+    g_rmdir(empty);
+    g_free(empty);
     expect_error(error_of(clip_test_model(), "", NULL, -1), "no labels");
     expect_error(error_of(clip_test_model(), " ; ;", NULL, -1), "no labels");
     expect_error(error_of(clip_test_model(), "a;b", "a photo of a cat", -1), "{}");
