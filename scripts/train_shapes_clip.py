@@ -17,15 +17,17 @@ Run with Debian's /usr/bin/python3 (torch 1.13, numpy, Pillow, regex).
 """
 
 import argparse
+import collections
 import html
+import itertools
 import json
 import math
+import multiprocessing
 import os
 import platform
 import struct
 import sys
 import time
-from collections import Counter
 
 import numpy as np
 import regex
@@ -93,7 +95,7 @@ def learn_bpe(word_counts, max_merges):
     words = {initial_symbols(w): n for w, n in sorted(word_counts.items())}
     merges = []
     while len(merges) < max_merges:
-        pairs = Counter()
+        pairs = collections.Counter()
         for symbols, n in words.items():
             for pair in zip(symbols, symbols[1:]):
                 pairs[pair] += n
@@ -567,20 +569,30 @@ def make_batch(seed, first_index, size, combinations, image_size):
 
 
 class BatchSource:
-    """Batches rendered ahead by worker processes (at most `workers`, 0: inline),
-    in order: which worker renders a batch does not change its contents."""
+    """Batches rendered ahead by worker processes (0: inline), yielded in order and
+    at most PREFETCH per worker ahead of training (memory stays bounded); which
+    worker renders a batch does not change its contents."""
+
+    PREFETCH = 2
 
     def __init__(self, seed, batch, steps, combinations, image_size, workers):
         self.jobs = [(seed, step * batch, batch, combinations, image_size) for step in range(steps)]
-        self.pool = None
-        if workers:
-            import multiprocessing
-            self.pool = multiprocessing.get_context("fork").Pool(workers)
+        self.workers = workers
+        self.pool = multiprocessing.get_context("fork").Pool(workers) if workers else None
 
     def __iter__(self):
         if self.pool is None:
-            return (make_batch(*job) for job in self.jobs)
-        return self.pool.imap(_make_batch_job, self.jobs, chunksize=1)
+            yield from (make_batch(*job) for job in self.jobs)
+            return
+        jobs = iter(self.jobs)
+        pending = collections.deque(self.pool.apply_async(_make_batch_job, (job,))
+                                    for job in itertools.islice(jobs, self.PREFETCH * self.workers))
+        while pending:
+            batch = pending.popleft().get()
+            job = next(jobs, None)
+            if job is not None:
+                pending.append(self.pool.apply_async(_make_batch_job, (job,)))
+            yield batch
 
     def close(self):
         if self.pool is not None:
@@ -595,7 +607,7 @@ def _make_batch_job(job):
 
 def caption_corpus(seed, count, combinations):
     """Word counts of `count` sampled captions (the BPE's training text)."""
-    counts = Counter()
+    counts = collections.Counter()
     for index in range(count):
         rng = np.random.default_rng([seed, 1 << 40, index])
         text, _ = caption(rng, sample_training_scene(rng, combinations))
@@ -753,16 +765,16 @@ def parse_args(argv):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", required=True, help="model directory to write")
     ap.add_argument("--seed", type=int, default=7)
-    ap.add_argument("--steps", type=int, default=1200)
+    ap.add_argument("--steps", type=int, default=1000)
     ap.add_argument("--batch", type=int, default=192)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--weight-decay", type=float, default=0.1)
     ap.add_argument("--warmup", type=float, default=0.05, help="share of the steps")
     ap.add_argument("--image-size", type=int, default=64)
     ap.add_argument("--patch", type=int, default=8)
-    ap.add_argument("--vision-width", type=int, default=192)
+    ap.add_argument("--vision-width", type=int, default=128)
     ap.add_argument("--vision-layers", type=int, default=6)
-    ap.add_argument("--vision-heads", type=int, default=3)
+    ap.add_argument("--vision-heads", type=int, default=4)
     ap.add_argument("--text-width", type=int, default=128)
     ap.add_argument("--text-layers", type=int, default=4)
     ap.add_argument("--text-heads", type=int, default=2)
