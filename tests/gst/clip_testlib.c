@@ -5,6 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include <glib/gstdio.h>
 
 #include "model/json.h"
 
@@ -77,6 +80,34 @@ static void load_reference(void)
     g_free(text);
 }
 
+void clip_test_remove_dir(const gchar *dir)
+{
+    GDir *d = g_dir_open(dir, 0, NULL);
+    if (!d)
+        return;
+    const gchar *name;
+    while ((name = g_dir_read_name(d))) {
+        gchar *path = g_build_filename(dir, name, NULL);
+        g_unlink(path);
+        g_free(path);
+    }
+    g_dir_close(d);
+    g_rmdir(dir);
+}
+
+static gchar *private_cache;
+static pid_t private_cache_owner;
+
+/* At exit of the process that made it, not of GstCheck's forked tests,
+ * which share it. */
+static void remove_private_cache(void)
+{
+    if (getpid() != private_cache_owner)
+        return;
+    clip_test_remove_dir(private_cache);
+    g_free(private_cache);
+}
+
 void clip_test_init_fixtures(void)
 {
     const gchar *dir = g_getenv("VKCLIP_FIXTURES");
@@ -89,9 +120,10 @@ void clip_test_init_fixtures(void)
     fixtures_dir = g_strdup(dir);
     load_reference();
     /* A cold, private classifier cache: tests must not see each other's. */
-    gchar *cache = g_dir_make_tmp("clip-test-cache-XXXXXX", NULL);
-    g_setenv("VKCLIP_CACHE_DIR", cache, TRUE);
-    g_free(cache);
+    private_cache = g_dir_make_tmp("clip-test-cache-XXXXXX", NULL);
+    g_setenv("VKCLIP_CACHE_DIR", private_cache, TRUE);
+    private_cache_owner = getpid();
+    atexit(remove_private_cache);
 }
 
 GstHarness *clip_test_harness(const gchar *props)

@@ -23,6 +23,7 @@ typedef struct ClipReference {
 
 /* Exits 77 (skip) when the fixtures are absent. */
 void clip_test_init_fixtures(void);
+void clip_test_remove_dir(const gchar *dir); /* a folder of files, not of folders */
 const gchar *clip_test_fixture(const gchar *relative); /* a path under the fixtures (static buffer ring) */
 const gchar *clip_test_model(void);                    /* clip-tiny-f32 */
 const ClipReference *clip_test_reference(void);

@@ -100,9 +100,11 @@ GST_START_TEST(test_bad_settings_are_errors)
 
     gchar *dir = damaged_model("config.json", "{\"vision_config\": ");
     expect_error(error_of(dir, "a;b", NULL, -1), "config.json");
+    clip_test_remove_dir(dir);
     g_free(dir);
     dir = damaged_model("model.safetensors", "not a safetensors file at all");
     expect_error(error_of(dir, "a;b", NULL, -1), "model.safetensors");
+    clip_test_remove_dir(dir);
     g_free(dir);
 }
 GST_END_TEST
