@@ -242,8 +242,10 @@ def tokenizer_files_from_gz(gz_path, out_dir):
 
 
 def write_tokenizer(out_dir, vocab_from):
-    fixtures = os.environ.get("VKCLIP_FIXTURES", "/work/shared/fixtures")
-    shared = os.environ.get("VKCLIP_SHARED_DATA", "/work/shared/data")
+    # ../shared beside the checkout, wherever that is.
+    beside = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "shared")
+    fixtures = os.environ.get("VKCLIP_FIXTURES", os.path.join(beside, "fixtures"))
+    shared = os.environ.get("VKCLIP_SHARED_DATA", os.path.join(beside, "data"))
     src = vocab_from or os.path.join(fixtures, "clip-tiny-f32")
     if all(os.path.exists(os.path.join(src, n)) for n in ("vocab.json", "merges.txt")):
         for n in ("vocab.json", "merges.txt"):
