@@ -45,9 +45,9 @@
  * gst-launch-1.0 filesrc location=archive.mp4 ! decodebin ! videorate ! video/x-raw,framerate=1/1 ! clip model=clip-vit-base-patch32 labels-file=kinetics700.txt templates-file=kinetics700-templates.txt batch-size=16 embedding=true ! fakesink
  * ]| Indexes one frame a second of an archive video with a large classifier.
  * |[
- * gst-launch-1.0 -m filesrc location=data/demo/shapes.mkv ! decodebin ! clip labels="red circle;blue square;checkerboard" ! fakesink
- * ]| Without #GstClip:model, the built-in model: a small CLIP trained on
- * coloured shapes and test patterns (data/shapes-clip), which is what it knows.
+ * VKCLIP_MODEL=clip-vit-base-patch32 gst-launch-1.0 -m filesrc location=video.mkv ! decodebin ! clip labels="a dog;a cat" ! fakesink
+ * ]| Without #GstClip:model, the default model: $VKCLIP_MODEL when set, else
+ * the built-in one (data/shapes-clip, installed under the data directory).
  */
 #include "gstclip.h"
 
@@ -862,7 +862,7 @@ static void install_properties(GObjectClass *oc)
         oc, PROP_MODEL,
         g_param_spec_string("model", "Model",
                             "Hugging Face CLIP directory (config.json, model.safetensors, vocab.json, merges.txt, "
-                            "preprocessor_config.json); the default is the built-in shapes model (or $VKCLIP_MODEL)",
+                            "preprocessor_config.json); the default is $VKCLIP_MODEL, else the built-in model",
                             vkclip_default_model_dir(), READY_FLAGS));
     g_object_class_install_property(
         oc, PROP_LABELS,
