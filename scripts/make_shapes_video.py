@@ -7,11 +7,13 @@
 One scene a second, drawn by the training renderer (shapes_render.py) at 640x480:
 single shapes of trained combinations, several held-out ones (read from the
 model's classes.json) and test patterns, each shape drifting and turning a little
-within its second. MPEG-4 part 2 (avenc_mpeg4, one keyframe a second, so each
-scene starts on one) in Matroska, through GStreamer's appsrc. The same seed gives
-the same file: frames come from seeded generators, the encoder runs on one thread,
-the muxer's creation time is fixed and its random UIDs are replaced afterwards.
-Run with Debian's /usr/bin/python3 (numpy, Pillow, python3-gst-1.0, gstreamer1.0-libav).
+within its second. VP8 (vp8enc, a keyframe at least once a second, so each scene
+starts on one) in Matroska, through GStreamer's appsrc. The same seed gives the
+same file: frames come from seeded generators, the encoder runs on one thread
+with no time budget (deadline=0: its choices never depend on the clock), the
+muxer's creation time is fixed and its random UIDs are replaced afterwards.
+Run with Debian's /usr/bin/python3 (numpy, Pillow, python3-gst-1.0,
+gstreamer1.0-plugins-good for vp8enc and matroskamux).
 """
 
 import argparse
@@ -73,14 +75,15 @@ def scene_at(scene, motion, t):
 
 
 def encode(frames, fps, bitrate, out_path):
-    """RGB frames (numpy HxWx3 uint8) to MPEG-4 in Matroska."""
+    """RGB frames (numpy HxWx3 uint8) to VP8 in Matroska."""
     import gi
     gi.require_version("Gst", "1.0")
     from gi.repository import GLib, Gst
     Gst.init(None)
     pipeline = Gst.parse_launch(
         f"appsrc name=src format=time caps=video/x-raw,format=RGB,width={WIDTH},height={HEIGHT},framerate={fps}/1 "
-        f"! videoconvert ! video/x-raw,format=I420 ! avenc_mpeg4 bitrate={bitrate} gop-size={fps} threads=1 "
+        f"! videoconvert ! video/x-raw,format=I420 "
+        f"! vp8enc target-bitrate={bitrate} keyframe-max-dist={fps} deadline=0 threads=1 "
         f"! matroskamux name=mux writing-app=make_shapes_video.py ! filesink location={out_path}")
     pipeline.get_by_name("mux").set_property("creation-time", GLib.DateTime.new_utc(2026, 1, 1, 0, 0, 0))
     src = pipeline.get_by_name("src")

@@ -136,9 +136,11 @@ def frame_size(rng, short_min=96, short_max=288):
     return short, int(round(short * ah / aw))
 
 
-def sample_background(rng, avoid_rgb, avoid_names):
-    """A background whose colours all stand out from avoid_rgb (the shapes' colours)."""
-    kind = rng.choice(["plain", "gradient", "noise", "texture"], p=[0.45, 0.2, 0.15, 0.2])
+def sample_background(rng, avoid_rgb, avoid_names, plain_share=0.45):
+    """A background whose colours all stand out from avoid_rgb (the shapes' colours):
+    plain_share of them one named colour, the others gradients, noise and textures."""
+    rest = (1 - plain_share) / 0.55
+    kind = rng.choice(["plain", "gradient", "noise", "texture"], p=[plain_share, 0.2 * rest, 0.15 * rest, 0.2 * rest])
     if kind == "plain":
         names = [c for c in COLOUR_NAMES if c not in avoid_names]
         for _ in range(50):
@@ -203,12 +205,12 @@ def sample_shape(rng, colour, shape, size_range=(0.15, 0.8), region=(0.0, 0.0, 1
     return Shape(colour, shape, jittered(rng, colour), cx, cy, size, angle, aspect, outline)
 
 
-def sample_shape_scene(rng, colour, shape, width=None, height=None, size_range=(0.15, 0.8)):
+def sample_shape_scene(rng, colour, shape, width=None, height=None, size_range=(0.15, 0.8), plain_share=0.45):
     """One shape of the given colour and kind on a random background."""
     if width is None:
         width, height = frame_size(rng)
     item = sample_shape(rng, colour, shape, size_range)
-    return Scene(width, height, sample_background(rng, [item.rgb], [colour]), [item])
+    return Scene(width, height, sample_background(rng, [item.rgb], [colour], plain_share), [item])
 
 
 def sample_two_shape_scene(rng, first, second, width=None, height=None):

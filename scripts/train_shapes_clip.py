@@ -239,11 +239,11 @@ def one_shape_caption(rng, scene, attributes):
     item = scene.shapes[0]
     wants = [KIND_ONE_SHAPE] + [ANY] * 5
     roll = rng.random()
-    if roll < 0.06:  # the shape alone
+    if roll < 0.12:  # the shape alone: shape is the slower to learn
         wants[SHAPE] = attributes[SHAPE]
         template = SHAPE_ONLY_TEMPLATES[rng.integers(len(SHAPE_ONLY_TEMPLATES))]
         return finish(rng, template.format(x=with_article(rng, item.shape))), wants
-    if roll < 0.1:  # the colour alone
+    if roll < 0.16:  # the colour alone
         wants[COLOUR] = attributes[COLOUR]
         colour = colour_word(rng, item.colour)
         template = COLOUR_ONLY_TEMPLATES[rng.integers(len(COLOUR_ONLY_TEMPLATES))]
@@ -545,21 +545,71 @@ def sample_training_scene(rng, combinations):
     """A pattern, two shapes or (mostly) one shape, of the training combinations only."""
     roll = rng.random()
     if roll < PATTERN_SHARE:
-        return R.sample_pattern_scene(rng, R.PATTERN_NAMES[rng.integers(len(R.PATTERN_NAMES))])
+        return scene_from_spec(rng, ("pattern", R.PATTERN_NAMES[rng.integers(len(R.PATTERN_NAMES))]))
     if roll < PATTERN_SHARE + TWO_SHAPE_SHARE:
-        first, second = rng.choice(len(combinations), 2, replace=False)
-        return R.sample_two_shape_scene(rng, combinations[first], combinations[second])
-    colour, shape = combinations[rng.integers(len(combinations))]
-    return R.sample_shape_scene(rng, colour, shape)
+        return scene_from_spec(rng, two_shape_spec(rng, combinations))
+    return scene_from_spec(rng, ("one", combinations[rng.integers(len(combinations))]))
 
 
-def make_batch(seed, first_index, size, combinations, image_size):
-    """Samples first_index .. first_index + size - 1, each from its own generator:
-    pixels [n,3,S,S], captions, caption wants [n,6], image attributes [n,6]."""
+def two_shape_spec(rng, combinations):
+    first, second = rng.choice(len(combinations), 2, replace=False)
+    return ("two", combinations[first], combinations[second])
+
+
+# The first steps' one-shape scenes: larger shapes, mostly plain backgrounds. Shape
+# is learnt only after a long plateau (colour far sooner); clear examples shorten it.
+EASY_SIZES, EASY_PLAIN_SHARE = (0.35, 0.8), 0.8
+
+
+def scene_from_spec(rng, spec, easy=False):
+    """spec: ("pattern", name), ("two", pair, pair) or ("one", (colour, shape))."""
+    if spec[0] == "pattern":
+        return R.sample_pattern_scene(rng, spec[1])
+    if spec[0] == "two":
+        return R.sample_two_shape_scene(rng, spec[1], spec[2])
+    if easy:
+        return R.sample_shape_scene(rng, *spec[1], size_range=EASY_SIZES, plain_share=EASY_PLAIN_SHARE)
+    return R.sample_shape_scene(rng, *spec[1])
+
+
+def one_shape_group(rng, combinations, size):
+    """size trained pairs sharing a colour (two groups in three) or a shape, all
+    different: within such a group the shared attribute tells nothing apart, so
+    the batch holds hard negatives for the other one (colour alone is learnt far
+    sooner than shape)."""
+    if size <= 1:
+        return [combinations[rng.integers(len(combinations))]]
+    if rng.random() < 2 / 3:
+        colour = R.COLOUR_NAMES[rng.integers(len(R.COLOUR_NAMES))]
+        members = [c for c in combinations if c[0] == colour]
+    else:
+        shape = R.SHAPES[rng.integers(len(R.SHAPES))]
+        members = [c for c in combinations if c[1] == shape]
+    chosen = rng.choice(len(members), min(size, len(members)), replace=False)
+    return [members[i] for i in chosen]
+
+
+def plan_batch(rng, size, combinations, group_size):
+    """What each sample of a batch shows: patterns and two-shape scenes in their
+    shares, the rest one shape each, in groups of group_size."""
+    specs = [("pattern", R.PATTERN_NAMES[rng.integers(len(R.PATTERN_NAMES))])
+             for _ in range(round(size * PATTERN_SHARE))]
+    specs += [two_shape_spec(rng, combinations) for _ in range(round(size * TWO_SHAPE_SHARE))]
+    singles = []
+    while len(singles) < size - len(specs):
+        singles += one_shape_group(rng, combinations, group_size)
+    return specs + [("one", pair) for pair in singles[:size - len(specs)]]
+
+
+def make_batch(seed, first_index, size, combinations, image_size, group_size, easy):
+    """Samples first_index .. first_index + size - 1: the batch planned by a
+    generator of its own, each sample drawn from its own generator.
+    Returns pixels [n,3,S,S], captions, caption wants [n,6], image attributes [n,6]."""
+    specs = plan_batch(np.random.default_rng([seed, 1 << 41, first_index]), size, combinations, group_size)
     pixels, texts, wants, attributes = [], [], [], []
-    for index in range(first_index, first_index + size):
+    for index, spec in zip(range(first_index, first_index + size), specs):
         rng = np.random.default_rng([seed, index])
-        scene = sample_training_scene(rng, combinations)
+        scene = scene_from_spec(rng, spec, easy)
         text, asked = caption(rng, scene)
         pixels.append(R.preprocess(R.render(scene), image_size))
         texts.append(text)
@@ -575,8 +625,9 @@ class BatchSource:
 
     PREFETCH = 2
 
-    def __init__(self, seed, batch, steps, combinations, image_size, workers):
-        self.jobs = [(seed, step * batch, batch, combinations, image_size) for step in range(steps)]
+    def __init__(self, seed, batch, steps, combinations, image_size, group_size, easy_steps, workers):
+        self.jobs = [(seed, step * batch, batch, combinations, image_size, group_size, step < easy_steps)
+                     for step in range(steps)]
         self.workers = workers
         self.pool = multiprocessing.get_context("fork").Pool(workers) if workers else None
 
@@ -655,10 +706,38 @@ def make_optimiser(model, lr, weight_decay):
 MAX_LOGIT_SCALE = math.log(100.0)
 
 
+def probe_set(seed, combinations, image_size, count=96):
+    """Fixed frames of trained pairs, from a generator of their own, for the log."""
+    rng = np.random.default_rng([seed, 1 << 42])
+    pixels, truth = [], []
+    for _ in range(count):
+        colour, shape = combinations[rng.integers(len(combinations))]
+        pixels.append(R.preprocess(R.render(R.sample_shape_scene(rng, colour, shape)), image_size))
+        truth.append(combination_index(colour, shape))
+    return torch.from_numpy(np.stack(pixels)), np.array(truth)
+
+
+def zero_shot_probe(model, tokenizer, context, probe):
+    """Zero-shot accuracy over the 108 colour-shape names on the probe frames:
+    (top-1, colour right, shape right). Changes nothing in training."""
+    pixels, truth = probe
+    labels = [R.class_label(c, s) for c, s in R.colour_shape_classes()]
+    prompts = [t.format(label) for label in labels for t in R.LABEL_TEMPLATES]
+    with torch.no_grad():
+        ids, eot = tokenizer.batch(prompts, context)
+        weights = F.normalize(model.encode_text(ids, eot).view(len(labels), len(R.LABEL_TEMPLATES), -1).mean(1), dim=-1)
+        predicted = (model.encode_image(pixels) @ weights.T).argmax(1).numpy()
+    shapes = len(R.SHAPES)
+    return (float((predicted == truth).mean()), float((predicted // shapes == truth // shapes).mean()),
+            float((predicted % shapes == truth % shapes).mean()))
+
+
 def train(model, tokenizer, args, combinations, log):
     optimiser = make_optimiser(model, args.lr, args.weight_decay)
     warmup = max(1, int(args.steps * args.warmup))
-    source = BatchSource(args.seed, args.batch, args.steps, combinations, args.image_size, args.workers)
+    source = BatchSource(args.seed, args.batch, args.steps, combinations, args.image_size, args.group,
+                         int(args.steps * args.easy), args.workers)
+    probe = probe_set(args.seed, combinations, args.image_size)
     start, history = time.time(), []
     try:
         for step, (pixels, texts, wants, attributes) in enumerate(source):
@@ -675,34 +754,44 @@ def train(model, tokenizer, args, combinations, log):
             with torch.no_grad():
                 model.logit_scale.clamp_(0, MAX_LOGIT_SCALE)
             if step % args.log_every == 0 or step == args.steps - 1:
-                history.append(log_step(step, args.steps, loss, model, text_emb, image_emb, match, start, log))
+                figures = zero_shot_probe(model, tokenizer, args.context, probe)
+                history.append(log_step(step, args.steps, loss, model, text_emb, image_emb, match, figures, start, log))
     finally:
         source.close()
     return time.time() - start, history
 
 
-def log_step(step, steps, loss, model, text_emb, image_emb, match, start, log):
-    """Loss, and how often a caption's best image in the batch is one it matches."""
+def log_step(step, steps, loss, model, text_emb, image_emb, match, figures, start, log):
+    """Loss, how often a caption's best image in the batch is one it matches, and
+    the probe's zero-shot figures."""
     with torch.no_grad():
         best = (text_emb @ image_emb.T).argmax(1)
         hit = match[torch.arange(len(best)), best].mean().item()
+    top1, colour, shape = figures
     entry = {"step": step, "loss": round(loss.item(), 4), "batch_hit": round(hit, 3),
-             "scale": round(model.logit_scale.exp().item(), 2), "seconds": round(time.time() - start, 1)}
-    log(f"step {step + 1}/{steps} loss {entry['loss']:.4f} caption->image hit {hit:.3f} "
-        f"scale {entry['scale']:.1f} {entry['seconds']:.0f} s")
+             "scale": round(model.logit_scale.exp().item(), 2), "probe_top1": round(top1, 3),
+             "probe_colour": round(colour, 3), "probe_shape": round(shape, 3), "seconds": round(time.time() - start, 1)}
+    log(f"step {step + 1}/{steps} loss {entry['loss']:.4f} caption->image hit {hit:.3f} scale {entry['scale']:.1f} "
+        f"probe top-1 {top1:.2f} colour {colour:.2f} shape {shape:.2f} {entry['seconds']:.0f} s")
     return entry
 
 
 # ================================================================= output
 
 def write_classes(directory, held_out):
-    """The vocabulary the model knows, for label lists and tests."""
+    """What the model knows, for label lists and tests: classes.json, and
+    labels.txt and templates.txt (one a line, for --labels-file/--templates-file)."""
     data = {"colours": list(R.COLOUR_NAMES), "shapes": list(R.SHAPES),
             "held_out": [R.class_label(c, s) for c, s in held_out],
             "patterns": {name: phrases[0] for name, phrases in R.PATTERNS.items()},
             "templates": list(R.LABEL_TEMPLATES)}
     with open(os.path.join(directory, "classes.json"), "w") as f:
         json.dump(data, f, indent=2)
+    labels = [R.class_label(c, s) for c, s in R.colour_shape_classes()] + list(data["patterns"].values())
+    with open(os.path.join(directory, "labels.txt"), "w") as f:
+        f.write("\n".join(labels) + "\n")
+    with open(os.path.join(directory, "templates.txt"), "w") as f:
+        f.write("\n".join(R.LABEL_TEMPLATES) + "\n")
 
 
 def machine_description():
@@ -765,15 +854,15 @@ def parse_args(argv):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", required=True, help="model directory to write")
     ap.add_argument("--seed", type=int, default=7)
-    ap.add_argument("--steps", type=int, default=1000)
-    ap.add_argument("--batch", type=int, default=192)
+    ap.add_argument("--steps", type=int, default=2000)
+    ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--weight-decay", type=float, default=0.1)
     ap.add_argument("--warmup", type=float, default=0.05, help="share of the steps")
     ap.add_argument("--image-size", type=int, default=64)
     ap.add_argument("--patch", type=int, default=8)
     ap.add_argument("--vision-width", type=int, default=128)
-    ap.add_argument("--vision-layers", type=int, default=6)
+    ap.add_argument("--vision-layers", type=int, default=4)
     ap.add_argument("--vision-heads", type=int, default=4)
     ap.add_argument("--text-width", type=int, default=128)
     ap.add_argument("--text-layers", type=int, default=4)
@@ -782,6 +871,8 @@ def parse_args(argv):
     ap.add_argument("--embed", type=int, default=128)
     ap.add_argument("--act", choices=sorted(ACTIVATIONS), default="quick_gelu")
     ap.add_argument("--dtype", choices=sorted(DTYPES), default="F16")
+    ap.add_argument("--group", type=int, default=8, help="one-shape samples sharing a colour or a shape (1: none)")
+    ap.add_argument("--easy", type=float, default=0.25, help="share of the steps on easier one-shape scenes")
     ap.add_argument("--merges", type=int, default=400, help="most BPE merges to learn")
     ap.add_argument("--threads", type=int, default=2, help="torch threads (part of what fixes the result)")
     ap.add_argument("--workers", type=int, default=1, help="rendering processes (0: render inline)")
