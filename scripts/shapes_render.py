@@ -136,13 +136,22 @@ def frame_size(rng, short_min=96, short_max=288):
     return short, int(round(short * ah / aw))
 
 
-def sample_background(rng, avoid_rgb, avoid_names, plain_share=0.45):
-    """A background whose colours all stand out from avoid_rgb (the shapes' colours):
-    plain_share of them one named colour, the others gradients, noise and textures."""
-    rest = (1 - plain_share) / 0.55
-    kind = rng.choice(["plain", "gradient", "noise", "texture"], p=[plain_share, 0.2 * rest, 0.15 * rest, 0.2 * rest])
-    if kind == "plain":
-        names = [c for c in COLOUR_NAMES if c not in avoid_names]
+# Background kinds and how often each comes: "neutral" is a plain white, black or
+# gray, "plain" any other named colour. Neutral backgrounds are the commonest in
+# drawings and test frames, and the easiest to learn shape on.
+BACKGROUND_WEIGHTS = {"neutral": 0.3, "plain": 0.3, "gradient": 0.15, "noise": 0.1, "texture": 0.15}
+NEUTRALS = ("white", "black", "gray")
+
+
+def sample_background(rng, avoid_rgb, avoid_names, weights=None):
+    """A background whose colours all stand out from avoid_rgb (the shapes' colours),
+    of a kind drawn with weights (BACKGROUND_WEIGHTS by default)."""
+    weights = weights or BACKGROUND_WEIGHTS
+    kinds = list(weights)
+    p = np.array([weights[k] for k in kinds], dtype=np.float64)
+    kind = kinds[rng.choice(len(kinds), p=p / p.sum())]
+    if kind in ("neutral", "plain"):
+        names = [c for c in COLOUR_NAMES if c not in avoid_names and (c in NEUTRALS) == (kind == "neutral")]
         for _ in range(50):
             name = names[rng.integers(len(names))]
             rgb = jittered(rng, name)
@@ -205,12 +214,13 @@ def sample_shape(rng, colour, shape, size_range=(0.15, 0.8), region=(0.0, 0.0, 1
     return Shape(colour, shape, jittered(rng, colour), cx, cy, size, angle, aspect, outline)
 
 
-def sample_shape_scene(rng, colour, shape, width=None, height=None, size_range=(0.15, 0.8), plain_share=0.45):
-    """One shape of the given colour and kind on a random background."""
+def sample_shape_scene(rng, colour, shape, width=None, height=None, size_range=(0.15, 0.8), backgrounds=None):
+    """One shape of the given colour and kind on a random background (kinds weighted
+    by backgrounds, BACKGROUND_WEIGHTS by default)."""
     if width is None:
         width, height = frame_size(rng)
     item = sample_shape(rng, colour, shape, size_range)
-    return Scene(width, height, sample_background(rng, [item.rgb], [colour], plain_share), [item])
+    return Scene(width, height, sample_background(rng, [item.rgb], [colour], backgrounds), [item])
 
 
 def sample_two_shape_scene(rng, first, second, width=None, height=None):

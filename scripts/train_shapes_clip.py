@@ -159,9 +159,10 @@ class BpeTokenizer:
         return [self.sot] + ids[:context - 2] + [self.eot]
 
     def batch(self, texts, context):
-        """LongTensor [n, context] padded with EOT, and each row's first EOT position."""
+        """LongTensor [n, longest] padded with EOT (the causal mask makes padding after
+        the EOT irrelevant), and each row's first EOT position."""
         rows = [self.encode(t, context) for t in texts]
-        ids = torch.full((len(rows), context), self.eot, dtype=torch.long)
+        ids = torch.full((len(rows), max(map(len, rows))), self.eot, dtype=torch.long)
         for i, row in enumerate(rows):
             ids[i, :len(row)] = torch.tensor(row)
         return ids, torch.tensor([len(r) - 1 for r in rows])
@@ -556,20 +557,26 @@ def two_shape_spec(rng, combinations):
     return ("two", combinations[first], combinations[second])
 
 
-# The first steps' one-shape scenes: larger shapes, mostly plain backgrounds. Shape
-# is learnt only after a long plateau (colour far sooner); clear examples shorten it.
-EASY_SIZES, EASY_PLAIN_SHARE = (0.35, 0.8), 0.8
+# A curriculum for one-shape scenes. Shape is learnt only after a long plateau
+# (colour far sooner), the longer the more the backgrounds vary: the patch
+# embedding must find edges between every pair of colours. Training starts on
+# larger shapes on neutral backgrounds and reaches the full mix by the end of
+# the curriculum (difficulty 0 -> 1).
+EASY_BACKGROUNDS = {"neutral": 0.85, "plain": 0.15, "gradient": 0.0, "noise": 0.0, "texture": 0.0}
+EASY_MIN_SIZE, MIN_SIZE, MAX_SIZE = 0.35, 0.15, 0.8
+TRAIN_SHORT_SIDE = (80, 224)  # frames a little larger than the model's input, cheap to draw
 
 
-def scene_from_spec(rng, spec, easy=False):
+def scene_from_spec(rng, spec, difficulty=1.0):
     """spec: ("pattern", name), ("two", pair, pair) or ("one", (colour, shape))."""
+    width, height = R.frame_size(rng, *TRAIN_SHORT_SIDE)
     if spec[0] == "pattern":
-        return R.sample_pattern_scene(rng, spec[1])
+        return R.sample_pattern_scene(rng, spec[1], width, height)
     if spec[0] == "two":
-        return R.sample_two_shape_scene(rng, spec[1], spec[2])
-    if easy:
-        return R.sample_shape_scene(rng, *spec[1], size_range=EASY_SIZES, plain_share=EASY_PLAIN_SHARE)
-    return R.sample_shape_scene(rng, *spec[1])
+        return R.sample_two_shape_scene(rng, spec[1], spec[2], width, height)
+    backgrounds = {k: (1 - difficulty) * EASY_BACKGROUNDS[k] + difficulty * w for k, w in R.BACKGROUND_WEIGHTS.items()}
+    size_range = (EASY_MIN_SIZE + difficulty * (MIN_SIZE - EASY_MIN_SIZE), MAX_SIZE)
+    return R.sample_shape_scene(rng, *spec[1], width, height, size_range=size_range, backgrounds=backgrounds)
 
 
 def one_shape_group(rng, combinations, size):
@@ -601,7 +608,7 @@ def plan_batch(rng, size, combinations, group_size):
     return specs + [("one", pair) for pair in singles[:size - len(specs)]]
 
 
-def make_batch(seed, first_index, size, combinations, image_size, group_size, easy):
+def make_batch(seed, first_index, size, combinations, image_size, group_size, difficulty):
     """Samples first_index .. first_index + size - 1: the batch planned by a
     generator of its own, each sample drawn from its own generator.
     Returns pixels [n,3,S,S], captions, caption wants [n,6], image attributes [n,6]."""
@@ -609,7 +616,7 @@ def make_batch(seed, first_index, size, combinations, image_size, group_size, ea
     pixels, texts, wants, attributes = [], [], [], []
     for index, spec in zip(range(first_index, first_index + size), specs):
         rng = np.random.default_rng([seed, index])
-        scene = scene_from_spec(rng, spec, easy)
+        scene = scene_from_spec(rng, spec, difficulty)
         text, asked = caption(rng, scene)
         pixels.append(R.preprocess(R.render(scene), image_size))
         texts.append(text)
@@ -625,9 +632,9 @@ class BatchSource:
 
     PREFETCH = 2
 
-    def __init__(self, seed, batch, steps, combinations, image_size, group_size, easy_steps, workers):
-        self.jobs = [(seed, step * batch, batch, combinations, image_size, group_size, step < easy_steps)
-                     for step in range(steps)]
+    def __init__(self, seed, batch, steps, combinations, image_size, group_size, curriculum_steps, workers):
+        self.jobs = [(seed, step * batch, batch, combinations, image_size, group_size,
+                      min(1.0, step / max(1, curriculum_steps))) for step in range(steps)]
         self.workers = workers
         self.pool = multiprocessing.get_context("fork").Pool(workers) if workers else None
 
@@ -676,6 +683,46 @@ def positives(wants, attributes):
     images of a red circle are no negatives for 'a red circle'."""
     w, a = wants[:, None, :], attributes[None, :, :]
     return torch.from_numpy(((w == ANY) | (w == a)).all(-1).astype(np.float32))
+
+
+def class_list(combinations):
+    """The classes of the second InfoNCE term: every trained pair, then the patterns."""
+    return [("one", pair) for pair in combinations] + [("pattern", name) for name in R.PATTERN_NAMES]
+
+
+def class_prompts(rng, classes):
+    """One caption a class, its template drawn afresh each step."""
+    prompts = []
+    for kind, what in classes:
+        if kind == "pattern":
+            template = PATTERN_TEMPLATES[rng.integers(len(PATTERN_TEMPLATES))]
+            phrase = R.PATTERNS[what][rng.integers(len(R.PATTERNS[what]))]
+        else:
+            template = SHAPE_TEMPLATES[rng.integers(len(SHAPE_TEMPLATES))]
+            phrase = f"{colour_word(rng, what[0])} {what[1]}"
+        prompts.append(finish(rng, template.format(x=with_article(rng, phrase))))
+    return prompts
+
+
+def class_targets(attributes, combinations):
+    """Each image's class in class_list, -1 for two-shape scenes (no class of their own)."""
+    index = {combination_index(*pair): i for i, pair in enumerate(combinations)}
+    targets = []
+    for a in attributes:
+        if a[KIND] == KIND_ONE_SHAPE:
+            targets.append(index[a[COLOUR] * len(R.SHAPES) + a[SHAPE]])
+        elif a[KIND] >= KIND_PATTERN0:
+            targets.append(len(combinations) + a[KIND] - KIND_PATTERN0)
+        else:
+            targets.append(-1)
+    return torch.tensor(targets)
+
+
+def class_loss(image_emb, class_emb, scale, targets):
+    """InfoNCE of each image against one caption of every class: all the trained
+    pairs are negatives every step (in a batch, a red circle rarely meets a red
+    star), which is what makes shape, not only colour, pay."""
+    return F.cross_entropy(scale * image_emb @ class_emb.T, targets, ignore_index=-1)
 
 
 def contrastive_loss(image_emb, text_emb, scale, match):
@@ -736,18 +783,22 @@ def train(model, tokenizer, args, combinations, log):
     optimiser = make_optimiser(model, args.lr, args.weight_decay)
     warmup = max(1, int(args.steps * args.warmup))
     source = BatchSource(args.seed, args.batch, args.steps, combinations, args.image_size, args.group,
-                         int(args.steps * args.easy), args.workers)
+                         int(args.steps * args.curriculum), args.workers)
     probe = probe_set(args.seed, combinations, args.image_size)
+    classes = class_list(combinations)
     start, history = time.time(), []
     try:
         for step, (pixels, texts, wants, attributes) in enumerate(source):
             for group in optimiser.param_groups:
                 group["lr"] = learning_rate(step, args.steps, args.lr, warmup)
-            ids, eot = tokenizer.batch(texts, args.context)
+            prompts = class_prompts(np.random.default_rng([args.seed, 1 << 43, step]), classes)
+            ids, eot = tokenizer.batch(texts + prompts, args.context)
             image_emb = model.encode_image(torch.from_numpy(pixels))
-            text_emb = model.encode_text(ids, eot)
+            text_emb, class_emb = model.encode_text(ids, eot).split([len(texts), len(prompts)])
             match = positives(wants, attributes)
-            loss = contrastive_loss(image_emb, text_emb, model.logit_scale.exp(), match)
+            scale = model.logit_scale.exp()
+            loss = contrastive_loss(image_emb, text_emb, scale, match) + \
+                args.class_weight * class_loss(image_emb, class_emb, scale, class_targets(attributes, combinations))
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
             optimiser.step()
@@ -854,16 +905,16 @@ def parse_args(argv):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", required=True, help="model directory to write")
     ap.add_argument("--seed", type=int, default=7)
-    ap.add_argument("--steps", type=int, default=2000)
+    ap.add_argument("--steps", type=int, default=3800)
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--weight-decay", type=float, default=0.1)
     ap.add_argument("--warmup", type=float, default=0.05, help="share of the steps")
     ap.add_argument("--image-size", type=int, default=64)
     ap.add_argument("--patch", type=int, default=8)
-    ap.add_argument("--vision-width", type=int, default=128)
+    ap.add_argument("--vision-width", type=int, default=64)
     ap.add_argument("--vision-layers", type=int, default=4)
-    ap.add_argument("--vision-heads", type=int, default=4)
+    ap.add_argument("--vision-heads", type=int, default=2)
     ap.add_argument("--text-width", type=int, default=128)
     ap.add_argument("--text-layers", type=int, default=4)
     ap.add_argument("--text-heads", type=int, default=2)
@@ -872,11 +923,13 @@ def parse_args(argv):
     ap.add_argument("--act", choices=sorted(ACTIVATIONS), default="quick_gelu")
     ap.add_argument("--dtype", choices=sorted(DTYPES), default="F16")
     ap.add_argument("--group", type=int, default=8, help="one-shape samples sharing a colour or a shape (1: none)")
-    ap.add_argument("--easy", type=float, default=0.25, help="share of the steps on easier one-shape scenes")
+    ap.add_argument("--curriculum", type=float, default=0.4, help="share of the steps that go from easy to full scenes")
+    ap.add_argument("--class-weight", type=float, default=1.0,
+                    help="weight of the InfoNCE term against one caption of every trained class")
     ap.add_argument("--merges", type=int, default=400, help="most BPE merges to learn")
     ap.add_argument("--threads", type=int, default=2, help="torch threads (part of what fixes the result)")
     ap.add_argument("--workers", type=int, default=1, help="rendering processes (0: render inline)")
-    ap.add_argument("--log-every", type=int, default=25)
+    ap.add_argument("--log-every", type=int, default=50)
     return ap.parse_args(argv)
 
 
