@@ -139,14 +139,16 @@ def check_demo(c, root, model, env):
     if out is None:
         return
     # One row a second ("S  label  score  frames  truth"), then "N of M seconds match ...".
-    rows = [words for words in map(str.split, out.splitlines()[1:])
-            if len(words) > 1 and words[0].isdigit() and words[1] != "of"]
+    rows = {}
+    for line in out.splitlines()[1:]:
+        words = line.split()
+        if len(words) > 1 and words[0].isdigit() and words[1] != "of":
+            rows[int(words[0])] = line[8:].split("  ")[0].strip()
     c.check(len(rows) == len(truth), f"demo: {len(rows)} seconds printed for {len(truth)} in the truth")
     held_out_right = held_out_seconds = 0
     for entry in truth:
         second = int(entry["start"])
-        line = next((ln for ln in out.splitlines() if ln.split() and ln.split()[0] == str(second)), "")
-        printed = line[8:].split("  ")[0].strip() if line else None
+        printed = rows.get(second)
         if entry.get("held_out"):
             held_out_seconds += 1
             held_out_right += printed == entry["label"]
