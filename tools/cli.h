@@ -40,6 +40,12 @@ typedef struct cli_options {
     int top_k;                /* 0: default */
     vkclip_precision precision;
     vkclip_rect crop;    /* --crop X,Y,W,H; zero: the whole image */
+    const char *db;      /* an archive's database (index, search) */
+    double fps;          /* frames sampled per second of video; 0: default */
+    int top;             /* results reported (search); 0: default */
+    bool json;           /* JSON lines rather than text */
+    bool keep_blank;     /* blank frames count in search and classification */
+    const char *image;   /* search by example image */
     const char **inputs; /* positional arguments */
     int ninputs;
 } cli_options;

@@ -141,6 +141,47 @@ static bool set_crop(cli_options *o, const char *v, char *problem, size_t cap)
     return true;
 }
 
+static bool set_db(cli_options *o, const char *v, char *problem, size_t cap)
+{
+    (void)problem, (void)cap;
+    o->db = v;
+    return true;
+}
+
+static bool set_fps(cli_options *o, const char *v, char *problem, size_t cap)
+{
+    char *end;
+    o->fps = strtod(v, &end);
+    return (*v && !*end && o->fps > 0 && o->fps <= 1000) ||
+           bad_value(problem, cap, v, "fps", "frames per second, more than 0, at most 1000");
+}
+
+static bool set_top(cli_options *o, const char *v, char *problem, size_t cap)
+{
+    return parse_int(v, 1, 10000, &o->top) || bad_value(problem, cap, v, "top", "1 to 10000");
+}
+
+static bool set_json(cli_options *o, const char *v, char *problem, size_t cap)
+{
+    (void)v, (void)problem, (void)cap;
+    o->json = true;
+    return true;
+}
+
+static bool set_keep_blank(cli_options *o, const char *v, char *problem, size_t cap)
+{
+    (void)v, (void)problem, (void)cap;
+    o->keep_blank = true;
+    return true;
+}
+
+static bool set_image(cli_options *o, const char *v, char *problem, size_t cap)
+{
+    (void)problem, (void)cap;
+    o->image = v;
+    return true;
+}
+
 /* In the order help lists them. */
 static const option_spec option_specs[] = {
     {"model", "DIR", "a Hugging Face CLIP directory (default: see below)", set_model},
@@ -156,6 +197,12 @@ static const option_spec option_specs[] = {
     {"precision", "f32|f16", "activations stored in fp32 or fp16 (default f32)", set_precision},
     {"crop", "X,Y,W,H", "use only this rectangle of each image", set_crop},
     {"no-cache", NULL, "neither read nor write the classifier cache", set_no_cache},
+    {"db", "DB", "the archive's database (SQLite; index creates it)", set_db},
+    {"fps", "F", "frames sampled per second of video (default 1)", set_fps},
+    {"top", "N", "moments reported (default 10)", set_top},
+    {"image", "FILE", "search by an example image (PNG or JPEG) instead of text", set_image},
+    {"keep-blank", NULL, "count blank frames (black, flat, fades) too", set_keep_blank},
+    {"json", NULL, "one JSON object a line", set_json},
     {"device", "N", "Vulkan device index (default: $VKCLIP_DEVICE, else the best)", set_device},
     {"validation", NULL, "the Khronos validation layer; any message fails the command", set_validation},
 };

@@ -10,6 +10,9 @@
 
 #include "cli.h"
 #include "commands.h"
+#ifdef VKCLIP_ARCHIVE
+#include "archive_commands.h"
+#endif
 
 #ifndef VKCLIP_VERSION
 #error "VKCLIP_VERSION (the meson project version) comes from tools/meson.build"
@@ -96,6 +99,40 @@ static const cli_command commands[] = {
         .operand = "IMAGE", .min_operands = 1, .images = true, .needs_model = true,
         .run = cmd_classify,
     },
+#ifdef VKCLIP_ARCHIVE
+    {
+        .name = "index",
+        .usage = "vkclip index --db DB [--model DIR] [--fps F] [--batch N] [--precision f32|f16] [--device N] "
+                 "PATH...",
+        .summary = "index video files and folders into an archive",
+        .description = "Runs every video file (folders recursively, hidden entries passed by) through\n"
+                       "decodebin ! clip mode=archive embedding=true, sampling F frames a second (default 1),\n"
+                       "and stores each sampled frame's embedding, timestamp and blank flag in DB (SQLite,\n"
+                       "created when missing). One JSON line a file: {\"file\", \"status\": \"indexed\" (with\n"
+                       "\"frames\" and \"blank\"), \"unchanged\" or \"failed\"}. A file is written whole or\n"
+                       "not at all, so an indexer killed at any moment resumes where it stopped; unchanged\n"
+                       "files are passed by; several indexers may share DB. Without --model: the model DB\n"
+                       "was made with, else the default model. A file that cannot be decoded is reported on\n"
+                       "stderr and skipped; the exit status is then 1.",
+        .options = "db,model,fps,batch,precision,device",
+        .operand = "PATH", .min_operands = 1, .needs_model = true,
+        .run = cmd_index,
+    },
+    {
+        .name = "search",
+        .usage = "vkclip search --db DB [--model DIR] [--top N] [--json] [--keep-blank] [--device N] "
+                 "(TEXT | --image FILE)",
+        .summary = "the moments of an archive that best match a text or an image",
+        .description = "Compares TEXT's (or the image's) embedding with every indexed frame (exact search)\n"
+                       "and merges neighbouring frames of a video into moments: one line each, best first,\n"
+                       "\"SCORE START-END PATH\" (seconds), or with --json {\"video\", \"start\", \"end\",\n"
+                       "\"score\", \"frames\"}. The score is the best frame's cosine similarity. Blank frames\n"
+                       "are left out unless --keep-blank. Without --model: the model DB was made with.",
+        .options = "db,model,top,json,keep-blank,image,device,validation",
+        .operand = "TEXT", .max_operands = 1, .needs_model = true,
+        .run = cmd_search,
+    },
+#endif
 };
 
 #define COMMAND_COUNT (sizeof commands / sizeof commands[0])

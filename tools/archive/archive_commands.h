@@ -1,0 +1,11 @@
+/* archive_commands: the vkclip subcommands over video archives (index,
+ * search); their table entries are in vkclip.c. */
+#ifndef VKCLIP_ARCHIVE_COMMANDS_H
+#define VKCLIP_ARCHIVE_COMMANDS_H
+
+#include "cli.h"
+
+int cmd_index(const cli_command *self, cli_options *o);
+int cmd_search(const cli_command *self, cli_options *o);
+
+#endif

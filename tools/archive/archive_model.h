@@ -1,0 +1,14 @@
+/* archive_model: which model an archive command uses: --model when given
+ * (it must be the one the database was made with), else the database's
+ * own, else the default model. */
+#ifndef VKCLIP_ARCHIVE_MODEL_H
+#define VKCLIP_ARCHIVE_MODEL_H
+
+#include "archive_db.h"
+#include "cli.h"
+
+/* Sets o->model (to a string owned by *owned, to be freed) and id. Returns
+ * 0, or 1 after printing why not. */
+int archive_choose_model(const cli_command *cmd, archive_db *db, cli_options *o, char **owned, char id[65]);
+
+#endif

@@ -1,0 +1,190 @@
+/* cmd_search: vkclip search: the moments of an archive that best match a
+ * text or an example image (see README, "Archives"). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "archive_commands.h"
+#include "archive_db.h"
+#include "archive_model.h"
+#include "segments.h"
+#include "vector_index.h"
+
+#define DEFAULT_TOP 10
+/* Frames fetched per moment asked for: a moment is often several frames. */
+#define FRAMES_PER_MOMENT 20
+#define MIN_FRAMES_FETCHED 100
+
+typedef struct frame_table {
+    int dim;
+    int64_t n, cap;
+    int64_t *ids, *videos, *pts;
+    float *vectors;
+} frame_table;
+
+static int collect_frame(void *user, int64_t frame_id, int64_t video_id, int64_t pts_ns, uint32_t flags,
+                         const float *embedding)
+{
+    (void)flags;
+    frame_table *t = user;
+    if (t->n == t->cap) {
+        t->cap = t->cap ? 2 * t->cap : 1024;
+        t->ids = realloc(t->ids, (size_t)t->cap * sizeof *t->ids);
+        t->videos = realloc(t->videos, (size_t)t->cap * sizeof *t->videos);
+        t->pts = realloc(t->pts, (size_t)t->cap * sizeof *t->pts);
+        t->vectors = realloc(t->vectors, (size_t)t->cap * (size_t)t->dim * sizeof *t->vectors);
+        if (!t->ids || !t->videos || !t->pts || !t->vectors)
+            return cli_fail("out of memory");
+    }
+    t->ids[t->n] = t->n; /* the index's id is the row here */
+    t->videos[t->n] = video_id;
+    t->pts[t->n] = pts_ns;
+    memcpy(t->vectors + (size_t)t->n * (size_t)t->dim, embedding, (size_t)t->dim * sizeof(float));
+    (void)frame_id;
+    t->n++;
+    return 0;
+}
+
+static void free_table(frame_table *t)
+{
+    free(t->ids);
+    free(t->videos);
+    free(t->pts);
+    free(t->vectors);
+}
+
+/* The query's normalised embedding, from the text operand or --image. */
+static int embed_query(const cli_command *self, cli_session *s, const cli_options *o, float *q)
+{
+    vkclip_error err;
+    if (!o->image) {
+        if (vkclip_encode_texts(s->model, o->inputs, 1, q, true, &err) != 0)
+            return cli_fail("%s", err.message);
+        return 0;
+    }
+    cli_images images;
+    int unreadable = 0;
+    if (!cli_images_load(&images, &o->image, 1, &unreadable))
+        return 1;
+    int status = 0;
+    if (images.count != 1)
+        status = 1; /* reported by cli_images_load */
+    else if (vkclip_encode_images(s->model, images.frames, 1, q, true, &err) != 0)
+        status = cli_fail("%s: %s", o->image, err.message);
+    cli_images_free(&images);
+    (void)self;
+    return status;
+}
+
+static void print_segment(archive_db *db, const search_segment *seg, bool json)
+{
+    char err[512];
+    archive_video v = {0};
+    if (archive_db_get_video(db, seg->video, &v, err, sizeof err) != 1)
+        return;
+    double start = (double)seg->start_ns / 1e9, end = (double)seg->end_ns / 1e9;
+    if (json) {
+        fputc('{', stdout);
+        json_print_name(stdout, "video", v.path);
+        printf(", \"start\": %.3f, \"end\": %.3f, \"score\": %.6f, \"frames\": %d}\n", start, end, seg->score,
+               seg->frames);
+    } else {
+        printf("%.4f  %8.2f-%-8.2f  %s\n", seg->score, start, end, v.path);
+    }
+    archive_video_clear(&v);
+}
+
+/* The video's sampling interval and duration, for each hit. */
+static int describe_hits(archive_db *db, search_hit *hits, int n, char *err, size_t cap)
+{
+    for (int i = 0; i < n; i++) {
+        archive_video v = {0};
+        if (archive_db_get_video(db, hits[i].video, &v, err, cap) != 1)
+            return -1;
+        hits[i].interval_ns = (int64_t)(1e9 / v.sample_fps + 0.5);
+        hits[i].duration_ns = v.duration_ns;
+        archive_video_clear(&v);
+    }
+    return 0;
+}
+
+static int search(const cli_command *self, archive_db *db, cli_session *s, cli_options *o)
+{
+    char err[1024];
+    frame_table t = {.dim = vkclip_embedding_dim(s->model)};
+    int status = archive_db_each_frame(db, o->keep_blank, ARCHIVE_ALL_VIDEOS, collect_frame, &t, err, sizeof err);
+    if (status < 0)
+        status = cli_fail("%s", err);
+    float *q = malloc((size_t)t.dim * sizeof *q);
+    if (status == 0)
+        status = embed_query(self, s, o, q);
+    vector_index *index = NULL;
+    if (status == 0 && !(index = vector_index_new(VECTOR_INDEX_EXACT, t.dim, err, sizeof err)))
+        status = cli_fail("%s", err);
+    if (status == 0 && t.n > 0 && vector_index_add(index, t.vectors, t.ids, t.n, err, sizeof err) != 0)
+        status = cli_fail("%s", err);
+    int top = o->top > 0 ? o->top : DEFAULT_TOP;
+    int64_t k = (int64_t)top * FRAMES_PER_MOMENT;
+    if (k < MIN_FRAMES_FETCHED)
+        k = MIN_FRAMES_FETCHED;
+    if (k > t.n)
+        k = t.n;
+    float *scores = malloc((size_t)(k ? k : 1) * sizeof *scores);
+    int64_t *rows = malloc((size_t)(k ? k : 1) * sizeof *rows);
+    search_hit *hits = malloc((size_t)(k ? k : 1) * sizeof *hits);
+    search_segment *segments = malloc((size_t)(k ? k : 1) * sizeof *segments);
+    int nhits = 0;
+    if (status == 0 && k > 0 && vector_index_search(index, q, 1, (int)k, 0, scores, rows, err, sizeof err) != 0)
+        status = cli_fail("%s", err);
+    for (int64_t i = 0; status == 0 && i < k; i++)
+        if (rows[i] >= 0)
+            hits[nhits++] = (search_hit){t.videos[rows[i]], t.pts[rows[i]], scores[i], 0, -1};
+    if (status == 0 && describe_hits(db, hits, nhits, err, sizeof err) != 0)
+        status = cli_fail("%s", err);
+    if (status == 0) {
+        int n = merge_hits(hits, nhits, segments);
+        for (int i = 0; i < n && i < top && !cli_stdout_failed(); i++)
+            print_segment(db, &segments[i], o->json);
+        if (cli_stdout_failed())
+            status = CLI_STDOUT_FAILED;
+    }
+    vector_index_free(index);
+    free(segments);
+    free(hits);
+    free(rows);
+    free(scores);
+    free(q);
+    free_table(&t);
+    return status;
+}
+
+int cmd_search(const cli_command *self, cli_options *o)
+{
+    if (!o->db)
+        return cli_usage(self, "missing --db DB");
+    if (o->image ? o->ninputs > 0 : o->ninputs != 1)
+        return cli_usage(self, o->image ? "give a TEXT or --image FILE, not both" : "give one TEXT (or --image FILE)");
+    char err[1024], id[65], stored[65], *stored_dir = NULL;
+    int dim;
+    archive_db *db = archive_db_open(o->db, false, err, sizeof err);
+    if (!db)
+        return cli_fail("%s", err);
+    int has = archive_db_model(db, stored, &stored_dir, &dim, err, sizeof err);
+    char *model_owned = NULL;
+    int status = has < 0 ? cli_fail("%s", err) : has == 1 ? cli_fail("%s: nothing indexed yet", o->db) : 0;
+    if (status == 0)
+        status = archive_choose_model(self, db, o, &model_owned, id);
+    if (status == 0 && strcmp(id, stored) != 0)
+        status = cli_fail("%s: made with another model (%s), not %s", o->db, stored_dir, o->model);
+    cli_session s = {0};
+    if (status == 0 && !cli_session_open(&s, o, true))
+        status = 1;
+    if (status == 0)
+        status = search(self, db, &s, o);
+    if (s.dev)
+        status = cli_session_close(&s, status);
+    archive_db_close(db);
+    free(stored_dir);
+    free(model_owned);
+    return status;
+}
