@@ -114,10 +114,31 @@ static int set_wal(archive_db *db, char *err, size_t cap)
         int rc = sqlite3_exec(db->db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL);
         if (rc == SQLITE_OK)
             return 0;
+        if (rc == SQLITE_NOTADB) {
+            snprintf(err, cap, "%s: not a vkclip archive (not an SQLite database)", db->path);
+            return -1;
+        }
         if ((rc != SQLITE_BUSY && rc != SQLITE_LOCKED) || waited >= BUSY_TIMEOUT_MS)
             return db_error(db, err, cap, "cannot switch to write-ahead logging");
         usleep(20 * 1000);
     }
+}
+
+/* A database of someone else's (tables, but not ours) is never written to. */
+static int check_is_archive(archive_db *db, char *err, size_t cap)
+{
+    sqlite3_stmt *st = prepare(db,
+                               "SELECT count(*), sum(name = 'meta') FROM sqlite_master WHERE type = 'table'", err,
+                               cap);
+    if (!st)
+        return -1;
+    int status = 0;
+    if (sqlite3_step(st) != SQLITE_ROW)
+        status = db_error(db, err, cap, "reading its tables");
+    else if (sqlite3_column_int(st, 0) > 0 && sqlite3_column_int(st, 1) == 0)
+        status = -1, snprintf(err, cap, "%s: an SQLite database that is not a vkclip archive", db->path);
+    sqlite3_finalize(st);
+    return status;
 }
 
 archive_db *archive_db_open(const char *path, bool create, char *err, size_t cap)
@@ -144,10 +165,8 @@ archive_db *archive_db_open(const char *path, bool create, char *err, size_t cap
         archive_db_close(db);
         return NULL;
     }
-    if (exec(db, schema, err, cap) != 0 || check_schema(db, err, cap) != 0 || exec(db, "COMMIT", err, cap) != 0) {
+    if (check_is_archive(db, err, cap) != 0 || exec(db, schema, err, cap) != 0 || check_schema(db, err, cap) != 0 || exec(db, "COMMIT", err, cap) != 0) {
         rollback(db);
-        if (strstr(err, "file is not a database"))
-            snprintf(err, cap, "%s: not a vkclip archive (not an SQLite database)", path);
         archive_db_close(db);
         return NULL;
     }
