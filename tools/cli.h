@@ -42,6 +42,7 @@ typedef struct cli_options {
     vkclip_rect crop;    /* --crop X,Y,W,H; zero: the whole image */
     const char *db;      /* an archive's database (index, search) */
     double fps;          /* frames sampled per second of video; 0: default */
+    double segment;      /* classify-video: seconds per segment; 0: the whole video */
     int top;             /* results reported (search); 0: default */
     bool json;           /* JSON lines rather than text */
     bool keep_blank;     /* blank frames count in search and classification */
@@ -168,5 +169,27 @@ void json_print_string(FILE *f, const char *s);
 void json_print_name(FILE *f, const char *key, const char *s);
 void json_print_float(FILE *f, float v);
 void json_print_floats(FILE *f, const float *v, int n);
+
+/* The labels and templates the options name (cli_labels.c). */
+typedef struct cli_label_set {
+    char **labels;          /* one block: pointers and strings */
+    int nlabels;
+    char **template_lines;  /* from --templates-file, one block */
+    const char **templates; /* the file's lines, then each --template */
+    int ntemplates;
+} cli_label_set;
+
+/* A usage error (printed, CLI_USAGE) unless exactly one of --labels and
+ * --labels-file is given; else 0. */
+int cli_check_label_options(const cli_command *cmd, const cli_options *o);
+/* False after the message (an unreadable file, an empty list). */
+bool cli_label_set_read(const cli_options *o, cli_label_set *s);
+void cli_label_set_free(cli_label_set *s);
+/* The classifier (built, or read from the cache), saying which and how long
+ * it took on stderr; NULL after the message. */
+vkclip_classifier *cli_classifier_build(vkclip_model *m, const cli_options *o, const cli_label_set *ls);
+/* Prints "labels": [{"label": ..., "score": ...}, ...]: the k best of probs,
+ * best first. Returns 0 or CLI_STDOUT_FAILED. */
+int cli_print_top_labels(const vkclip_classifier *c, const float *probs, int k);
 
 #endif

@@ -132,6 +132,24 @@ static const cli_command commands[] = {
         .operand = "TEXT", .max_operands = 1, .needs_model = true,
         .run = cmd_search,
     },
+    {
+        .name = "classify-video",
+        .usage = "vkclip classify-video [--model DIR] (--labels \"a;b;c\" | --labels-file F) [--template T]... "
+                 "[--templates-file F] [--top-k K] [--segment S] [--fps F] [--keep-blank] [--no-cache] "
+                 "(VIDEO... | --db DB [VIDEO...])",
+        .summary = "video-level zero-shot labels, per video and per segment",
+        .description = "Classifies each video as the CLIP paper does for Kinetics-700: the normalised\n"
+                       "embeddings of its sampled frames (F a second, default 1) averaged, the mean\n"
+                       "normalised and scored against the labels (prompt ensembling over the templates).\n"
+                       "Blank frames are left out unless --keep-blank. With --segment S also each S-second\n"
+                       "segment, on lines of their own before the video's. Frames come from the files\n"
+                       "(the clip element over each) or, with --db, from an archive (the VIDEOs named, or\n"
+                       "all). One JSON line each: {\"file\", [\"start\", \"end\",] \"frames\", \"labels\": [...]}.",
+        .options = "model,db,labels,labels-file,template,templates-file,top-k,segment,fps,keep-blank,no-cache,"
+                   "batch,precision,device",
+        .operand = "VIDEO", .needs_model = true,
+        .run = cmd_classify_video,
+    },
 #endif
 };
 

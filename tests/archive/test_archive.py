@@ -16,6 +16,9 @@ drawn, never from vkclip.
    one sampling interval), by text and by an example image; blank frames are
    left out unless --keep-blank; the scores are the cosines that numpy gives
    from the stored embeddings and the query's `vkclip embed-text` embedding.
+   classify-video: each 3-second segment gets the label of what was drawn
+   there, from the files and from the index alike; a video's ranking is
+   numpy's over the mean of its stored non-blank embeddings.
 4. Resume: a second run finds every file unchanged (also after a touch); a
    replaced file is indexed again and its old frames are gone.
 5. kill -9 in the middle of a run, then a run to the end: the database holds
@@ -159,6 +162,46 @@ def main():
         best = max(float(np.frombuffer(e, np.float32) @ np.asarray(q, np.float32)) for (e,) in rows)
         got = search(vkclip, db, "a photo of a red square.").json_lines()
         c.check(got and abs(got[0]["score"] - best) < 1e-5, f"best score {got[0]['score'] if got else None} = numpy's {best:.6f}")
+
+        # 3b. video-level classification, from the files and from the index
+        labels = "red square;green triangle;blue circle;yellow star"
+        videos = [os.path.join(folder, "a.mkv"), os.path.join(folder, "sub", "b.avi")]
+        from_files = testlib.run_vkclip(vkclip, ["classify-video", "--labels", labels, "--fps", FPS, "--segment", 3,
+                                                 "--top-k", 4, *videos], timeout=600)
+        from_db = testlib.run_vkclip(vkclip, ["classify-video", "--db", db, "--labels", labels, "--segment", 3,
+                                              "--top-k", 4, *videos])
+        c.check_run(from_files, "classify-video on the files")
+        c.check_run(from_db, "classify-video --db")
+        rows = {(os.path.basename(j["file"]), j.get("start")): j for j in from_files.json_lines()}
+        expected = {("a.mkv", 0.0): "red square", ("a.mkv", 6.0): "green triangle", ("b.avi", 0.0): "blue circle",
+                    ("b.avi", 3.0): "yellow star"}
+        for key, label in expected.items():
+            got = rows.get(key, {}).get("labels", [{}])[0].get("label")
+            c.check(got == label, f"classify-video {key[0]} segment from {key[1]} s: {got} (drawn: {label})")
+        whole_a = rows.get(("a.mkv", None), {})
+        c.check(whole_a.get("frames") == int(10 * FPS) - nblank and
+                {x["label"] for x in whole_a.get("labels", [])[:2]} == {"red square", "green triangle"},
+                f"a.mkv as a whole: its non-blank frames, red square and green triangle first: {whole_a}")
+        db_rows = {(os.path.basename(j["file"]), j.get("start")): j for j in from_db.json_lines()}
+        same = rows.keys() == db_rows.keys() and all(
+            [x["label"] for x in rows[k]["labels"]] == [x["label"] for x in db_rows[k]["labels"]] and
+            all(abs(x["score"] - y["score"]) < 1e-5 for x, y in zip(rows[k]["labels"], db_rows[k]["labels"]))
+            for k in rows)
+        c.check(same, f"classify-video --db gives what the files give ({len(db_rows)} lines)")
+        # the whole-video ranking by hand: numpy over the stored embeddings of a.mkv (softmax keeps the order)
+        con = sqlite3.connect(db)
+        emb = np.array([np.frombuffer(e, np.float32) for (e,) in con.execute(
+            "SELECT f.embedding FROM frames f JOIN videos v ON v.id = f.video WHERE v.path LIKE '%a.mkv' "
+            "AND (f.flags & 1) = 0 ORDER BY f.pts_ns")], np.float64)
+        con.close()
+        mean = emb.mean(0)
+        mean /= np.linalg.norm(mean)
+        texts = testlib.run_vkclip(vkclip, ["embed-text", *[f"a photo of a {x}." for x in labels.split(";")]]).json_lines()
+        cls = np.array([t["embedding"] for t in texts], np.float64)
+        logits = cls @ mean
+        order = [labels.split(";")[i] for i in np.argsort(-logits)]
+        c.check([x["label"] for x in whole_a.get("labels", [])] == order,
+                f"a.mkv's ranking is numpy's over the mean of its stored embeddings: {order}")
 
         # 4. resume, touch, replace
         r = index(vkclip, db, [folder])

@@ -2,6 +2,7 @@
 #include "archive_db.h"
 
 #include <errno.h>
+#include <glib.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -306,6 +307,18 @@ void archive_video_clear(archive_video *v)
 {
     free(v->path);
     v->path = NULL;
+}
+
+int archive_db_video_paths(archive_db *db, GPtrArray *paths, char *err, size_t cap)
+{
+    sqlite3_stmt *st = prepare(db, "SELECT path FROM videos ORDER BY path", err, cap);
+    if (!st)
+        return -1;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        g_ptr_array_add(paths, dup_text(st, 0));
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : db_error(db, err, cap, "reading videos");
 }
 
 int archive_db_touch_video(archive_db *db, int64_t id, int64_t size, int64_t mtime_ns, char *err, size_t cap)

@@ -54,6 +54,9 @@ int archive_db_bind_model(archive_db *db, const char *id, const char *dir, int d
 int archive_db_find_video(archive_db *db, const char *path, archive_video *out, char *err, size_t cap);
 int archive_db_get_video(archive_db *db, int64_t id, archive_video *out, char *err, size_t cap);
 void archive_video_clear(archive_video *v);
+/* Appends every indexed video's path (malloc'd) to paths, in path order. */
+struct _GPtrArray;
+int archive_db_video_paths(archive_db *db, struct _GPtrArray *paths, char *err, size_t cap);
 /* Updates size and mtime of an indexed video whose bytes did not change. */
 int archive_db_touch_video(archive_db *db, int64_t id, int64_t size, int64_t mtime_ns, char *err, size_t cap);
 
