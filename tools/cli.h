@@ -42,6 +42,7 @@ typedef struct cli_options {
     vkclip_rect crop;    /* --crop X,Y,W,H; zero: the whole image */
     const char *db;      /* an archive's database (index, search) */
     double fps;          /* frames sampled per second of video; 0: default */
+    double threshold;    /* dedup: the cosine from which frames are duplicates; 0: default */
     double segment;      /* classify-video: seconds per segment; 0: the whole video */
     int top;             /* results reported (search); 0: default */
     bool json;           /* JSON lines rather than text */

@@ -164,6 +164,14 @@ static bool set_segment(cli_options *o, const char *v, char *problem, size_t cap
            bad_value(problem, cap, v, "segment", "seconds, more than 0, at most 86400");
 }
 
+static bool set_threshold(cli_options *o, const char *v, char *problem, size_t cap)
+{
+    char *end;
+    o->threshold = strtod(v, &end);
+    return (*v && !*end && o->threshold > 0 && o->threshold <= 1) ||
+           bad_value(problem, cap, v, "threshold", "a cosine, more than 0, at most 1");
+}
+
 static bool set_top(cli_options *o, const char *v, char *problem, size_t cap)
 {
     return parse_int(v, 1, 10000, &o->top) || bad_value(problem, cap, v, "top", "1 to 10000");
@@ -208,6 +216,7 @@ static const option_spec option_specs[] = {
     {"db", "DB", "the archive's database (SQLite; index creates it)", set_db},
     {"fps", "F", "frames sampled per second of video (default 1)", set_fps},
     {"top", "N", "moments reported (default 10)", set_top},
+    {"threshold", "T", "frames at least this cosine apart are duplicates (default 0.95)", set_threshold},
     {"segment", "S", "also classify each S-second segment", set_segment},
     {"image", "FILE", "search by an example image (PNG or JPEG) instead of text", set_image},
     {"keep-blank", NULL, "count blank frames (black, flat, fades) too", set_keep_blank},

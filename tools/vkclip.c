@@ -150,6 +150,21 @@ static const cli_command commands[] = {
         .operand = "VIDEO", .needs_model = true,
         .run = cmd_classify_video,
     },
+    {
+        .name = "dedup",
+        .usage = "vkclip dedup --db DB [--model DIR] [--threshold T] [--keep-blank]",
+        .summary = "near-duplicate frames and clips across an archive",
+        .description = "Finds each indexed frame's nearest neighbours in other videos (the CLIP paper's\n"
+                       "overlap detector); pairs at cosine T or more (default 0.95) are duplicates. JSON\n"
+                       "lines: first {\"kind\": \"clip\", \"videos\": [A, B], \"coverage\", \"score\", \"pairs\"}\n"
+                       "for two videos when at least half of the shorter one's frames have a duplicate in\n"
+                       "the other (coverage: that share; score: the pairs' mean cosine), then\n"
+                       "{\"kind\": \"frames\", \"score\", \"frames\": [{\"video\", \"time\"}, ...]} for each group of\n"
+                       "frames joined by duplicate pairs (score: the lowest cosine that joined it), best\n"
+                       "first. Blank frames are left out unless --keep-blank.",
+        .options = "db,model,threshold,keep-blank,device",
+        .run = cmd_dedup,
+    },
 #endif
 };
 

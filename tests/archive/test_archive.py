@@ -24,7 +24,8 @@ drawn, never from vkclip.
 5. kill -9 in the middle of a run, then a run to the end: the database holds
    each video once, with exactly the frames of an uninterrupted run.
 6. Two indexers at once on one new database: both succeed, each file is
-   indexed by one of them, the frames are those of a single run.
+   indexed by one of them, the frames are those of a single run. dedup finds
+   exactly the videos drawn alike (encoded as VP8 twice and as Motion JPEG).
 7. A database made with one model refuses another.
 
 Exit 0 pass, 1 fail, 77 skip (no python3-gst, numpy or Pillow)."""
@@ -225,9 +226,10 @@ def main():
         frames_c = V.frames_of(V.VIDEO_C)
         for i in range(4):
             V.encode(frames_c if i % 2 else frames_a, os.path.join(many, f"v{i}.mkv"), "mkv")
+        V.encode(frames_a, os.path.join(many, "v4.avi"), "avi")  # a re-encoding of v0 and v2
         reference_db = os.path.join(work, "reference.db")
         r = index(vkclip, reference_db, [many])
-        c.check_run(r, "uninterrupted run over 4 videos")
+        c.check_run(r, "uninterrupted run over 5 videos")
         reference = frames_by_video(reference_db)
         killed_db = os.path.join(work, "killed.db")
         proc = subprocess.Popen([vkclip, "index", "--db", killed_db, "--fps", str(FPS), many],
@@ -238,7 +240,7 @@ def main():
         ok, _ = consistent(killed_db)
         partial = frames_by_video(killed_db)
         c.check(first and ok and all(partial[k] == reference[k] for k in partial),
-                f"after kill -9: {len(partial)} of 4 videos there, each whole")
+                f"after kill -9: {len(partial)} of 5 videos there, each whole")
         r = index(vkclip, killed_db, [many])
         ok, claims = consistent(killed_db)
         c.check(r.rc == 0 and ok and claims == 0 and frames_by_video(killed_db) == reference,
@@ -250,10 +252,19 @@ def main():
         indexed = [json.loads(line)["file"] for out, _ in outs for line in out.splitlines()
                    if json.loads(line)["status"] == "indexed"]
         ok, claims = consistent(shared_db)
-        c.check(all(p.returncode == 0 for p in procs) and sorted(indexed) == sorted(set(indexed)) and len(indexed) == 4
+        c.check(all(p.returncode == 0 for p in procs) and sorted(indexed) == sorted(set(indexed)) and len(indexed) == 5
                 and ok and claims == 0 and frames_by_video(shared_db) == reference,
                 f"two indexers at once: rc {[p.returncode for p in procs]}, {len(indexed)} files indexed once each, "
                 f"frames as one run ({[e.strip()[-300:] for _, e in outs if e.strip()]})")
+
+        # 6b. duplicates: the same drawing encoded twice as VP8 and once as Motion JPEG, and twice another
+        r = testlib.run_vkclip(vkclip, ["dedup", "--db", reference_db])
+        clips = {tuple(sorted(os.path.basename(v) for v in j["videos"])) for j in r.json_lines() if j.get("kind") == "clip"}
+        want = {("v0.mkv", "v2.mkv"), ("v0.mkv", "v4.avi"), ("v2.mkv", "v4.avi"), ("v1.mkv", "v3.mkv")}
+        c.check(r.rc == 0 and clips == want, f"dedup finds the duplicate clips {sorted(want)}: {sorted(clips)}")
+        groups = [j for j in r.json_lines() if j.get("kind") == "frames"]
+        mixed = [g for g in groups if len({os.path.basename(f["video"]) in ("v1.mkv", "v3.mkv") for f in g["frames"]}) > 1]
+        c.check(groups and not mixed, f"{len(groups)} frame groups, none joining the two drawings: {mixed[:1]}")
 
         # 7. another model
         fixtures = os.environ.get("VKCLIP_FIXTURES", "")

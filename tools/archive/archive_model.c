@@ -27,3 +27,23 @@ int archive_choose_model(const cli_command *cmd, archive_db *db, cli_options *o,
     o->model = dir;
     return 0;
 }
+
+int archive_open_for_reading(const cli_command *cmd, cli_options *o, archive_db **db, char **owned, int *dim)
+{
+    char err[1024], id[65], stored[65], *stored_dir = NULL;
+    *owned = NULL;
+    if (!(*db = archive_db_open(o->db, false, err, sizeof err)))
+        return cli_fail("%s", err);
+    int has = archive_db_model(*db, stored, &stored_dir, dim, err, sizeof err);
+    int status = has < 0 ? cli_fail("%s", err) : has == 1 ? cli_fail("%s: nothing indexed yet", o->db) : 0;
+    if (status == 0)
+        status = archive_choose_model(cmd, *db, o, owned, id);
+    if (status == 0 && strcmp(id, stored) != 0)
+        status = cli_fail("%s: made with another model (%s), not %s", o->db, stored_dir, o->model);
+    free(stored_dir);
+    if (status != 0) {
+        archive_db_close(*db);
+        *db = NULL;
+    }
+    return status;
+}

@@ -11,4 +11,10 @@
  * 0, or 1 after printing why not. */
 int archive_choose_model(const cli_command *cmd, archive_db *db, cli_options *o, char **owned, char id[65]);
 
+/* For the commands that read an archive (search, classify-video, dedup):
+ * opens o->db, which must hold frames, and chooses the model as above; a
+ * --model other than the database's is refused. Returns 0 (*db open, dim
+ * its embedding width), or 1 after printing why not (*db NULL). */
+int archive_open_for_reading(const cli_command *cmd, cli_options *o, archive_db **db, char **owned, int *dim);
+
 #endif

@@ -238,20 +238,10 @@ int cmd_classify_video(const cli_command *self, cli_options *o)
     mean_list means = {0};
     archive_db *db = NULL;
     GstClipSharedModel *pinned = NULL;
-    char err[1024], id[65], *model_owned = NULL;
+    char *model_owned = NULL;
     int status = 0;
     if (o->db) {
-        if (!(db = archive_db_open(o->db, false, err, sizeof err)))
-            status = cli_fail("%s", err);
-        char stored[65], *stored_dir = NULL;
-        int has = db ? archive_db_model(db, stored, &stored_dir, &means.dim, err, sizeof err) : -1;
-        if (status == 0 && has != 0)
-            status = has < 0 ? cli_fail("%s", err) : cli_fail("%s: nothing indexed yet", o->db);
-        if (status == 0)
-            status = archive_choose_model(self, db, o, &model_owned, id);
-        if (status == 0 && strcmp(id, stored) != 0)
-            status = cli_fail("%s: made with another model (%s), not %s", o->db, stored_dir, o->model);
-        free(stored_dir);
+        status = archive_open_for_reading(self, o, &db, &model_owned, &means.dim);
         if (status == 0)
             status = means_from_db(db, o, &means);
     } else {

@@ -7,6 +7,7 @@
 #include "archive_commands.h"
 #include "archive_db.h"
 #include "archive_model.h"
+#include "frame_table.h"
 #include "segments.h"
 #include "vector_index.h"
 
@@ -14,44 +15,6 @@
 /* Frames fetched per moment asked for: a moment is often several frames. */
 #define FRAMES_PER_MOMENT 20
 #define MIN_FRAMES_FETCHED 100
-
-typedef struct frame_table {
-    int dim;
-    int64_t n, cap;
-    int64_t *ids, *videos, *pts;
-    float *vectors;
-} frame_table;
-
-static int collect_frame(void *user, int64_t frame_id, int64_t video_id, int64_t pts_ns, uint32_t flags,
-                         const float *embedding)
-{
-    (void)flags;
-    frame_table *t = user;
-    if (t->n == t->cap) {
-        t->cap = t->cap ? 2 * t->cap : 1024;
-        t->ids = realloc(t->ids, (size_t)t->cap * sizeof *t->ids);
-        t->videos = realloc(t->videos, (size_t)t->cap * sizeof *t->videos);
-        t->pts = realloc(t->pts, (size_t)t->cap * sizeof *t->pts);
-        t->vectors = realloc(t->vectors, (size_t)t->cap * (size_t)t->dim * sizeof *t->vectors);
-        if (!t->ids || !t->videos || !t->pts || !t->vectors)
-            return cli_fail("out of memory");
-    }
-    t->ids[t->n] = t->n; /* the index's id is the row here */
-    t->videos[t->n] = video_id;
-    t->pts[t->n] = pts_ns;
-    memcpy(t->vectors + (size_t)t->n * (size_t)t->dim, embedding, (size_t)t->dim * sizeof(float));
-    (void)frame_id;
-    t->n++;
-    return 0;
-}
-
-static void free_table(frame_table *t)
-{
-    free(t->ids);
-    free(t->videos);
-    free(t->pts);
-    free(t->vectors);
-}
 
 /* The query's normalised embedding, from the text operand or --image. */
 static int embed_query(const cli_command *self, cli_session *s, const cli_options *o, float *q)
@@ -111,10 +74,8 @@ static int describe_hits(archive_db *db, search_hit *hits, int n, char *err, siz
 static int search(const cli_command *self, archive_db *db, cli_session *s, cli_options *o)
 {
     char err[1024];
-    frame_table t = {.dim = vkclip_embedding_dim(s->model)};
-    int status = archive_db_each_frame(db, o->keep_blank, ARCHIVE_ALL_VIDEOS, collect_frame, &t, err, sizeof err);
-    if (status < 0)
-        status = cli_fail("%s", err);
+    frame_table t;
+    int status = frame_table_load(&t, db, vkclip_embedding_dim(s->model), o->keep_blank);
     float *q = malloc((size_t)t.dim * sizeof *q);
     if (status == 0)
         status = embed_query(self, s, o, q);
@@ -154,7 +115,7 @@ static int search(const cli_command *self, archive_db *db, cli_session *s, cli_o
     free(rows);
     free(scores);
     free(q);
-    free_table(&t);
+    frame_table_free(&t);
     return status;
 }
 
@@ -164,18 +125,10 @@ int cmd_search(const cli_command *self, cli_options *o)
         return cli_usage(self, "missing --db DB");
     if (o->image ? o->ninputs > 0 : o->ninputs != 1)
         return cli_usage(self, o->image ? "give a TEXT or --image FILE, not both" : "give one TEXT (or --image FILE)");
-    char err[1024], id[65], stored[65], *stored_dir = NULL;
+    archive_db *db;
+    char *model_owned;
     int dim;
-    archive_db *db = archive_db_open(o->db, false, err, sizeof err);
-    if (!db)
-        return cli_fail("%s", err);
-    int has = archive_db_model(db, stored, &stored_dir, &dim, err, sizeof err);
-    char *model_owned = NULL;
-    int status = has < 0 ? cli_fail("%s", err) : has == 1 ? cli_fail("%s: nothing indexed yet", o->db) : 0;
-    if (status == 0)
-        status = archive_choose_model(self, db, o, &model_owned, id);
-    if (status == 0 && strcmp(id, stored) != 0)
-        status = cli_fail("%s: made with another model (%s), not %s", o->db, stored_dir, o->model);
+    int status = archive_open_for_reading(self, o, &db, &model_owned, &dim);
     cli_session s = {0};
     if (status == 0 && !cli_session_open(&s, o, true))
         status = 1;
@@ -184,7 +137,6 @@ int cmd_search(const cli_command *self, cli_options *o)
     if (s.dev)
         status = cli_session_close(&s, status);
     archive_db_close(db);
-    free(stored_dir);
     free(model_owned);
     return status;
 }

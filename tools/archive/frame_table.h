@@ -1,0 +1,24 @@
+/* frame_table: an archive's frames in memory (video, timestamp, embedding),
+ * for the commands that compare all of them (search, dedup). */
+#ifndef VKCLIP_FRAME_TABLE_H
+#define VKCLIP_FRAME_TABLE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "archive_db.h"
+
+typedef struct frame_table {
+    int dim;
+    int64_t n, cap;
+    int64_t *ids; /* row numbers here, 0..n-1: the vector index's ids */
+    int64_t *videos, *pts;
+    float *vectors; /* n x dim */
+} frame_table;
+
+/* Every frame (blank ones too when keep_blank). Returns 0, or 1 after
+ * printing the problem. */
+int frame_table_load(frame_table *t, archive_db *db, int dim, bool keep_blank);
+void frame_table_free(frame_table *t);
+
+#endif
