@@ -201,7 +201,7 @@ static bool set_image(cli_options *o, const char *v, char *problem, size_t cap)
 /* In the order help lists them. */
 static const option_spec option_specs[] = {
     {"model", "DIR", "a Hugging Face CLIP directory (default: see below)", set_model},
-    {"out", "FILE", "where to write the tensor", set_out},
+    {"out", "FILE", "where to write the output (also -o FILE)", set_out},
     {"labels", "\"a;b;c\"", "class names separated by ';'", set_labels},
     {"labels-file", "F", "class names, one a line (a file or a pipe)", set_labels_file},
     {"template", "T", "a prompt template with {}, repeatable (default \"a photo of a {}.\")", set_template},
@@ -315,6 +315,11 @@ int cli_parse(const cli_command *cmd, int argc, char **argv, cli_options *o)
     for (int i = 0; i < argc; i++) {
         if (!options_ended && strcmp(argv[i], "--") == 0) {
             options_ended = true;
+        } else if (!options_ended && strcmp(argv[i], "-o") == 0 && option_allowed(cmd->options, "out")) {
+            /* -o FILE: the one short option, as compilers and converters spell it */
+            if (i + 1 >= argc)
+                return cli_usage(cmd, "-o needs a value");
+            o->out = argv[++i];
         } else if (!options_ended && is_long_option(argv[i])) {
             int status = parse_option(cmd, argc, argv, &i, o);
             if (status)

@@ -165,6 +165,20 @@ static const cli_command commands[] = {
         .options = "db,model,threshold,keep-blank,device",
         .run = cmd_dedup,
     },
+    {
+        .name = "report",
+        .usage = "vkclip report --db DB [--model DIR] (--labels \"a;b;c\" | --labels-file F) [--template T]... "
+                 "[--templates-file F] [--top N] -o FILE.html VIDEO",
+        .summary = "an HTML page of a video's labels over time",
+        .description = "Writes one self-contained HTML page (no network) about an indexed VIDEO: each\n"
+                       "label's score (softmax over the labels) over time as an SVG plot, blank spans\n"
+                       "shaded; each label's best moment with a picture of its frame (at most N, default\n"
+                       "10, best first); the blank spans listed. The plot's lines, the moments and the\n"
+                       "spans carry data- attributes (label, times, scores) for scripts.",
+        .options = "db,model,labels,labels-file,template,templates-file,top,out,no-cache,device",
+        .operand = "VIDEO", .min_operands = 1, .max_operands = 1, .needs_model = true,
+        .run = cmd_report,
+    },
 #endif
 };
 
