@@ -389,3 +389,24 @@ void digest_record_save(const char *dir, const file_identity *id, uint64_t what,
     record_fill(&r, id, what, sample, digest);
     write_whole(dir, path, &r, sizeof r, NULL, 0, NULL, 0);
 }
+
+bool classifier_blend(classifier *c, int label, const double *sum, float weight)
+{
+    double mean_norm = 0, blended_norm = 0;
+    for (int i = 0; i < c->dim; i++)
+        mean_norm += sum[i] * sum[i];
+    mean_norm = mean_norm > 0 ? sqrt(mean_norm) : 1.0;
+    float *w = c->weights + (size_t)label * (size_t)c->dim;
+    double *blended = malloc((size_t)c->dim * sizeof *blended);
+    if (!blended)
+        return false;
+    for (int i = 0; i < c->dim; i++) {
+        blended[i] = (1.0 - weight) * w[i] + weight * sum[i] / mean_norm;
+        blended_norm += blended[i] * blended[i];
+    }
+    blended_norm = blended_norm > 0 ? sqrt(blended_norm) : 1.0;
+    for (int i = 0; i < c->dim; i++)
+        w[i] = (float)(blended[i] / blended_norm);
+    free(blended);
+    return true;
+}

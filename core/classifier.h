@@ -25,6 +25,16 @@ typedef struct classifier {
 
 void classifier_free(classifier *c);
 
+/* The public handle (vkclip.h) is this classifier. */
+struct vkclip_classifier {
+    classifier c;
+};
+
+/* Few-shot: label's weight becomes normalise((1 - weight) w + weight m) for
+ * the normalised mean m of its examples' embeddings (sum: their sum).
+ * False when out of memory. */
+bool classifier_blend(classifier *c, int label, const double *sum, float weight);
+
 /* softmax(scale · W · e) for a normalised image embedding e. */
 void classifier_probs(const classifier *c, const float *embedding, float *probs);
 

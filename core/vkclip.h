@@ -327,6 +327,20 @@ VKCLIP_API bool vkclip_classifier_from_cache(const vkclip_classifier *c);
  * embedding; probs has vkclip_classifier_size() entries. */
 VKCLIP_API void vkclip_classifier_probs(const vkclip_classifier *c, const float *embedding, float *probs);
 
+/* ---- few-shot ---- */
+
+/* Blends example images into a classifier (the CLIP paper's few-shot
+ * against zero-shot): dir holds one folder per label, named exactly as the
+ * label, of PNG or JPEG images. Label i's weight becomes
+ * normalise((1 - weight) w_i + weight m_i), m_i the normalised mean of its
+ * images' normalised embeddings; labels without a folder keep w_i. weight 0
+ * leaves the classifier zero-shot, 1 classifies by the examples alone. An
+ * unreadable image, a folder without images or one that names no label is
+ * an error naming it (the classifier is then partly blended: free it). Call
+ * before the classifier is shared. Returns the number of images, or -1. */
+VKCLIP_API int vkclip_classifier_add_examples(vkclip_classifier *c, vkclip_model *model, const char *dir,
+                                              float weight, vkclip_error *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -12,10 +12,6 @@
 #include "vkclip_internal.h"
 #include "util/regular_file.h"
 
-struct vkclip_classifier {
-    classifier c;
-};
-
 struct vkclip_tokenizer {
     clip_tokenizer *tok;
     int context;

@@ -80,6 +80,7 @@ typedef enum {
 } GstClipPrecision;
 
 #define DEFAULT_TOP_K 5
+#define DEFAULT_EXAMPLES_WEIGHT 0.5
 #define DEFAULT_THRESHOLD 0.0
 #define DEFAULT_INTERVAL 1
 #define DEFAULT_MODE GST_CLIP_MODE_AUTO
@@ -108,6 +109,8 @@ enum {
     PROP_POST_MESSAGES,
     PROP_EMBEDDING,
     PROP_INFERENCE_REGION,
+    PROP_EXAMPLES_DIR,
+    PROP_EXAMPLES_WEIGHT,
 };
 
 /* Live mode's one frame on the device, and what its message needs. */
@@ -769,6 +772,7 @@ static gchar **label_field(GstClip *self, guint prop)
     case PROP_LABELS: return &self->label_config.labels;
     case PROP_LABELS_FILE: return &self->label_config.labels_file;
     case PROP_TEMPLATES: return &self->label_config.templates;
+    case PROP_EXAMPLES_DIR: return &self->label_config.examples_dir;
     default: return &self->label_config.templates_file;
     }
 }
@@ -789,13 +793,18 @@ static void gst_clip_set_property(GObject *object, guint prop, const GValue *val
     case PROP_LABELS:
     case PROP_LABELS_FILE:
     case PROP_TEMPLATES:
-    case PROP_TEMPLATES_FILE: {
+    case PROP_TEMPLATES_FILE:
+    case PROP_EXAMPLES_DIR: {
         gchar **field = label_field(self, prop);
         g_free(*field);
         *field = g_value_dup_string(value);
         rebuild = TRUE;
         break;
     }
+    case PROP_EXAMPLES_WEIGHT:
+        self->label_config.examples_weight = g_value_get_double(value);
+        rebuild = TRUE;
+        break;
     case PROP_TOP_K: self->top_k = g_value_get_uint(value); break;
     case PROP_THRESHOLD: self->threshold = g_value_get_double(value); break;
     case PROP_INTERVAL: self->interval = g_value_get_uint(value); break;
@@ -826,7 +835,9 @@ static void gst_clip_get_property(GObject *object, guint prop, GValue *value, GP
     case PROP_LABELS:
     case PROP_LABELS_FILE:
     case PROP_TEMPLATES:
-    case PROP_TEMPLATES_FILE: g_value_set_string(value, *label_field(self, prop)); break;
+    case PROP_TEMPLATES_FILE:
+    case PROP_EXAMPLES_DIR: g_value_set_string(value, *label_field(self, prop)); break;
+    case PROP_EXAMPLES_WEIGHT: g_value_set_double(value, self->label_config.examples_weight); break;
     case PROP_TOP_K: g_value_set_uint(value, self->top_k); break;
     case PROP_THRESHOLD: g_value_set_double(value, self->threshold); break;
     case PROP_INTERVAL: g_value_set_uint(value, self->interval); break;
@@ -882,6 +893,17 @@ static void install_properties(GObjectClass *oc)
         oc, PROP_TEMPLATES_FILE,
         g_param_spec_string("templates-file", "Templates file",
                             "File with one prompt template a line (added to templates)", NULL, LIVE_FLAGS));
+    g_object_class_install_property(
+        oc, PROP_EXAMPLES_DIR,
+        g_param_spec_string("examples-dir", "Examples folder",
+                            "Few-shot: a folder holding one folder of example images (PNG or JPEG) per label, named "
+                            "as the label; each label's prompt embedding is blended with its examples' mean",
+                            NULL, LIVE_FLAGS));
+    g_object_class_install_property(
+        oc, PROP_EXAMPLES_WEIGHT,
+        g_param_spec_double("examples-weight", "Examples weight",
+                            "The examples' share against the prompts (0: zero-shot, 1: the examples alone)", 0.0,
+                            1.0, DEFAULT_EXAMPLES_WEIGHT, LIVE_FLAGS));
     g_object_class_install_property(
         oc, PROP_TOP_K,
         g_param_spec_uint("top-k", "Top k", "How many of the best labels to report", 1, 1000, DEFAULT_TOP_K,
@@ -968,6 +990,7 @@ static void gst_clip_init(GstClip *self)
     self->model_dir = g_strdup(vkclip_default_model_dir());
     self->top_k = DEFAULT_TOP_K;
     self->threshold = DEFAULT_THRESHOLD;
+    self->label_config.examples_weight = DEFAULT_EXAMPLES_WEIGHT;
     self->interval = DEFAULT_INTERVAL;
     self->mode = DEFAULT_MODE;
     self->batch_size = DEFAULT_BATCH_SIZE;

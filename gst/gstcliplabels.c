@@ -21,6 +21,8 @@ void gst_clip_label_config_copy(GstClipLabelConfig *dst, const GstClipLabelConfi
     dst->labels_file = g_strdup(src->labels_file);
     dst->templates = g_strdup(src->templates);
     dst->templates_file = g_strdup(src->templates_file);
+    dst->examples_dir = g_strdup(src->examples_dir);
+    dst->examples_weight = src->examples_weight;
 }
 
 void gst_clip_label_config_clear(GstClipLabelConfig *c)
@@ -29,6 +31,7 @@ void gst_clip_label_config_clear(GstClipLabelConfig *c)
     g_free(c->labels_file);
     g_free(c->templates);
     g_free(c->templates_file);
+    g_free(c->examples_dir);
     memset(c, 0, sizeof *c);
 }
 
@@ -121,6 +124,18 @@ static vkclip_classifier *build(GstClipLabels *l, vkclip_model *model, const Gst
                                 MAX(templates->len, 1u),
                                 vkclip_classifier_from_cache(c) ? "read from the cache" : "built",
                                 (double)(g_get_monotonic_time() - started) / 1e6);
+            if (c && has_text(config->examples_dir)) {
+                int n = vkclip_classifier_add_examples(c, model, config->examples_dir,
+                                                       (float)config->examples_weight, &err);
+                if (n < 0) {
+                    *error = g_strdup(err.message);
+                    vkclip_classifier_free(c);
+                    c = NULL;
+                } else {
+                    GST_INFO_OBJECT(l->owner, "classifier: %d example images blended in (weight %.2f)", n,
+                                    config->examples_weight);
+                }
+            }
         }
     }
     g_ptr_array_free(labels, TRUE);

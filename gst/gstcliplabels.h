@@ -13,12 +13,14 @@
 
 G_BEGIN_DECLS
 
-/* What decides a classifier: the four properties, as set. */
+/* What decides a classifier: the properties, as set. */
 typedef struct GstClipLabelConfig {
     gchar *labels;         /* ';'-separated */
     gchar *labels_file;    /* one label a line */
     gchar *templates;      /* ';'-separated, each with "{}" */
     gchar *templates_file; /* one template a line */
+    gchar *examples_dir;   /* few-shot: DIR/LABEL/ images; NULL: zero-shot */
+    gdouble examples_weight;
 } GstClipLabelConfig;
 
 void gst_clip_label_config_copy(GstClipLabelConfig *dst, const GstClipLabelConfig *src);

@@ -50,6 +50,8 @@ CLIP_OPTIONS = [
     ("device", "Vulkan device index (-1: automatic)"),
     ("precision", "f32 or f16"),
     ("inference-region", "full-frame or roi-list"),
+    ("examples-dir", "few-shot: a folder of one folder of example images per label"),
+    ("examples-weight", "the examples' share against the prompts (0 to 1)"),
 ]
 
 

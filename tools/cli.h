@@ -48,6 +48,8 @@ typedef struct cli_options {
     bool json;           /* JSON lines rather than text */
     bool keep_blank;     /* blank frames count in search and classification */
     const char *image;   /* search by example image */
+    const char *examples;   /* few-shot: one folder of images per label */
+    double examples_weight; /* their weight against the prompts (default 0.5) */
     const char **inputs; /* positional arguments */
     int ninputs;
 } cli_options;
@@ -187,7 +189,7 @@ int cli_check_label_options(const cli_command *cmd, const cli_options *o);
 bool cli_label_set_read(const cli_options *o, cli_label_set *s);
 void cli_label_set_free(cli_label_set *s);
 /* The classifier (built, or read from the cache), saying which and how long
- * it took on stderr; NULL after the message. */
+ * it took on stderr, with --examples blended in; NULL after the message. */
 vkclip_classifier *cli_classifier_build(vkclip_model *m, const cli_options *o, const cli_label_set *ls);
 /* Prints "labels": [{"label": ..., "score": ...}, ...]: the k best of probs,
  * best first. Returns 0 or CLI_STDOUT_FAILED. */

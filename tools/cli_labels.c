@@ -131,5 +131,14 @@ vkclip_classifier *cli_classifier_build(vkclip_model *m, const cli_options *o, c
     fprintf(stderr, "vkclip: classifier of %d labels x %d templates %s in %.2f s\n", ls->nlabels,
             ls->ntemplates ? ls->ntemplates : 1,
             vkclip_classifier_from_cache(c) ? "read from the cache" : "built", now_seconds() - t0);
+    if (o->examples) {
+        int n = vkclip_classifier_add_examples(c, m, o->examples, (float)o->examples_weight, &err);
+        if (n < 0) {
+            cli_fail("%s", err.message);
+            vkclip_classifier_free(c);
+            return NULL;
+        }
+        fprintf(stderr, "vkclip: %d example images blended in (weight %g)\n", n, o->examples_weight);
+    }
     return c;
 }

@@ -172,6 +172,21 @@ static bool set_threshold(cli_options *o, const char *v, char *problem, size_t c
            bad_value(problem, cap, v, "threshold", "a cosine, more than 0, at most 1");
 }
 
+static bool set_examples(cli_options *o, const char *v, char *problem, size_t cap)
+{
+    (void)problem, (void)cap;
+    o->examples = v;
+    return true;
+}
+
+static bool set_examples_weight(cli_options *o, const char *v, char *problem, size_t cap)
+{
+    char *end;
+    o->examples_weight = strtod(v, &end);
+    return (*v && !*end && o->examples_weight >= 0 && o->examples_weight <= 1) ||
+           bad_value(problem, cap, v, "examples-weight", "0 (zero-shot) to 1 (examples alone)");
+}
+
 static bool set_top(cli_options *o, const char *v, char *problem, size_t cap)
 {
     return parse_int(v, 1, 10000, &o->top) || bad_value(problem, cap, v, "top", "1 to 10000");
@@ -206,6 +221,8 @@ static const option_spec option_specs[] = {
     {"labels-file", "F", "class names, one a line (a file or a pipe)", set_labels_file},
     {"template", "T", "a prompt template with {}, repeatable (default \"a photo of a {}.\")", set_template},
     {"templates-file", "F", "prompt templates, one a line", set_templates_file},
+    {"examples", "DIR", "few-shot: DIR/LABEL/ holds example images of each label", set_examples},
+    {"examples-weight", "W", "the examples' share against the prompts, 0 to 1 (default 0.5)", set_examples_weight},
     {"top-k", "K", "labels reported per image (default 5)", set_top_k},
     {"raw", NULL, "projected embeddings, not L2-normalised", set_raw},
     {"batch", "N", "images per forward pass, 1 to 1024 (default 8)", set_batch},
@@ -308,6 +325,7 @@ int cli_parse(const cli_command *cmd, int argc, char **argv, cli_options *o)
     memset(o, 0, sizeof *o);
     o->device = -1;
     o->seconds = 10;
+    o->examples_weight = 0.5;
     /* Positional arguments are gathered at the front of argv itself (never
      * past the option being read), so nothing needs freeing. */
     o->inputs = (const char **)argv;

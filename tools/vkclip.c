@@ -85,17 +85,20 @@ static const cli_command commands[] = {
     {
         .name = "classify",
         .usage = "vkclip classify [--model DIR] (--labels \"a;b;c\" | --labels-file F) [--template T]... "
-                 "[--templates-file F] [--top-k K] [--batch N] [--precision f32|f16] [--no-cache] [--device N] "
-                 "[--validation] IMAGE...",
+                 "[--templates-file F] [--top-k K] [--examples DIR [--examples-weight W]] [--batch N] "
+                 "[--precision f32|f16] [--no-cache] [--device N] [--validation] IMAGE...",
         .summary = "zero-shot classification, one JSON line an image",
         .description = "One JSON line an image: {\"file\": PATH, \"labels\": [{\"label\": ..., \"score\": ...}, ...]},\n"
                        "the K best labels first. Each label's classifier is the normalised mean of its prompts'\n"
                        "text embeddings (a template's {} replaced by the label); it is cached on disk.\n"
                        "Every image is read and embedded before the classifier is built: an image that\n"
                        "cannot be read is reported on stderr and left out, the others are classified and\n"
-                       "the exit status is 1; when none can be read, no text is encoded.",
-        .options = "model,labels,labels-file,template,templates-file,top-k,batch,precision,no-cache,device,"
-                   "validation",
+                       "the exit status is 1; when none can be read, no text is encoded.\n"
+                       "Few-shot: --examples DIR (DIR/LABEL/ holding images of that label) blends each\n"
+                       "label's prompt embedding with the mean of its examples' embeddings, weight W\n"
+                       "(default 0.5; 0: zero-shot, 1: the examples alone).",
+        .options = "model,labels,labels-file,template,templates-file,top-k,examples,examples-weight,batch,precision,"
+                   "no-cache,device,validation",
         .operand = "IMAGE", .min_operands = 1, .images = true, .needs_model = true,
         .run = cmd_classify,
     },
@@ -135,7 +138,8 @@ static const cli_command commands[] = {
     {
         .name = "classify-video",
         .usage = "vkclip classify-video [--model DIR] (--labels \"a;b;c\" | --labels-file F) [--template T]... "
-                 "[--templates-file F] [--top-k K] [--segment S] [--fps F] [--keep-blank] [--no-cache] "
+                 "[--templates-file F] [--top-k K] [--examples DIR [--examples-weight W]] [--segment S] [--fps F] "
+                 "[--keep-blank] [--no-cache] "
                  "(VIDEO... | --db DB [VIDEO...])",
         .summary = "video-level zero-shot labels, per video and per segment",
         .description = "Classifies each video as the CLIP paper does for Kinetics-700: the normalised\n"
@@ -145,7 +149,8 @@ static const cli_command commands[] = {
                        "segment, on lines of their own before the video's. Frames come from the files\n"
                        "(the clip element over each) or, with --db, from an archive (the VIDEOs named, or\n"
                        "all). One JSON line each: {\"file\", [\"start\", \"end\",] \"frames\", \"labels\": [...]}.",
-        .options = "model,db,labels,labels-file,template,templates-file,top-k,segment,fps,keep-blank,no-cache,"
+        .options = "model,db,labels,labels-file,template,templates-file,top-k,examples,examples-weight,segment,fps,keep-blank,"
+                   "no-cache,"
                    "batch,precision,device",
         .operand = "VIDEO", .needs_model = true,
         .run = cmd_classify_video,

@@ -46,7 +46,7 @@ static int by_rows(const void *x, const void *y)
 static int find_pairs(const frame_table *t, double threshold, GArray *pairs)
 {
     char err[512];
-    vector_index *index = vector_index_new(VECTOR_INDEX_EXACT, t->dim, err, sizeof err);
+    vector_index *index = vector_index_new(VECTOR_INDEX_EXACT, t->dim, 0, err, sizeof err);
     if (!index || vector_index_add(index, t->vectors, t->ids, t->n, err, sizeof err) != 0) {
         vector_index_free(index);
         return cli_fail("%s", err);

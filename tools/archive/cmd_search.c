@@ -80,7 +80,7 @@ static int search(const cli_command *self, archive_db *db, cli_session *s, cli_o
     if (status == 0)
         status = embed_query(self, s, o, q);
     vector_index *index = NULL;
-    if (status == 0 && !(index = vector_index_new(VECTOR_INDEX_EXACT, t.dim, err, sizeof err)))
+    if (status == 0 && !(index = vector_index_new(VECTOR_INDEX_EXACT, t.dim, 0, err, sizeof err)))
         status = cli_fail("%s", err);
     if (status == 0 && t.n > 0 && vector_index_add(index, t.vectors, t.ids, t.n, err, sizeof err) != 0)
         status = cli_fail("%s", err);

@@ -2,27 +2,21 @@
 // FAISS call may throw; exceptions stop here and become an error string.
 #include "vector_index.h"
 
-#include <faiss/IndexFlat.h>
-#include <faiss/IndexHNSW.h>
-#include <faiss/IndexIDMap.h>
+#include <faiss/IndexIVF.h>
+#include <faiss/index_factory.h>
 #include <omp.h>
 
 #include <cstdio>
 #include <exception>
 #include <memory>
+#include <string>
 
 struct vector_index {
-    std::unique_ptr<faiss::Index> inner; // owned by the id map below
-    std::unique_ptr<faiss::IndexIDMap2> map;
+    std::unique_ptr<faiss::Index> index;
     vector_index_kind kind;
 };
 
 namespace {
-
-// HNSW links per node: 32 keeps recall@10 above 0.95 on CLIP-like
-// embeddings at moderate search breadth.
-constexpr int kHnswLinks = 32;
-constexpr int kHnswBuildBreadth = 80;
 
 void set_error(char *err, size_t cap, const char *what, const char *why)
 {
@@ -32,23 +26,19 @@ void set_error(char *err, size_t cap, const char *what, const char *why)
 
 } // namespace
 
-extern "C" vector_index *vector_index_new(vector_index_kind kind, int dim, char *err, size_t cap)
+extern "C" vector_index *vector_index_new(vector_index_kind kind, int dim, int nlist, char *err, size_t cap)
 {
-    if (dim <= 0) {
-        set_error(err, cap, "vector index", "the dimension must be positive");
+    if (dim <= 0 || (kind == VECTOR_INDEX_IVF && nlist <= 0)) {
+        set_error(err, cap, "vector index", "the dimension and list count must be positive");
         return nullptr;
     }
     try {
+        // The exact index keeps ids in a map beside the vectors; the IVF
+        // stores them in its lists.
+        std::string description = kind == VECTOR_INDEX_IVF ? "IVF" + std::to_string(nlist) + ",SQ8" : "IDMap2,Flat";
         auto index = std::make_unique<vector_index>();
         index->kind = kind;
-        if (kind == VECTOR_INDEX_HNSW) {
-            auto hnsw = std::make_unique<faiss::IndexHNSWFlat>(dim, kHnswLinks, faiss::METRIC_INNER_PRODUCT);
-            hnsw->hnsw.efConstruction = kHnswBuildBreadth;
-            index->inner = std::move(hnsw);
-        } else {
-            index->inner = std::make_unique<faiss::IndexFlatIP>(dim);
-        }
-        index->map = std::make_unique<faiss::IndexIDMap2>(index->inner.get());
+        index->index.reset(faiss::index_factory(dim, description.c_str(), faiss::METRIC_INNER_PRODUCT));
         return index.release();
     } catch (const std::exception &e) {
         set_error(err, cap, "vector index", e.what());
@@ -58,20 +48,33 @@ extern "C" vector_index *vector_index_new(vector_index_kind kind, int dim, char 
 
 extern "C" void vector_index_free(vector_index *index)
 {
-    if (!index)
-        return;
-    index->map.reset(); // before the index it refers to
     delete index;
 }
 
 extern "C" int64_t vector_index_size(const vector_index *index)
 {
-    return index->map->ntotal;
+    return index->index->ntotal;
 }
 
 extern "C" int vector_index_dim(const vector_index *index)
 {
-    return index->map->d;
+    return index->index->d;
+}
+
+extern "C" bool vector_index_is_trained(const vector_index *index)
+{
+    return index->index->is_trained;
+}
+
+extern "C" int vector_index_train(vector_index *index, const float *vectors, int64_t n, char *err, size_t cap)
+{
+    try {
+        index->index->train(n, vectors);
+        return 0;
+    } catch (const std::exception &e) {
+        set_error(err, cap, "vector index: train", e.what());
+        return -1;
+    }
 }
 
 extern "C" int vector_index_add(vector_index *index, const float *vectors, const int64_t *ids, int64_t n, char *err,
@@ -79,7 +82,7 @@ extern "C" int vector_index_add(vector_index *index, const float *vectors, const
 {
     try {
         static_assert(sizeof(faiss::Index::idx_t) == sizeof(int64_t), "FAISS ids are 64-bit");
-        index->map->add_with_ids(n, vectors, reinterpret_cast<const faiss::Index::idx_t *>(ids));
+        index->index->add_with_ids(n, vectors, reinterpret_cast<const faiss::Index::idx_t *>(ids));
         return 0;
     } catch (const std::exception &e) {
         set_error(err, cap, "vector index: add", e.what());
@@ -87,17 +90,17 @@ extern "C" int vector_index_add(vector_index *index, const float *vectors, const
     }
 }
 
-extern "C" int vector_index_search(const vector_index *index, const float *queries, int64_t nq, int k, int hnsw_ef,
+extern "C" int vector_index_search(const vector_index *index, const float *queries, int64_t nq, int k, int nprobe,
                                    float *scores, int64_t *ids, char *err, size_t cap)
 {
     try {
         auto *out = reinterpret_cast<faiss::Index::idx_t *>(ids);
-        if (index->kind == VECTOR_INDEX_HNSW && hnsw_ef > 0) {
-            faiss::SearchParametersHNSW params;
-            params.efSearch = hnsw_ef;
-            index->map->search(nq, queries, k, scores, out, &params);
+        if (index->kind == VECTOR_INDEX_IVF) {
+            faiss::SearchParametersIVF params;
+            params.nprobe = nprobe > 0 ? (size_t)nprobe : 1;
+            index->index->search(nq, queries, k, scores, out, &params);
         } else {
-            index->map->search(nq, queries, k, scores, out);
+            index->index->search(nq, queries, k, scores, out);
         }
         return 0;
     } catch (const std::exception &e) {
