@@ -47,6 +47,7 @@ typedef struct cli_options {
     int top;             /* results reported (search); 0: default */
     bool json;           /* JSON lines rather than text */
     bool keep_blank;     /* blank frames count in search and classification */
+    bool approximate, exact; /* search: force the approximate index, or exact search */
     const char *image;   /* search by example image */
     const char *examples;   /* few-shot: one folder of images per label */
     double examples_weight; /* their weight against the prompts (default 0.5) */

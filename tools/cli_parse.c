@@ -206,6 +206,20 @@ static bool set_keep_blank(cli_options *o, const char *v, char *problem, size_t 
     return true;
 }
 
+static bool set_approximate(cli_options *o, const char *v, char *problem, size_t cap)
+{
+    (void)v, (void)problem, (void)cap;
+    o->approximate = true;
+    return true;
+}
+
+static bool set_exact(cli_options *o, const char *v, char *problem, size_t cap)
+{
+    (void)v, (void)problem, (void)cap;
+    o->exact = true;
+    return true;
+}
+
 static bool set_image(cli_options *o, const char *v, char *problem, size_t cap)
 {
     (void)problem, (void)cap;
@@ -236,6 +250,8 @@ static const option_spec option_specs[] = {
     {"threshold", "T", "frames at least this cosine apart are duplicates (default 0.95)", set_threshold},
     {"segment", "S", "also classify each S-second segment", set_segment},
     {"image", "FILE", "search by an example image (PNG or JPEG) instead of text", set_image},
+    {"approximate", NULL, "search the cached approximate index (default from 1,000,000 frames)", set_approximate},
+    {"exact", NULL, "compare every frame, however large the archive", set_exact},
     {"keep-blank", NULL, "count blank frames (black, flat, fades) too", set_keep_blank},
     {"json", NULL, "one JSON object a line", set_json},
     {"device", "N", "Vulkan device index (default: $VKCLIP_DEVICE, else the best)", set_device},

@@ -123,15 +123,18 @@ static const cli_command commands[] = {
     },
     {
         .name = "search",
-        .usage = "vkclip search --db DB [--model DIR] [--top N] [--json] [--keep-blank] [--device N] "
-                 "(TEXT | --image FILE)",
+        .usage = "vkclip search --db DB [--model DIR] [--top N] [--json] [--keep-blank] [--approximate | --exact] "
+                 "[--device N] (TEXT | --image FILE)",
         .summary = "the moments of an archive that best match a text or an image",
         .description = "Compares TEXT's (or the image's) embedding with every indexed frame (exact search)\n"
                        "and merges neighbouring frames of a video into moments: one line each, best first,\n"
                        "\"SCORE START-END PATH\" (seconds), or with --json {\"video\", \"start\", \"end\",\n"
                        "\"score\", \"frames\"}. The score is the best frame's cosine similarity. Blank frames\n"
-                       "are left out unless --keep-blank. Without --model: the model DB was made with.",
-        .options = "db,model,top,json,keep-blank,image,device,validation",
+                       "are left out unless --keep-blank. Without --model: the model DB was made with.\n"
+                       "From 1,000,000 frames (or with --approximate) the search runs on an approximate\n"
+                       "index (FAISS IVF with 8-bit vectors, 32 lists scanned), cached beside DB as\n"
+                       "DB.ivf and rebuilt when DB has changed; --exact compares every frame anyway.",
+        .options = "db,model,top,json,keep-blank,approximate,exact,image,device,validation",
         .operand = "TEXT", .max_operands = 1, .needs_model = true,
         .run = cmd_search,
     },

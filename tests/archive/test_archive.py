@@ -16,6 +16,8 @@ drawn, never from vkclip.
    one sampling interval), by text and by an example image; blank frames are
    left out unless --keep-blank; the scores are the cosines that numpy gives
    from the stored embeddings and the query's `vkclip embed-text` embedding.
+   The approximate index (forced) finds the same moments, is cached, and is
+   rebuilt after the archive changes.
    classify-video: each 3-second segment gets the label of what was drawn
    there, from the files and from the index alike; a video's ranking is
    numpy's over the mean of its stored non-blank embeddings.
@@ -164,6 +166,18 @@ def main():
         got = search(vkclip, db, "a photo of a red square.").json_lines()
         c.check(got and abs(got[0]["score"] - best) < 1e-5, f"best score {got[0]['score'] if got else None} = numpy's {best:.6f}")
 
+        # 3a. the approximate index (forced on this small archive) finds the same moments, and is cached
+        for query in ("a photo of a red square.", "a photo of a yellow star."):
+            exact = search(vkclip, db, query, ["--exact"]).json_lines()[:1]
+            approx = search(vkclip, db, query, ["--approximate"])
+            got = approx.json_lines()[:1]
+            same = exact and got and all(exact[0][f] == got[0][f] for f in ("video", "start", "end")) and \
+                abs(exact[0]["score"] - got[0]["score"]) < 0.02
+            c.check(approx.rc == 0 and same, f"--approximate {query!r}: {got} as exact {exact}")
+        c.check(os.path.isfile(db + ".ivf"), "the approximate index is cached beside the database")
+        again = search(vkclip, db, "a photo of a red square.", ["--approximate"])
+        c.check("built the approximate" not in again.stderr, f"a second search reads the cache: {again.stderr.strip()}")
+
         # 3b. video-level classification, from the files and from the index
         labels = "red square;green triangle;blue circle;yellow star"
         videos = [os.path.join(folder, "a.mkv"), os.path.join(folder, "sub", "b.avi")]
@@ -219,6 +233,8 @@ def main():
         c.check(r.rc == 0 and len(after.get("b.avi", [])) == int(10 * FPS),
                 f"replaced b.avi indexed again with its new {int(10 * FPS)} frames: {len(after.get('b.avi', []))}")
         shutil.copy(os.path.join(folder, "a.mkv"), os.path.join(folder, "sub", "b.avi"))
+        rebuilt = search(vkclip, db, "a photo of a red square.", ["--approximate"])
+        c.check("built the approximate" in rebuilt.stderr, f"after a change the cached index is rebuilt: {rebuilt.stderr.strip()}")
 
         # 5. kill -9 mid-run, then finish; 6. two indexers at once
         many = os.path.join(work, "many")

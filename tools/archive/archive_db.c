@@ -441,7 +441,10 @@ int archive_db_commit_video(archive_db *db, archive_video *v, const archive_fram
         return rollback(db);
     v->id = sqlite3_last_insert_rowid(db->db);
     v->frames = n;
-    if (insert_frames(db, v->id, frames, n, dim, err, cap) != 0 || drop_claim(db, v->path, err, cap) != 0)
+    if (insert_frames(db, v->id, frames, n, dim, err, cap) != 0 || drop_claim(db, v->path, err, cap) != 0 ||
+        exec(db, "INSERT INTO meta VALUES('generation', '1') ON CONFLICT(key) DO UPDATE SET "
+                 "value = CAST(value AS INTEGER) + 1",
+             err, cap) != 0)
         return rollback(db);
     return exec(db, "COMMIT", err, cap);
 }
@@ -503,4 +506,32 @@ int archive_db_counts(archive_db *db, int64_t *videos, int64_t *frames, int64_t 
     }
     sqlite3_finalize(st);
     return status;
+}
+
+int64_t archive_db_generation(archive_db *db)
+{
+    char err[256], *value = NULL;
+    if (meta_get(db, "generation", &value, err, sizeof err) != 0)
+        return 0;
+    int64_t g = strtoll(value, NULL, 10);
+    free(value);
+    return g;
+}
+
+int archive_db_count_frames(archive_db *db, bool keep_blank, int64_t *count, char *err, size_t cap)
+{
+    sqlite3_stmt *st = prepare(db, keep_blank ? "SELECT count(*) FROM frames"
+                                              : "SELECT count(*) FROM frames WHERE (flags & 1) = 0",
+                               err, cap);
+    if (!st)
+        return -1;
+    int status = sqlite3_step(st) == SQLITE_ROW ? 0 : db_error(db, err, cap, "counting frames");
+    *count = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return status;
+}
+
+const char *archive_db_path(const archive_db *db)
+{
+    return db->path;
 }

@@ -83,4 +83,10 @@ int archive_db_frame(archive_db *db, int64_t frame_id, int64_t *video_id, int64_
 /* Counts: videos, frames (all, and blank). */
 int archive_db_counts(archive_db *db, int64_t *videos, int64_t *frames, int64_t *blank, char *err, size_t cap);
 
+/* A number that changes with every commit: what a cached vector index
+ * built from the frames remembers. 0 before the first. */
+int64_t archive_db_generation(archive_db *db);
+int archive_db_count_frames(archive_db *db, bool keep_blank, int64_t *count, char *err, size_t cap);
+const char *archive_db_path(const archive_db *db);
+
 #endif

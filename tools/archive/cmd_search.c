@@ -6,6 +6,7 @@
 
 #include "archive_commands.h"
 #include "archive_db.h"
+#include "approx_index.h"
 #include "archive_model.h"
 #include "frame_table.h"
 #include "segments.h"
@@ -71,35 +72,87 @@ static int describe_hits(archive_db *db, search_hit *hits, int n, char *err, siz
     return 0;
 }
 
-static int search(const cli_command *self, archive_db *db, cli_session *s, cli_options *o)
+/* The best k frames of the whole archive, every one compared. */
+static int exact_hits(archive_db *db, int dim, bool keep_blank, const float *q, int64_t k, search_hit *hits,
+                      int *nhits)
 {
     char err[1024];
     frame_table t;
-    int status = frame_table_load(&t, db, vkclip_embedding_dim(s->model), o->keep_blank);
-    float *q = malloc((size_t)t.dim * sizeof *q);
-    if (status == 0)
-        status = embed_query(self, s, o, q);
+    int status = frame_table_load(&t, db, dim, keep_blank);
     vector_index *index = NULL;
-    if (status == 0 && !(index = vector_index_new(VECTOR_INDEX_EXACT, t.dim, 0, err, sizeof err)))
+    if (status == 0 && !(index = vector_index_new(VECTOR_INDEX_EXACT, dim, 0, err, sizeof err)))
         status = cli_fail("%s", err);
     if (status == 0 && t.n > 0 && vector_index_add(index, t.vectors, t.ids, t.n, err, sizeof err) != 0)
         status = cli_fail("%s", err);
-    int top = o->top > 0 ? o->top : DEFAULT_TOP;
-    int64_t k = (int64_t)top * FRAMES_PER_MOMENT;
-    if (k < MIN_FRAMES_FETCHED)
-        k = MIN_FRAMES_FETCHED;
     if (k > t.n)
         k = t.n;
     float *scores = malloc((size_t)(k ? k : 1) * sizeof *scores);
     int64_t *rows = malloc((size_t)(k ? k : 1) * sizeof *rows);
-    search_hit *hits = malloc((size_t)(k ? k : 1) * sizeof *hits);
-    search_segment *segments = malloc((size_t)(k ? k : 1) * sizeof *segments);
-    int nhits = 0;
     if (status == 0 && k > 0 && vector_index_search(index, q, 1, (int)k, 0, scores, rows, err, sizeof err) != 0)
         status = cli_fail("%s", err);
+    *nhits = 0;
     for (int64_t i = 0; status == 0 && i < k; i++)
         if (rows[i] >= 0)
-            hits[nhits++] = (search_hit){t.videos[rows[i]], t.pts[rows[i]], scores[i], 0, -1};
+            hits[(*nhits)++] = (search_hit){t.videos[rows[i]], t.pts[rows[i]], scores[i], 0, -1};
+    free(scores);
+    free(rows);
+    vector_index_free(index);
+    frame_table_free(&t);
+    return status;
+}
+
+/* The (about) best k frames, from the cached approximate index. */
+static int approximate_hits(archive_db *db, int dim, bool keep_blank, const float *q, int64_t k, search_hit *hits,
+                            int *nhits)
+{
+    char err[1024] = "";
+    bool built = false;
+    vector_index *index = approx_index_open(db, dim, keep_blank, &built, err, sizeof err);
+    *nhits = 0;
+    if (!index)
+        return err[0] ? cli_fail("%s", err) : 0; /* no frames: nothing found */
+    if (built)
+        fprintf(stderr, "vkclip: built the approximate search index of %lld frames\n",
+                (long long)vector_index_size(index));
+    float *scores = malloc((size_t)k * sizeof *scores);
+    int64_t *ids = malloc((size_t)k * sizeof *ids);
+    int status = vector_index_search(index, q, 1, (int)k, APPROX_NPROBE, scores, ids, err, sizeof err) != 0
+                     ? cli_fail("%s", err)
+                     : 0;
+    for (int64_t i = 0; status == 0 && i < k; i++) {
+        if (ids[i] < 0)
+            continue;
+        search_hit *h = &hits[*nhits];
+        if (archive_db_frame(db, ids[i], &h->video, &h->pts_ns, err, sizeof err) != 0)
+            status = cli_fail("%s", err);
+        h->score = scores[i];
+        (*nhits)++;
+    }
+    free(scores);
+    free(ids);
+    vector_index_free(index);
+    return status;
+}
+
+static int search(const cli_command *self, archive_db *db, cli_session *s, cli_options *o)
+{
+    char err[1024];
+    int dim = vkclip_embedding_dim(s->model);
+    float *q = malloc((size_t)dim * sizeof *q);
+    int status = embed_query(self, s, o, q);
+    int top = o->top > 0 ? o->top : DEFAULT_TOP;
+    int64_t k = (int64_t)top * FRAMES_PER_MOMENT, count = 0;
+    if (k < MIN_FRAMES_FETCHED)
+        k = MIN_FRAMES_FETCHED;
+    if (status == 0 && archive_db_count_frames(db, o->keep_blank, &count, err, sizeof err) != 0)
+        status = cli_fail("%s", err);
+    bool approximate = o->approximate || (!o->exact && count >= APPROX_FROM_FRAMES);
+    search_hit *hits = malloc((size_t)k * sizeof *hits);
+    search_segment *segments = malloc((size_t)k * sizeof *segments);
+    int nhits = 0;
+    if (status == 0)
+        status = approximate ? approximate_hits(db, dim, o->keep_blank, q, k, hits, &nhits)
+                             : exact_hits(db, dim, o->keep_blank, q, k, hits, &nhits);
     if (status == 0 && describe_hits(db, hits, nhits, err, sizeof err) != 0)
         status = cli_fail("%s", err);
     if (status == 0) {
@@ -109,13 +162,9 @@ static int search(const cli_command *self, archive_db *db, cli_session *s, cli_o
         if (cli_stdout_failed())
             status = CLI_STDOUT_FAILED;
     }
-    vector_index_free(index);
     free(segments);
     free(hits);
-    free(rows);
-    free(scores);
     free(q);
-    frame_table_free(&t);
     return status;
 }
 
@@ -123,6 +172,8 @@ int cmd_search(const cli_command *self, cli_options *o)
 {
     if (!o->db)
         return cli_usage(self, "missing --db DB");
+    if (o->approximate && o->exact)
+        return cli_usage(self, "--approximate and --exact: give one of them, not both");
     if (o->image ? o->ninputs > 0 : o->ninputs != 1)
         return cli_usage(self, o->image ? "give a TEXT or --image FILE, not both" : "give one TEXT (or --image FILE)");
     archive_db *db;

@@ -4,6 +4,7 @@
 
 #include <faiss/IndexIVF.h>
 #include <faiss/index_factory.h>
+#include <faiss/index_io.h>
 #include <omp.h>
 
 #include <cstdio>
@@ -106,6 +107,36 @@ extern "C" int vector_index_search(const vector_index *index, const float *queri
     } catch (const std::exception &e) {
         set_error(err, cap, "vector index: search", e.what());
         return -1;
+    }
+}
+
+extern "C" int vector_index_write(const vector_index *index, FILE *f, char *err, size_t cap)
+{
+    try {
+        std::fputc(index->kind == VECTOR_INDEX_IVF ? 'I' : 'E', f);
+        faiss::write_index(index->index.get(), f);
+        return std::ferror(f) ? -1 : 0;
+    } catch (const std::exception &e) {
+        set_error(err, cap, "vector index: write", e.what());
+        return -1;
+    }
+}
+
+extern "C" vector_index *vector_index_read(FILE *f, char *err, size_t cap)
+{
+    try {
+        int kind = std::fgetc(f);
+        if (kind != 'I' && kind != 'E') {
+            set_error(err, cap, "vector index: read", "not a vkclip vector index");
+            return nullptr;
+        }
+        auto index = std::make_unique<vector_index>();
+        index->kind = kind == 'I' ? VECTOR_INDEX_IVF : VECTOR_INDEX_EXACT;
+        index->index.reset(faiss::read_index(f));
+        return index.release();
+    } catch (const std::exception &e) {
+        set_error(err, cap, "vector index: read", e.what());
+        return nullptr;
     }
 }
 

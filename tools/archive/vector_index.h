@@ -39,6 +39,12 @@ int vector_index_add(vector_index *index, const float *vectors, const int64_t *i
  * the exact index. Returns 0 or -1. */
 int vector_index_search(const vector_index *index, const float *queries, int64_t nq, int k, int nprobe,
                         float *scores, int64_t *ids, char *err, size_t cap);
+/* Writes the index to an open file (FAISS's format) / reads one back; the
+ * caller places anything of its own before it. Returns 0 / the index, or
+ * -1 / NULL with the reason in err. */
+#include <stdio.h>
+int vector_index_write(const vector_index *index, FILE *f, char *err, size_t cap);
+vector_index *vector_index_read(FILE *f, char *err, size_t cap);
 /* Threads FAISS may use (OpenMP); 0 leaves its default. */
 void vector_index_set_threads(int threads);
 

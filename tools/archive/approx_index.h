@@ -1,0 +1,27 @@
+/* approx_index: an archive's approximate vector index, for archives too
+ * large to compare every frame at each query: an inverted file of about
+ * 4 sqrt(n) lists holding 8-bit quantised embeddings (FAISS IVF,SQ8), built
+ * from the database's frames and cached beside it (DB.ivf; DB.all.ivf with
+ * the blank frames), rebuilt when the database changed since (its
+ * generation). The index's ids are the frames' row ids. */
+#ifndef VKCLIP_APPROX_INDEX_H
+#define VKCLIP_APPROX_INDEX_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "archive_db.h"
+#include "vector_index.h"
+
+/* Archives of this many frames or more are searched approximately unless
+ * --exact (bench/archive-bench.sh measures where exact search gets slow). */
+#define APPROX_FROM_FRAMES 1000000
+/* Lists scanned per query (bench/archive-bench.sh: recall@10 against exact). */
+#define APPROX_NPROBE 32
+
+/* The cached index when it is current, else a new one (saved for next
+ * time; a cache that cannot be written is a warning). *built says which.
+ * NULL on failure, with the reason in err. */
+vector_index *approx_index_open(archive_db *db, int dim, bool keep_blank, bool *built, char *err, size_t cap);
+
+#endif
