@@ -1,0 +1,51 @@
+#!/bin/sh
+# The archive commands side by side in one run:
+# 1. indexing: `vkclip index` frames/s over a lossless video (FFV1 in Matroska,
+#    640x480 at 30 fps, every frame decoded) against `vkclip bench` images/s on
+#    the same model and batch, and the ratio (the target is 90%: decoding and
+#    storage hidden behind the encoder). The built-in model samples every frame;
+#    a random full-size ViT-B/32 samples 4 a second (made by
+#    scripts/make_random_clip.py into models/vit-b32-f32 when absent).
+# 2. search: bench/vector_search_bench (latency p50/p99, exact and approximate,
+#    recall@10) at SIZES stored frames (default 10000,1000000,10000000; the
+#    largest takes some minutes and about 6 GB).
+#
+#   bench/archive-bench.sh            SIZES=10000,1000000 bench/archive-bench.sh
+# Needs a build in build/ (scripts/demo.sh makes one) and gstreamer1.0-libav.
+set -eu
+cd "$(dirname "$0")/.."
+vkclip=${VKCLIP:-build/tools/vkclip}
+sizes=${SIZES:-10000,1000000,10000000}
+seconds=${SECONDS_PER_BENCH:-10}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+last() { sed -n "s|^$1: *||p" | tail -n 1; }
+now() { date +%s.%N; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+
+b32=models/vit-b32-f32
+[ -f "$b32/config.json" ] || /usr/bin/python3 scripts/make_random_clip.py --shape B/32 --out "$b32" >/dev/null
+video="$work/lossless.mkv"
+frames=1800
+gst-launch-1.0 -q videotestsrc pattern=ball num-buffers=$frames \
+    ! video/x-raw,width=640,height=480,framerate=30/1 ! videoconvert ! avenc_ffv1 ! matroskamux \
+    ! filesink location="$video"
+
+echo "indexing: $frames frames (60 s) of 640x480 FFV1, batch 8; index wall time includes start-up"
+echo
+echo "| model | sampled | vkclip bench (images/s) | vkclip index (frames/s) | index / bench |"
+echo "|---|---|---|---|---|"
+for spec in "data/shapes-clip 30" "$b32 4"; do
+    set -- $spec
+    model=$1 fps=$2
+    bench=$("$vkclip" bench --model "$model" --batch 8 --seconds "$seconds" | last "images/s")
+    db="$work/index-$fps.db"
+    start=$(now)
+    "$vkclip" index --db "$db" --model "$model" --fps "$fps" --batch 8 "$video" >"$work/index.json"
+    end=$(now)
+    n=$(sed -n 's/.*"frames": \([0-9]*\).*/\1/p' "$work/index.json")
+    rate=$(awk -v n="$n" -v a="$start" -v b="$end" 'BEGIN { printf "%.1f", n / (b - a) }')
+    echo "| $(basename "$model") | $fps a second ($n frames) | $bench | $rate | $(ratio "$rate" "$bench") |"
+done
+echo
+build/bench/vector_search_bench --sizes "$sizes"
