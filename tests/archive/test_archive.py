@@ -28,12 +28,14 @@ drawn, never from vkclip.
 6. Two indexers at once on one new database: both succeed, each file is
    indexed by one of them, the frames are those of a single run. dedup finds
    exactly the videos drawn alike (encoded as VP8 twice and as Motion JPEG).
+   On a terminal the indexer draws a progress bar; in a pipe it does not.
 7. A database made with one model refuses another.
 
 Exit 0 pass, 1 fail, 77 skip (no python3-gst, numpy or Pillow)."""
 
 import json
 import os
+import re
 import shutil
 import signal
 import sqlite3
@@ -281,6 +283,19 @@ def main():
         groups = [j for j in r.json_lines() if j.get("kind") == "frames"]
         mixed = [g for g in groups if len({os.path.basename(f["video"]) in ("v1.mkv", "v3.mkv") for f in g["frames"]}) > 1]
         c.check(groups and not mixed, f"{len(groups)} frame groups, none joining the two drawings: {mixed[:1]}")
+
+        # 6c. progress: a bar redrawn in place on a terminal (script(1) gives the indexer one), none in a pipe
+        tty_db = os.path.join(work, "tty.db")
+        if shutil.which("script"):
+            cmd = " ".join(f"'{a}'" for a in [vkclip, "index", "--db", tty_db, "--fps", str(FPS), many])
+            p = subprocess.run(["script", "-qec", cmd, "/dev/null"], capture_output=True, text=True, timeout=600,
+                               env=dict(os.environ, TERM="dumb"))
+            bar = [line for line in re.split(r"[\r\n]", p.stdout) if "frames/s" in line and "ETA" in line]
+            c.check(p.returncode == 0 and bar and "[" + "#" * 24 + "] files 5/5" in bar[-1] and "\033[K" in bar[-1],
+                    f"on a terminal a progress bar redrawn in place, full at the end: {bar[-1:]}")
+        r = index(vkclip, tty_db, [many])
+        c.check(r.rc == 0 and "\r" not in r.stderr and "\033" not in r.stderr,
+                f"in a pipe no bar, no escapes: {r.stderr[:200]!r}")
 
         # 7. another model
         fixtures = os.environ.get("VKCLIP_FIXTURES", "")
