@@ -220,6 +220,19 @@ def main():
         c.check([x["label"] for x in whole_a.get("labels", [])] == order,
                 f"a.mkv's ranking is numpy's over the mean of its stored embeddings: {order}")
 
+        # 3c. a lossless libav codec whose decoder gives 12-bit planar RGB (GBRA_12LE), every frame of a 30 fps
+        # video whose container rounds timestamps to the millisecond
+        ffv1 = os.path.join(work, "ffv1.mkv")
+        p = subprocess.run(["gst-launch-1.0", "-q", "videotestsrc", "pattern=ball", "num-buffers=30", "!",
+                            "video/x-raw,width=320,height=240,framerate=30/1", "!", "videoconvert", "!", "avenc_ffv1",
+                            "!", "matroskamux", "!", "filesink", f"location={ffv1}"], capture_output=True, text=True)
+        if p.returncode == 0:
+            r = testlib.run_vkclip(vkclip, ["index", "--db", os.path.join(work, "ffv1.db"), "--fps", 30, ffv1])
+            got = r.json_lines()[0] if r.rc == 0 and r.json_lines() else {}
+            c.check(got.get("frames") == 30, f"FFV1 at 30 fps sampled at 30: all 30 frames: {got or r.describe()}")
+        else:
+            print(f"note: no FFV1 encoder (gstreamer1.0-libav): {p.stderr.strip()[:200]}")
+
         # 4. resume, touch, replace
         r = index(vkclip, db, [folder])
         statuses = {os.path.basename(j["file"]): j["status"] for j in r.json_lines()}

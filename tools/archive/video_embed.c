@@ -15,6 +15,7 @@
  * must not hang the indexer. */
 #define STALL_SECONDS 120
 #define POLL_MS 200
+#define SAMPLE_SLACK_NS 2e6
 
 /* A frame sent to clip; it comes out in the same order (archive mode). */
 typedef struct kept_frame {
@@ -84,10 +85,13 @@ static GstPadProbeReturn sample_probe(GstPad *pad, GstPadProbeInfo *info, gpoint
     s->last_activity_us = g_get_monotonic_time();
     g_mutex_unlock(&s->lock);
     if (GST_CLOCK_TIME_IS_VALID(pts)) {
-        if ((gint64)pts < s->next_sample_ns)
+        /* Containers round timestamps (Matroska to 1 ms): a frame that
+         * falls just short of an instant is taken for it. */
+        double step = 1e9 / s->o->fps, slack = MIN(step / 4, SAMPLE_SLACK_NS);
+        gint64 t = (gint64)pts + (gint64)slack;
+        if (t < s->next_sample_ns)
             return GST_PAD_PROBE_DROP;
-        double step = 1e9 / s->o->fps;
-        s->next_sample_ns = (gint64)((double)((gint64)((double)pts / step) + 1) * step + 0.5);
+        s->next_sample_ns = (gint64)((double)((gint64)((double)t / step) + 1) * step + 0.5);
     }
     kept_frame k = {GST_CLOCK_TIME_IS_VALID(pts) ? (gint64)pts : -1, 0};
     GstCaps *caps = gst_pad_get_current_caps(pad);
