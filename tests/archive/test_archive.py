@@ -110,6 +110,7 @@ def main():
         frames_a, frames_b = V.frames_of(V.VIDEO_A), V.frames_of(V.VIDEO_B)
         V.encode(frames_a, os.path.join(folder, "a.mkv"), "mkv")
         V.encode(frames_b, os.path.join(folder, "sub", "b.avi"), "avi")
+        os.symlink("..", os.path.join(folder, "sub", "loop"))  # a link to a parent folder is not followed
         with open(os.path.join(folder, "damaged.mkv"), "wb") as f:
             f.write(np.random.default_rng(1).integers(0, 256, 20000, dtype=np.uint8).tobytes())
         db = os.path.join(work, "archive.db")
@@ -117,6 +118,7 @@ def main():
         # 1. index a folder
         r = index(vkclip, db, [folder])
         lines = {os.path.basename(j.get("file", "")): j for j in r.json_lines()}
+        c.check(len(r.json_lines()) == 3, f"three files, each once (the link to .. not followed): {len(r.json_lines())} lines")
         c.check(r.rc == 1, f"index with a damaged file exits 1: {r.describe()}")
         want = {"a.mkv": int(10 * FPS), "b.avi": int(6 * FPS)}
         for name, count in want.items():

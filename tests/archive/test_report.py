@@ -32,7 +32,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import testlib  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
-LABELS = ["red square", "green triangle", "blue circle", "yellow star"]
+LABELS = ["red square", "green triangle", "blue circle", "yellow star", 'a <b>bold</b> & "quoted" \xfc thing']
 DRAWN = {"red square": (0.0, 3.0), "green triangle": (5.0, 9.5)}
 
 
@@ -81,6 +81,8 @@ def main():
             c.finish()
         with open(page) as f:
             text = f.read()
+        c.check("<b>" not in text and "&lt;b&gt;bold&lt;/b&gt; &amp; &quot;quoted&quot;" in text,
+                "a label's markup is escaped, not rendered")
         c.check("http://" not in text.replace("http://www.w3.org/2000/svg", "") and "https://" not in text,
                 "the page names nothing on the network")
 

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define MAGIC "vkclip-ivf 1\n"
+#define MAGIC "vkclip-ivf 2\n"
 #define ADD_CHUNK 65536
 #define TRAIN_PER_LIST 64 /* FAISS wants at least 39 training vectors a list */
 
@@ -24,28 +24,32 @@ static char *cache_path(archive_db *db, bool keep_blank)
     return g_strdup_printf("%s%s", archive_db_path(db), keep_blank ? ".all.ivf" : ".ivf");
 }
 
-static vector_index *load_cache(const char *path, int64_t generation, int64_t count)
+static vector_index *load_cache(const char *path, const char *identity, int64_t generation, int64_t count)
 {
     FILE *f = fopen(path, "rb");
     if (!f)
         return NULL;
     char magic[sizeof MAGIC - 1];
     int64_t stored[2];
+    char stored_id[40];
     vector_index *index = NULL;
     char err[256];
     if (fread(magic, 1, sizeof magic, f) == sizeof magic && memcmp(magic, MAGIC, sizeof magic) == 0 &&
+        fread(stored_id, sizeof stored_id, 1, f) == 1 && memcmp(stored_id, identity, sizeof stored_id) == 0 &&
         fread(stored, sizeof stored, 1, f) == 1 && stored[0] == generation && stored[1] == count)
         index = vector_index_read(f, err, sizeof err);
     fclose(f);
     return index;
 }
 
-static void save_cache(const char *path, const vector_index *index, int64_t generation, int64_t count)
+static void save_cache(const char *path, const vector_index *index, const char *identity, int64_t generation,
+                       int64_t count)
 {
     char *tmp = g_strdup_printf("%s.tmp%d", path, (int)getpid()), err[256] = "";
     FILE *f = fopen(tmp, "wb");
     int64_t stored[2] = {generation, count};
-    bool ok = f && fwrite(MAGIC, 1, sizeof MAGIC - 1, f) == sizeof MAGIC - 1 && fwrite(stored, sizeof stored, 1, f) == 1 &&
+    bool ok = f && fwrite(MAGIC, 1, sizeof MAGIC - 1, f) == sizeof MAGIC - 1 && fwrite(identity, 40, 1, f) == 1 &&
+              fwrite(stored, sizeof stored, 1, f) == 1 &&
               vector_index_write(index, f, err, sizeof err) == 0;
     if (f && fclose(f) != 0)
         ok = false;
@@ -130,7 +134,9 @@ static vector_index *build(archive_db *db, int dim, bool keep_blank, int64_t cou
         free(train);
     free(s.vectors);
     adder *a = calloc(1, sizeof *a);
-    if (status == 0 && a) {
+    if (!a)
+        status = -1;
+    if (status == 0) {
         *a = (adder){.index = index, .dim = dim, .err = err, .cap = cap};
         a->vectors = malloc((size_t)ADD_CHUNK * (size_t)dim * sizeof(float));
         status = a->vectors ? archive_db_each_frame(db, keep_blank, ARCHIVE_ALL_VIDEOS, add_frame, a, err, cap) : -1;
@@ -153,11 +159,13 @@ vector_index *approx_index_open(archive_db *db, int dim, bool keep_blank, bool *
     int64_t count = 0, generation = archive_db_generation(db);
     if (archive_db_count_frames(db, keep_blank, &count, err, cap) != 0)
         return NULL;
+    char identity[40] = {0};
+    archive_db_identity(db, identity);
     char *path = cache_path(db, keep_blank);
-    vector_index *index = load_cache(path, generation, count);
+    vector_index *index = load_cache(path, identity, generation, count);
     *built = index == NULL;
     if (!index && count > 0 && (index = build(db, dim, keep_blank, count, err, cap)))
-        save_cache(path, index, generation, count);
+        save_cache(path, index, identity, generation, count);
     g_free(path);
     return index;
 }

@@ -78,6 +78,12 @@ static int rollback(archive_db *db)
     return -1;
 }
 
+/* A failed COMMIT (a full disk) may leave the transaction open: end it. */
+static int commit(archive_db *db, char *err, size_t cap)
+{
+    return exec(db, "COMMIT", err, cap) == 0 ? 0 : rollback(db);
+}
+
 static char *dup_text(sqlite3_stmt *st, int col)
 {
     const unsigned char *t = sqlite3_column_text(st, col);
@@ -98,7 +104,14 @@ static int check_schema(archive_db *db, char *err, size_t cap)
         }
     } else if (rc == SQLITE_DONE) {
         sqlite3_finalize(st);
-        return exec(db, "INSERT OR IGNORE INTO meta VALUES('schema', '" SCHEMA_VERSION "')", err, cap);
+        /* A random identity: a database made anew at the same path is another archive to caches. */
+        gchar *uuid = g_uuid_string_random();
+        gchar *sql = g_strdup_printf("INSERT OR IGNORE INTO meta VALUES('schema', '" SCHEMA_VERSION "');"
+                                     "INSERT OR IGNORE INTO meta VALUES('archive_id', '%s')", uuid);
+        int status = exec(db, sql, err, cap);
+        g_free(sql);
+        g_free(uuid);
+        return status;
     } else {
         status = db_error(db, err, cap, "reading the schema version");
     }
@@ -253,7 +266,7 @@ int archive_db_bind_model(archive_db *db, const char *id, const char *dir, int d
     free(stored_dir);
     if (status != 0)
         return rollback(db);
-    return exec(db, "COMMIT", err, cap);
+    return commit(db, err, cap);
 }
 
 static const char video_columns[] = "id, path, size, mtime_ns, hash, duration_ns, sample_fps, frames";
@@ -372,7 +385,7 @@ int archive_db_claim(archive_db *db, const char *path, char *err, size_t cap)
     sqlite3_bind_int64(st, 4, time(NULL));
     if (run(db, st, err, cap, "writing a claim") != 0)
         return rollback(db);
-    return exec(db, "COMMIT", err, cap) == 0 ? 1 : -1;
+    return commit(db, err, cap) == 0 ? 1 : -1;
 }
 
 static int drop_claim(archive_db *db, const char *path, char *err, size_t cap)
@@ -446,7 +459,7 @@ int archive_db_commit_video(archive_db *db, archive_video *v, const archive_fram
                  "value = CAST(value AS INTEGER) + 1",
              err, cap) != 0)
         return rollback(db);
-    return exec(db, "COMMIT", err, cap);
+    return commit(db, err, cap);
 }
 
 int archive_db_each_frame(archive_db *db, bool keep_blank, int64_t video_id, archive_frame_fn fn, void *user,
@@ -529,6 +542,13 @@ int archive_db_count_frames(archive_db *db, bool keep_blank, int64_t *count, cha
     *count = sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
     return status;
+}
+
+void archive_db_identity(archive_db *db, char out[40])
+{
+    char err[256], *value = NULL;
+    snprintf(out, 40, "%s", meta_get(db, "archive_id", &value, err, sizeof err) == 0 ? value : "none");
+    free(value);
 }
 
 const char *archive_db_path(const archive_db *db)

@@ -88,5 +88,7 @@ int archive_db_counts(archive_db *db, int64_t *videos, int64_t *frames, int64_t 
 int64_t archive_db_generation(archive_db *db);
 int archive_db_count_frames(archive_db *db, bool keep_blank, int64_t *count, char *err, size_t cap);
 const char *archive_db_path(const archive_db *db);
+/* The archive's random identity, made with it. */
+void archive_db_identity(archive_db *db, char out[40]);
 
 #endif

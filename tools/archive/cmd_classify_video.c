@@ -163,7 +163,7 @@ static int means_from_db(archive_db *db, const cli_options *o, mean_list *out)
 /* Means of video files, each through the clip element. */
 static int means_from_files(const cli_options *o, mean_list *out, GstClipSharedModel **pinned)
 {
-    char err[1024];
+    char err[1024] = "";
     if (video_embed_init(err, sizeof err) != 0)
         return cli_fail("%s", err);
     gchar *why = NULL;

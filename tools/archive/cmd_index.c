@@ -53,6 +53,19 @@ static int compare_names(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* The database itself, its SQLite companions and its cached index. */
+static bool is_database_file(const char *path, const char *db_path)
+{
+    static const char *const suffixes[] = {"", "-wal", "-shm", "-journal", ".ivf", ".all.ivf"};
+    size_t n = strlen(db_path);
+    if (strncmp(path, db_path, n) != 0)
+        return false;
+    for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++)
+        if (strcmp(path + n, suffixes[i]) == 0)
+            return true;
+    return false;
+}
+
 /* A folder's regular files, recursively, in name order; hidden entries and
  * the database's own files are passed by. */
 static void add_folder(file_list *l, const char *dir, const char *db_path, int *unreadable)
@@ -76,10 +89,12 @@ static void add_folder(file_list *l, const char *dir, const char *db_path, int *
     qsort(names, n, sizeof *names, compare_names);
     for (size_t i = 0; i < n; i++) {
         char *path = g_build_filename(dir, names[i], NULL);
-        struct stat st;
-        if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+        struct stat st, link;
+        /* Linked folders are not followed: a link to a parent would loop. */
+        bool linked_dir = lstat(path, &link) == 0 && S_ISLNK(link.st_mode);
+        if (stat(path, &st) == 0 && S_ISDIR(st.st_mode) && !linked_dir)
             add_folder(l, path, db_path, unreadable);
-        else if (stat(path, &st) == 0 && S_ISREG(st.st_mode) && !g_str_has_prefix(path, db_path))
+        else if (stat(path, &st) == 0 && S_ISREG(st.st_mode) && !is_database_file(path, db_path))
             add_file(l, path, &st);
         g_free(path);
         free(names[i]);
@@ -223,6 +238,8 @@ static int index_file(index_run *r, const input_file *f)
     status = archive_db_commit_video(r->db, &v, rows, r->frames.n, r->frames.dim, err, sizeof err);
     free(rows);
     if (status != 0) {
+        char ignored[256];
+        archive_db_release(r->db, f->path, ignored, sizeof ignored);
         report_failure(r, f->path, err);
         return -1;
     }

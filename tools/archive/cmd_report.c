@@ -31,13 +31,18 @@ static int keep_row(void *user, int64_t frame_id, int64_t video_id, int64_t pts_
     (void)frame_id, (void)video_id;
     video_rows *r = user;
     if (r->n == r->cap) {
-        r->cap = r->cap ? 2 * r->cap : 256;
-        r->times = realloc(r->times, (size_t)r->cap * sizeof *r->times);
-        r->blank = realloc(r->blank, (size_t)r->cap * sizeof *r->blank);
-        r->pts = realloc(r->pts, (size_t)r->cap * sizeof *r->pts);
-        r->embeddings = realloc(r->embeddings, (size_t)r->cap * (size_t)r->dim * sizeof *r->embeddings);
-        if (!r->times || !r->blank || !r->pts || !r->embeddings)
+        int cap = r->cap ? 2 * r->cap : 256;
+        double *times = realloc(r->times, (size_t)cap * sizeof *times);
+        r->times = times ? times : r->times;
+        int *blank = realloc(r->blank, (size_t)cap * sizeof *blank);
+        r->blank = blank ? blank : r->blank;
+        int64_t *pts = realloc(r->pts, (size_t)cap * sizeof *pts);
+        r->pts = pts ? pts : r->pts;
+        float *embeddings = realloc(r->embeddings, (size_t)cap * (size_t)r->dim * sizeof *embeddings);
+        r->embeddings = embeddings ? embeddings : r->embeddings;
+        if (!times || !blank || !pts || !embeddings)
             return cli_fail("out of memory");
+        r->cap = cap;
     }
     r->times[r->n] = (double)pts_ns / 1e9;
     r->pts[r->n] = pts_ns;
@@ -101,7 +106,8 @@ static int make_report(const cli_command *self, cli_options *o, archive_db *db, 
     if (found <= 0)
         return found < 0 ? cli_fail("%s", err) : cli_fail("%s: not in the archive %s", o->inputs[0], o->db);
     video_rows rows = {.dim = dim};
-    int status = archive_db_each_frame(db, true, v.id, keep_row, &rows, err, sizeof err) < 0 ? cli_fail("%s", err) : 0;
+    int walked = archive_db_each_frame(db, true, v.id, keep_row, &rows, err, sizeof err);
+    int status = walked < 0 ? cli_fail("%s", err) : walked;
     cli_session s = {0};
     vkclip_classifier *c = NULL;
     if (status == 0 && !(cli_session_open(&s, o, true) && (c = cli_classifier_build(s.model, o, ls))))

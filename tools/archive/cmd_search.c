@@ -63,7 +63,10 @@ static int describe_hits(archive_db *db, search_hit *hits, int n, char *err, siz
 {
     for (int i = 0; i < n; i++) {
         archive_video v = {0};
-        if (archive_db_get_video(db, hits[i].video, &v, err, cap) != 1)
+        int got = archive_db_get_video(db, hits[i].video, &v, err, cap);
+        if (got == 0) /* re-indexed meanwhile by another indexer */
+            snprintf(err, cap, "%s: the archive changed during the search; search again", archive_db_path(db));
+        if (got != 1)
             return -1;
         hits[i].interval_ns = (int64_t)(1e9 / v.sample_fps + 0.5);
         hits[i].duration_ns = v.duration_ns;
@@ -136,7 +139,7 @@ static int approximate_hits(archive_db *db, int dim, bool keep_blank, const floa
 
 static int search(const cli_command *self, archive_db *db, cli_session *s, cli_options *o)
 {
-    char err[1024];
+    char err[1024] = "";
     int dim = vkclip_embedding_dim(s->model);
     float *q = malloc((size_t)dim * sizeof *q);
     int status = embed_query(self, s, o, q);

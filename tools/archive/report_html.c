@@ -49,9 +49,13 @@ static double y_of(double score)
 
 static void write_escaped(FILE *f, const char *text)
 {
-    char *e = g_markup_escape_text(text, -1);
+    /* Paths need not be UTF-8; escaping wants valid UTF-8 (it copies the
+     * bytes of a broken sequence as they are). */
+    char *valid = g_utf8_make_valid(text, -1);
+    char *e = g_markup_escape_text(valid, -1);
     fputs(e, f);
     g_free(e);
+    g_free(valid);
 }
 
 static void write_axes(FILE *f, const report_data *d)

@@ -13,8 +13,13 @@
 /* Waits for the pipeline to settle; FALSE (reason in err) on an error. */
 static gboolean settle(GstElement *pipeline, char *err, size_t cap)
 {
-    if (gst_element_get_state(pipeline, NULL, NULL, STATE_TIMEOUT) != GST_STATE_CHANGE_FAILURE)
+    GstStateChangeReturn r = gst_element_get_state(pipeline, NULL, NULL, STATE_TIMEOUT);
+    if (r == GST_STATE_CHANGE_SUCCESS || r == GST_STATE_CHANGE_NO_PREROLL)
         return TRUE;
+    if (r == GST_STATE_CHANGE_ASYNC) {
+        snprintf(err, cap, "no frame within %d s", (int)(STATE_TIMEOUT / GST_SECOND));
+        return FALSE;
+    }
     GstBus *bus = gst_element_get_bus(pipeline);
     GstMessage *m = gst_bus_pop_filtered(bus, GST_MESSAGE_ERROR);
     GError *gerr = NULL;
@@ -73,7 +78,7 @@ int thumbnails_grab(const char *path, const int64_t *pts_ns, int n, int width, c
                                      pts_ns[i]) ||
             !settle(pipeline, err, cap))
             continue;
-        GstSample *frame = gst_app_sink_pull_preroll(GST_APP_SINK(sink));
+        GstSample *frame = gst_app_sink_try_pull_preroll(GST_APP_SINK(sink), STATE_TIMEOUT);
         if (frame) {
             out[i] = jpeg_of(frame);
             gst_sample_unref(frame);

@@ -178,8 +178,10 @@ static GstElement *make_pipeline(run_state *s, const char *path, char *err, size
     GstElement *clip = gst_element_factory_make("clip", NULL), *sink = gst_element_factory_make("fakesink", NULL);
     if (!pipeline || !src || !dec || !clip || !sink) {
         snprintf(err, cap, "GStreamer lacks %s", !src ? "filesrc" : !dec ? "decodebin" : !clip ? "clip" : "fakesink");
-        for (GstElement **e = (GstElement *[]){pipeline, src, dec, clip, sink, NULL}; *e; e++)
-            gst_object_unref(*e);
+        GstElement *made[] = {pipeline, src, dec, clip, sink};
+        for (size_t i = 0; i < sizeof made / sizeof made[0]; i++)
+            if (made[i])
+                gst_object_unref(made[i]);
         return NULL;
     }
     g_object_set(src, "location", path, NULL);
