@@ -20,6 +20,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "approx_index.h"
 #include "vector_index.h"
 
 #define K 10
@@ -159,12 +160,18 @@ static void streamed_truth(int64_t n, int dim, const float *q, int nq, int64_t *
     free(row_ids);
 }
 
-static int list_count(int64_t n)
+/* Every vector of the archive, generated chunk by chunk, into index. */
+static void add_all(vector_index *index, int64_t n, int dim, float *chunk, int64_t *ids)
 {
-    int nlist = 64;
-    while (nlist < 4096 && (double)nlist * nlist < 16.0 * (double)n) /* about 4 sqrt(n) */
-        nlist *= 2;
-    return nlist;
+    char err[256];
+    for (int64_t first = 0; first < n; first += CHUNK) {
+        int64_t m = n - first < CHUNK ? n - first : CHUNK;
+        make_chunk(chunk, dim, first, m);
+        for (int64_t r = 0; r < m; r++)
+            ids[r] = first + r;
+        if (vector_index_add(index, chunk, ids, m, err, sizeof err))
+            fprintf(stderr, "%s\n", err);
+    }
 }
 
 static void run_size(int64_t n, int dim, int nq, double exact_max_gb)
@@ -181,13 +188,7 @@ static void run_size(int64_t n, int dim, int nq, double exact_max_gb)
 
     if (gb <= exact_max_gb) {
         vector_index *exact = vector_index_new(VECTOR_INDEX_EXACT, dim, 0, err, sizeof err);
-        for (int64_t first = 0; first < n; first += CHUNK) {
-            int64_t m = n - first < CHUNK ? n - first : CHUNK;
-            make_chunk(chunk, dim, first, m);
-            for (int64_t r = 0; r < m; r++)
-                ids[r] = first + r;
-            vector_index_add(exact, chunk, ids, m, err, sizeof err);
-        }
+        add_all(exact, n, dim, chunk, ids);
         double p50, p99;
         time_queries(exact, q, nq, dim, 0, truth, &p50, &p99);
         printf("| %lld | %d | exact | | %.2f | %.2f | 1.000 |\n", (long long)n, dim, p50, p99);
@@ -202,9 +203,10 @@ static void run_size(int64_t n, int dim, int nq, double exact_max_gb)
         fflush(stdout);
     }
 
-    int nlist = list_count(n);
+    /* The lists and training sample search itself uses (approx_index.c). */
+    int nlist = approx_index_list_count(n);
     vector_index *ivf = vector_index_new(VECTOR_INDEX_IVF, dim, nlist, err, sizeof err);
-    int64_t train_n = (int64_t)nlist * 64 < n ? (int64_t)nlist * 64 : n;
+    int64_t train_n = (int64_t)nlist * APPROX_TRAIN_PER_LIST < n ? (int64_t)nlist * APPROX_TRAIN_PER_LIST : n;
     float *sample = malloc((size_t)train_n * dim * sizeof *sample);
     for (int64_t r = 0; r < train_n; r++) /* spread over the whole archive */
         make_vector(sample + r * dim, dim, (r * (n / train_n)) / SCENE, r * (n / train_n), 0x1111);
@@ -212,13 +214,7 @@ static void run_size(int64_t n, int dim, int nq, double exact_max_gb)
     if (vector_index_train(ivf, sample, train_n, err, sizeof err))
         fprintf(stderr, "%s\n", err);
     free(sample);
-    for (int64_t first = 0; first < n; first += CHUNK) {
-        int64_t m = n - first < CHUNK ? n - first : CHUNK;
-        make_chunk(chunk, dim, first, m);
-        for (int64_t r = 0; r < m; r++)
-            ids[r] = first + r;
-        vector_index_add(ivf, chunk, ids, m, err, sizeof err);
-    }
+    add_all(ivf, n, dim, chunk, ids);
     double build = now() - t0;
     double last_recall = 0;
     for (int nprobe = 4; nprobe <= 256 && nprobe <= nlist; nprobe *= 2) {

@@ -86,6 +86,13 @@ def reference_module(name):
     return importlib.import_module(name)
 
 
+def logit_scale(model_dir):
+    """exp(logit_scale) of a checkpoint, read by the PyTorch reference's
+    safetensors reader (not by vkclip)."""
+    tensors = reference_module("clip_torch").read_safetensors(os.path.join(model_dir, "model.safetensors"))
+    return math.exp(float(tensors["logit_scale"].reshape(-1)[0]))
+
+
 def prepare_vkclip(vkclip):
     """Fails unless the binary runs; selects lavapipe unless a Vulkan driver
     was chosen."""

@@ -11,18 +11,16 @@ folder: archive-report.png). From the DOM Chromium rendered:
 - one plot line per label, over the non-blank frames, whose scores are
   softmax(logit_scale * cos) that numpy computes from the stored embeddings,
   the prompts' `vkclip embed-text` embeddings and the checkpoint's
-  logit_scale (read from model.safetensors here);
+  logit_scale (read by the PyTorch reference's safetensors reader);
 - each label's top moment inside the time where it was drawn, with a picture;
 - the blank spans where the drawing is black (3-5 s, and from the fade's end).
 Exit 0 pass, 1 fail, 77 skip (no Chromium, python3-gst, numpy or Pillow)."""
 
 import html
-import json
 import os
 import re
 import shutil
 import sqlite3
-import struct
 import subprocess
 import sys
 import tempfile
@@ -34,19 +32,6 @@ import testlib  # noqa: E402
 CHROMIUM = "/usr/bin/chromium"
 LABELS = ["red square", "green triangle", "blue circle", "yellow star", 'a <b>bold</b> & "quoted" \xfc thing']
 DRAWN = {"red square": (0.0, 3.0), "green triangle": (5.0, 9.5)}
-
-
-def logit_scale(model_dir, np):
-    """exp(logit_scale) from model.safetensors (F32 or F16)."""
-    with open(os.path.join(model_dir, "model.safetensors"), "rb") as f:
-        size = struct.unpack("<Q", f.read(8))[0]
-        header = json.loads(f.read(size))
-        entry = header["logit_scale"]
-        start, end = entry["data_offsets"]
-        f.seek(8 + size + start)
-        raw = f.read(end - start)
-    dtype = {"F32": np.float32, "F16": np.float16}[entry["dtype"]]
-    return float(np.exp(np.frombuffer(raw, dtype)[0].astype(np.float64)))
 
 
 def chromium(args, timeout=120):
@@ -101,7 +86,7 @@ def main():
         content = [(pts / 1e9, np.frombuffer(e, np.float32).astype(np.float64)) for pts, flags, e in rows if not flags & 1]
         prompts = testlib.run_vkclip(vkclip, ["embed-text", *[f"a photo of a {x}." for x in LABELS]]).json_lines()
         cls = np.array([p["embedding"] for p in prompts], np.float64)
-        scale = logit_scale(os.path.join(testlib.source_root(), "data", "shapes-clip"), np)
+        scale = testlib.logit_scale(os.path.join(testlib.source_root(), "data", "shapes-clip"))
         logits = scale * np.array([cls @ e for _, e in content])
         probs = np.exp(logits - logits.max(1, keepdims=True))
         probs /= probs.sum(1, keepdims=True)

@@ -18,7 +18,6 @@ unreadable example image. Exit 0 pass, 1 fail, 77 skip."""
 import json
 import os
 import shutil
-import struct
 import subprocess
 import sys
 import tempfile
@@ -30,17 +29,6 @@ import testlib  # noqa: E402
 LABELS = ["red square", "green triangle", "blue circle", "yellow star"]
 DRAW = {"red square": ("square", "red", "white"), "green triangle": ("triangle", "green", "gray"),
         "blue circle": ("circle", "blue", "white"), "yellow star": ("star", "yellow", "black")}
-
-
-def logit_scale(model_dir, np):
-    with open(os.path.join(model_dir, "model.safetensors"), "rb") as f:
-        size = struct.unpack("<Q", f.read(8))[0]
-        entry = json.loads(f.read(size))["logit_scale"]
-        start, end = entry["data_offsets"]
-        f.seek(8 + size + start)
-        raw = f.read(end - start)
-    dtype = {"F32": np.float32, "F16": np.float16}[entry["dtype"]]
-    return float(np.exp(np.frombuffer(raw, dtype)[0].astype(np.float64)))
 
 
 def main():
@@ -86,7 +74,7 @@ def main():
             m = e.sum(0)
             means.append(m / np.linalg.norm(m))
         means = np.array(means)
-        scale = logit_scale(os.path.join(testlib.source_root(), "data", "shapes-clip"), np)
+        scale = testlib.logit_scale(os.path.join(testlib.source_root(), "data", "shapes-clip"))
 
         def expected(weight):
             w = (1 - weight) * t + weight * means

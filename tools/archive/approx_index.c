@@ -9,9 +9,9 @@
 
 #define MAGIC "vkclip-ivf 2\n"
 #define ADD_CHUNK 65536
-#define TRAIN_PER_LIST 64 /* FAISS wants at least 39 training vectors a list */
 
-static int list_count(int64_t n)
+
+int approx_index_list_count(int64_t n)
 {
     int nlist = 1;
     while (nlist < 4096 && (double)(2 * nlist) * (2 * nlist) <= 16.0 * (double)n && 2 * nlist * 39 <= n)
@@ -108,11 +108,11 @@ static int add_frame(void *user, int64_t frame_id, int64_t video_id, int64_t pts
 
 static vector_index *build(archive_db *db, int dim, bool keep_blank, int64_t count, char *err, size_t cap)
 {
-    int nlist = list_count(count);
+    int nlist = approx_index_list_count(count);
     vector_index *index = vector_index_new(VECTOR_INDEX_IVF, dim, nlist, err, cap);
     if (!index)
         return NULL;
-    sampler s = {dim, 1, 0, 0, (int64_t)nlist * TRAIN_PER_LIST, NULL};
+    sampler s = {dim, 1, 0, 0, (int64_t)nlist * APPROX_TRAIN_PER_LIST, NULL};
     if (s.cap > count)
         s.cap = count;
     s.stride = count / s.cap > 0 ? count / s.cap : 1;

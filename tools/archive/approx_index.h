@@ -18,6 +18,12 @@
 #define APPROX_FROM_FRAMES 1000000
 /* Lists scanned per query (bench/archive-bench.sh: recall@10 against exact). */
 #define APPROX_NPROBE 32
+/* Training vectors per list (FAISS wants at least 39). */
+#define APPROX_TRAIN_PER_LIST 64
+
+/* The IVF's list count for n frames: about 4 sqrt(n), a power of two, at
+ * most 4096, and with at least 39 frames a list. */
+int approx_index_list_count(int64_t n);
 
 /* The cached index when it is current, else a new one (saved for next
  * time; a cache that cannot be written is a warning). *built says which.

@@ -15,7 +15,6 @@
 #include "gstclipmodels.h"
 #include "video_embed.h"
 
-#define DEFAULT_FPS 1.0
 
 /* One line to print: a whole video or one segment of it. */
 typedef struct clip_mean {
@@ -164,17 +163,11 @@ static int means_from_db(archive_db *db, const cli_options *o, mean_list *out)
 static int means_from_files(const cli_options *o, mean_list *out, GstClipSharedModel **pinned)
 {
     char err[1024] = "";
-    if (video_embed_init(err, sizeof err) != 0)
+    if (!(*pinned = video_embed_start(o->model, o->device, o->precision, err, sizeof err)))
         return cli_fail("%s", err);
-    gchar *why = NULL;
-    if (!(*pinned = gst_clip_models_acquire(o->model, o->device, o->precision, &why))) {
-        int status = cli_fail("%s", why);
-        g_free(why);
-        return status;
-    }
     out->dim = vkclip_embedding_dim(gst_clip_shared_model_get(*pinned));
-    video_embed_options eo = {o->model, o->device, o->precision, o->fps > 0 ? o->fps : DEFAULT_FPS,
-                              o->batch > 0 ? o->batch : 8, NULL, NULL};
+    video_embed_options eo = {o->model, o->device, o->precision, o->fps > 0 ? o->fps : VIDEO_EMBED_DEFAULT_FPS,
+                              o->batch > 0 ? o->batch : VIDEO_EMBED_DEFAULT_BATCH, NULL, NULL};
     video_frames frames = {.dim = out->dim};
     int status = 0;
     for (int i = 0; i < o->ninputs; i++) {

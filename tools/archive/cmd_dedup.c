@@ -243,7 +243,7 @@ int cmd_dedup(const cli_command *self, cli_options *o)
         return status;
     frame_table t;
     GArray *pairs = g_array_new(FALSE, FALSE, sizeof(frame_pair));
-    status = frame_table_load(&t, db, dim, o->keep_blank);
+    status = frame_table_load(&t, db, dim, o->keep_blank, ARCHIVE_ALL_VIDEOS);
     if (status == 0 && t.n > 1)
         status = find_pairs(&t, o->threshold > 0 ? o->threshold : DEFAULT_THRESHOLD, pairs);
     if (status == 0) {

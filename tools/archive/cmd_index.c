@@ -17,7 +17,6 @@
 #include "progress.h"
 #include "video_embed.h"
 
-#define DEFAULT_FPS 1.0
 /* A file another indexer holds is looked at again after this long. */
 #define CLAIM_RETRY_US (500 * 1000)
 
@@ -287,16 +286,8 @@ static int open_run(const cli_command *self, index_run *r, cli_options *o, char 
         return cli_fail("%s", err);
     if (archive_choose_model(self, r->db, o, model_owned, id) != 0)
         return 1;
-    if (video_embed_init(err, sizeof err) != 0)
+    if (!(*pinned = video_embed_start(o->model, o->device, o->precision, err, sizeof err)))
         return cli_fail("%s", err);
-    /* Loaded once here and shared by each file's element, rather than
-     * loaded again for every file. */
-    gchar *why = NULL;
-    if (!(*pinned = gst_clip_models_acquire(o->model, o->device, o->precision, &why))) {
-        int status = cli_fail("%s", why);
-        g_free(why);
-        return status;
-    }
     r->frames.dim = vkclip_embedding_dim(gst_clip_shared_model_get(*pinned));
     if (archive_db_bind_model(r->db, id, o->model, r->frames.dim, err, sizeof err) != 0)
         return cli_fail("%s", err);
@@ -331,8 +322,9 @@ int cmd_index(const cli_command *self, cli_options *o)
     GstClipSharedModel *pinned = NULL;
     int status = open_run(self, &r, o, &model_owned, &pinned);
     if (status == 0) {
-        r.embed = (video_embed_options){o->model, o->device, o->precision, o->fps > 0 ? o->fps : DEFAULT_FPS,
-                                        o->batch > 0 ? o->batch : 8, on_progress, &r};
+        r.embed = (video_embed_options){o->model, o->device, o->precision,
+                                        o->fps > 0 ? o->fps : VIDEO_EMBED_DEFAULT_FPS,
+                                        o->batch > 0 ? o->batch : VIDEO_EMBED_DEFAULT_BATCH, on_progress, &r};
         progress_start(&r.bar, stderr, files.n, total_bytes(&files));
         index_all(&r, &files);
         progress_finish(&r.bar);

@@ -10,47 +10,13 @@
 
 #include "archive_commands.h"
 #include "archive_model.h"
+#include "frame_table.h"
 #include "report_html.h"
 #include "thumbnail.h"
 #include "video_embed.h"
 
 #define DEFAULT_MOMENTS 10
 #define THUMBNAIL_WIDTH 192
-
-typedef struct video_rows {
-    int dim, n, cap;
-    double *times;
-    int *blank;
-    float *embeddings;
-    int64_t *pts;
-} video_rows;
-
-static int keep_row(void *user, int64_t frame_id, int64_t video_id, int64_t pts_ns, uint32_t flags,
-                    const float *embedding)
-{
-    (void)frame_id, (void)video_id;
-    video_rows *r = user;
-    if (r->n == r->cap) {
-        int cap = r->cap ? 2 * r->cap : 256;
-        double *times = realloc(r->times, (size_t)cap * sizeof *times);
-        r->times = times ? times : r->times;
-        int *blank = realloc(r->blank, (size_t)cap * sizeof *blank);
-        r->blank = blank ? blank : r->blank;
-        int64_t *pts = realloc(r->pts, (size_t)cap * sizeof *pts);
-        r->pts = pts ? pts : r->pts;
-        float *embeddings = realloc(r->embeddings, (size_t)cap * (size_t)r->dim * sizeof *embeddings);
-        r->embeddings = embeddings ? embeddings : r->embeddings;
-        if (!times || !blank || !pts || !embeddings)
-            return cli_fail("out of memory");
-        r->cap = cap;
-    }
-    r->times[r->n] = (double)pts_ns / 1e9;
-    r->pts[r->n] = pts_ns;
-    r->blank[r->n] = (flags & ARCHIVE_FRAME_BLANK) != 0;
-    memcpy(r->embeddings + (size_t)r->n * (size_t)r->dim, embedding, (size_t)r->dim * sizeof(float));
-    r->n++;
-    return 0;
-}
 
 static int by_score(const void *a, const void *b)
 {
@@ -59,16 +25,17 @@ static int by_score(const void *a, const void *b)
 }
 
 /* Each label's best non-blank frame, best first, at most max. */
-static int best_moments(const video_rows *r, const float *scores, int nlabels, int max, report_moment *out)
+static int best_moments(const frame_table *t, const float *scores, int nlabels, int max, report_moment *out)
 {
     int n = 0;
     for (int l = 0; l < nlabels; l++) {
-        int best = -1;
-        for (int i = 0; i < r->n; i++)
-            if (!r->blank[i] && (best < 0 || scores[(size_t)i * nlabels + l] > scores[(size_t)best * nlabels + l]))
+        int64_t best = -1;
+        for (int64_t i = 0; i < t->n; i++)
+            if (!(t->flags[i] & ARCHIVE_FRAME_BLANK) &&
+                (best < 0 || scores[(size_t)i * nlabels + l] > scores[(size_t)best * nlabels + l]))
                 best = i;
         if (best >= 0)
-            out[n++] = (report_moment){l, r->times[best], scores[(size_t)best * nlabels + l], NULL};
+            out[n++] = (report_moment){l, (double)t->pts[best] / 1e9, scores[(size_t)best * nlabels + l], NULL};
     }
     qsort(out, (size_t)n, sizeof *out, by_score);
     return n < max ? n : max;
@@ -96,7 +63,7 @@ static int write_page(const char *out, const report_data *d)
     return status;
 }
 
-static int make_report(const cli_command *self, cli_options *o, archive_db *db, const cli_label_set *ls, int dim)
+static int make_report(cli_options *o, archive_db *db, const cli_label_set *ls, int dim)
 {
     char err[1024];
     char *real = realpath(o->inputs[0], NULL);
@@ -105,9 +72,8 @@ static int make_report(const cli_command *self, cli_options *o, archive_db *db, 
     free(real);
     if (found <= 0)
         return found < 0 ? cli_fail("%s", err) : cli_fail("%s: not in the archive %s", o->inputs[0], o->db);
-    video_rows rows = {.dim = dim};
-    int walked = archive_db_each_frame(db, true, v.id, keep_row, &rows, err, sizeof err);
-    int status = walked < 0 ? cli_fail("%s", err) : walked;
+    frame_table rows;
+    int status = frame_table_load(&rows, db, dim, true, v.id);
     cli_session s = {0};
     vkclip_classifier *c = NULL;
     if (status == 0 && !(cli_session_open(&s, o, true) && (c = cli_classifier_build(s.model, o, ls))))
@@ -117,8 +83,8 @@ static int make_report(const cli_command *self, cli_options *o, archive_db *db, 
     int nmoments = 0;
     if (status == 0) {
         scores = malloc((size_t)rows.n * (size_t)ls->nlabels * sizeof *scores + 1);
-        for (int i = 0; i < rows.n; i++)
-            vkclip_classifier_probs(c, rows.embeddings + (size_t)i * (size_t)dim, scores + (size_t)i * ls->nlabels);
+        for (int64_t i = 0; i < rows.n; i++)
+            vkclip_classifier_probs(c, rows.vectors + (size_t)i * (size_t)dim, scores + (size_t)i * ls->nlabels);
         moments = calloc((size_t)ls->nlabels, sizeof *moments);
         nmoments = best_moments(&rows, scores, ls->nlabels, o->top > 0 ? o->top : DEFAULT_MOMENTS, moments);
     }
@@ -136,8 +102,8 @@ static int make_report(const cli_command *self, cli_options *o, archive_db *db, 
     }
     if (status == 0) {
         double duration = v.duration_ns > 0 ? (double)v.duration_ns / 1e9
-                          : rows.n ? rows.times[rows.n - 1] + 1.0 / v.sample_fps : 0.0;
-        report_data d = {v.path, o->model, duration, 1.0 / v.sample_fps, rows.n, rows.times, rows.blank,
+                          : rows.n ? (double)rows.pts[rows.n - 1] / 1e9 + 1.0 / v.sample_fps : 0.0;
+        report_data d = {v.path, o->model, duration, 1.0 / v.sample_fps, (int)rows.n, rows.pts, rows.flags,
                          ls->nlabels, (const char *const *)ls->labels, scores, nmoments, moments};
         status = write_page(o->out, &d);
     }
@@ -149,12 +115,8 @@ static int make_report(const cli_command *self, cli_options *o, archive_db *db, 
     vkclip_classifier_free(c);
     if (s.dev)
         status = cli_session_close(&s, status);
-    free(rows.times);
-    free(rows.blank);
-    free(rows.pts);
-    free(rows.embeddings);
+    frame_table_free(&rows);
     archive_video_clear(&v);
-    (void)self;
     return status;
 }
 
@@ -175,7 +137,7 @@ int cmd_report(const cli_command *self, cli_options *o)
     int dim;
     int status = archive_open_for_reading(self, o, &db, &model_owned, &dim);
     if (status == 0)
-        status = make_report(self, o, db, &ls, dim);
+        status = make_report(o, db, &ls, dim);
     archive_db_close(db);
     free(model_owned);
     cli_label_set_free(&ls);

@@ -18,7 +18,7 @@
 #define MIN_FRAMES_FETCHED 100
 
 /* The query's normalised embedding, from the text operand or --image. */
-static int embed_query(const cli_command *self, cli_session *s, const cli_options *o, float *q)
+static int embed_query(cli_session *s, const cli_options *o, float *q)
 {
     vkclip_error err;
     if (!o->image) {
@@ -36,7 +36,6 @@ static int embed_query(const cli_command *self, cli_session *s, const cli_option
     else if (vkclip_encode_images(s->model, images.frames, 1, q, true, &err) != 0)
         status = cli_fail("%s: %s", o->image, err.message);
     cli_images_free(&images);
-    (void)self;
     return status;
 }
 
@@ -58,10 +57,19 @@ static void print_segment(archive_db *db, const search_segment *seg, bool json)
     archive_video_clear(&v);
 }
 
-/* The video's sampling interval and duration, for each hit. */
+/* The video's sampling interval and duration, for each hit; a video's row
+ * is read once however many of its frames are hits. */
 static int describe_hits(archive_db *db, search_hit *hits, int n, char *err, size_t cap)
 {
     for (int i = 0; i < n; i++) {
+        int seen = 0;
+        while (seen < i && hits[seen].video != hits[i].video)
+            seen++;
+        if (seen < i) {
+            hits[i].interval_ns = hits[seen].interval_ns;
+            hits[i].duration_ns = hits[seen].duration_ns;
+            continue;
+        }
         archive_video v = {0};
         int got = archive_db_get_video(db, hits[i].video, &v, err, cap);
         if (got == 0) /* re-indexed meanwhile by another indexer */
@@ -81,7 +89,7 @@ static int exact_hits(archive_db *db, int dim, bool keep_blank, const float *q, 
 {
     char err[1024];
     frame_table t;
-    int status = frame_table_load(&t, db, dim, keep_blank);
+    int status = frame_table_load(&t, db, dim, keep_blank, ARCHIVE_ALL_VIDEOS);
     vector_index *index = NULL;
     if (status == 0 && !(index = vector_index_new(VECTOR_INDEX_EXACT, dim, 0, err, sizeof err)))
         status = cli_fail("%s", err);
@@ -137,12 +145,12 @@ static int approximate_hits(archive_db *db, int dim, bool keep_blank, const floa
     return status;
 }
 
-static int search(const cli_command *self, archive_db *db, cli_session *s, cli_options *o)
+static int search(archive_db *db, cli_session *s, cli_options *o)
 {
     char err[1024] = "";
     int dim = vkclip_embedding_dim(s->model);
     float *q = malloc((size_t)dim * sizeof *q);
-    int status = embed_query(self, s, o, q);
+    int status = embed_query(s, o, q);
     int top = o->top > 0 ? o->top : DEFAULT_TOP;
     int64_t k = (int64_t)top * FRAMES_PER_MOMENT, count = 0;
     if (k < MIN_FRAMES_FETCHED)
@@ -187,7 +195,7 @@ int cmd_search(const cli_command *self, cli_options *o)
     if (status == 0 && !cli_session_open(&s, o, true))
         status = 1;
     if (status == 0)
-        status = search(self, db, &s, o);
+        status = search(db, &s, o);
     if (s.dev)
         status = cli_session_close(&s, status);
     archive_db_close(db);

@@ -3,6 +3,8 @@
 
 #include <glib.h>
 
+#include "archive_db.h"
+
 #define PLOT_WIDTH 900
 #define PLOT_HEIGHT 320
 #define MARGIN_LEFT 48
@@ -35,6 +37,16 @@ static const char script[] =
     "var parts=series.map(function(s){var pts=s.points;for(var i=0;i<pts.numberOfItems;i++){var p=pts.getItem(i);"
     "if(p.x===best)return s.dataset.label+' '+s.dataset.scores.split(' ')[i];}return '';});"
     "out.textContent=parts.join('  ');});document.body.dataset.ready='1';})();";
+
+static double time_of(const report_data *d, int i)
+{
+    return (double)d->pts_ns[i] / 1e9;
+}
+
+static int is_blank(const report_data *d, int i)
+{
+    return (d->flags[i] & ARCHIVE_FRAME_BLANK) != 0;
+}
 
 static double x_of(const report_data *d, double t)
 {
@@ -79,14 +91,14 @@ static void write_axes(FILE *f, const report_data *d)
 static void write_blank_spans(FILE *f, const report_data *d, gboolean as_rects)
 {
     for (int i = 0; i < d->nframes;) {
-        if (!d->blank[i]) {
+        if (!is_blank(d, i)) {
             i++;
             continue;
         }
         int j = i;
-        while (j + 1 < d->nframes && d->blank[j + 1])
+        while (j + 1 < d->nframes && is_blank(d, j + 1))
             j++;
-        double start = d->times[i], end = d->times[j] + d->interval;
+        double start = time_of(d, i), end = time_of(d, j) + d->interval;
         if (d->duration > 0 && end > d->duration)
             end = d->duration;
         if (as_rects)
@@ -108,22 +120,22 @@ static void write_series(FILE *f, const report_data *d)
         fprintf(f, "\" fill=\"none\" stroke=\"%s\" stroke-width=\"2\" data-times=\"", palette[l % PALETTE_SIZE]);
         const char *sep = "";
         for (int i = 0; i < d->nframes; i++)
-            if (!d->blank[i]) {
-                fprintf(f, "%s%.3f", sep, d->times[i]);
+            if (!is_blank(d, i)) {
+                fprintf(f, "%s%.3f", sep, time_of(d, i));
                 sep = " ";
             }
         fputs("\" data-scores=\"", f);
         sep = "";
         for (int i = 0; i < d->nframes; i++)
-            if (!d->blank[i]) {
+            if (!is_blank(d, i)) {
                 fprintf(f, "%s%.6f", sep, d->scores[(size_t)i * (size_t)d->nlabels + (size_t)l]);
                 sep = " ";
             }
         fputs("\" points=\"", f);
         sep = "";
         for (int i = 0; i < d->nframes; i++)
-            if (!d->blank[i]) {
-                fprintf(f, "%s%.1f,%.1f", sep, x_of(d, d->times[i]),
+            if (!is_blank(d, i)) {
+                fprintf(f, "%s%.1f,%.1f", sep, x_of(d, time_of(d, i)),
                         y_of(d->scores[(size_t)i * (size_t)d->nlabels + (size_t)l]));
                 sep = " ";
             }

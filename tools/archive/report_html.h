@@ -21,8 +21,8 @@ typedef struct report_data {
     double duration;   /* seconds */
     double interval;   /* seconds between sampled frames */
     int nframes;
-    const double *times;  /* nframes, seconds */
-    const int *blank;     /* nframes: 1 where the frame is blank */
+    const int64_t *pts_ns;  /* nframes */
+    const uint32_t *flags;  /* nframes: ARCHIVE_FRAME_* */
     int nlabels;
     const char *const *labels;
     const float *scores;  /* nframes x nlabels: softmax over the labels (blank frames: unused) */

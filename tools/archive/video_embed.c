@@ -9,6 +9,7 @@
 #include "archive_db.h"
 #include "frame_blank.h"
 #include "gstclipmeta.h"
+#include "gstclipmodels.h"
 #include "gstclipplugin.h"
 
 /* A pipeline that makes no progress for this long is stopped: a damaged file
@@ -48,6 +49,19 @@ int video_embed_init(char *err, size_t cap)
         return -1;
     }
     return 0;
+}
+
+GstClipSharedModel *video_embed_start(const char *model_dir, int device, vkclip_precision precision, char *err,
+                                      size_t cap)
+{
+    if (video_embed_init(err, cap) != 0)
+        return NULL;
+    gchar *why = NULL;
+    GstClipSharedModel *model = gst_clip_models_acquire(model_dir, device, precision, &why);
+    if (!model)
+        snprintf(err, cap, "%s", why);
+    g_free(why);
+    return model;
 }
 
 void video_frames_clear(video_frames *f)

@@ -32,9 +32,19 @@ typedef struct video_frames {
     int64_t duration_ns; /* -1: unknown */
 } video_frames;
 
+/* Frames sampled per second when the caller names no rate; images per
+ * batch of the element. */
+#define VIDEO_EMBED_DEFAULT_FPS 1.0
+#define VIDEO_EMBED_DEFAULT_BATCH 8
+
 /* Once, before the first video: GStreamer and the built-in element. Returns
  * 0, or -1 with the reason in err. */
 int video_embed_init(char *err, size_t cap);
+/* video_embed_init, then the model loaded once and held, so that each
+ * file's element shares it rather than loading it again. NULL on failure,
+ * with the reason in err; release it with gst_clip_models_release. */
+struct GstClipSharedModel *video_embed_start(const char *model_dir, int device, vkclip_precision precision,
+                                             char *err, size_t cap);
 /* Fills out (which it resets first). Returns 0, or -1 with a one-line
  * reason in err (the file's name is the caller's to add). */
 int video_embed_file(const char *path, const video_embed_options *o, video_frames *out, char *err, size_t cap);
