@@ -46,7 +46,8 @@ bool clip_text_load(clip_text *t, weight_loader *L, const clip_config *cfg)
         !upload_vector(L, &t->final_beta, "text_model.final_layer_norm.bias", 1, d) ||
         !upload_linear(L, &t->projection, proj, NULL, 1, t->embed_dim, D))
         return false;
-    return encoder_layers_load(L, &t->layer, "text_model", t->layers, D, (uint32_t)cfg->text.intermediate_size);
+    return encoder_layers_load(L, &t->layer, &cfg->family->text_block, true, t->layers, D,
+                               (uint32_t)cfg->text.intermediate_size);
 }
 
 void clip_text_free(clip_text *t)

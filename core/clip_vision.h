@@ -1,5 +1,6 @@
-/* clip_vision: the CLIP image tower. Weights live on the device; the forward
- * pass for a batch size is recorded once into a vk_sequence and replayed. */
+/* clip_vision: the image tower (CLIP's, DINOv2's: the family says which
+ * tensors and tokens). Weights live on the device; the forward pass for a
+ * batch size is recorded once into a vk_sequence and replayed. */
 #ifndef VKCLIP_CLIP_VISION_H
 #define VKCLIP_CLIP_VISION_H
 
@@ -9,12 +10,14 @@ typedef struct clip_vision {
     clip_tower_config cfg;
     uint32_t width, layers;
     uint32_t patch, image_size, patches_per_side, patches, tokens;
+    uint32_t prefix_tokens; /* in front of the patches: the class token, then any registers */
     uint32_t embed_dim;
     linear_weight patch_embed; /* the stride-P convolution as a matmul over patch rows */
-    dbuf class_embedding, positions;
-    dbuf pre_gamma, pre_beta, post_gamma, post_beta;
+    dbuf prefix;           /* [prefix_tokens][D]: class token + its position, registers */
+    dbuf patch_positions;  /* [patches][D], resampled to the input's grid where the family does */
+    dbuf pre_gamma, pre_beta, post_gamma, post_beta; /* pre_*: empty without a pre-norm */
     encoder_layer *layer;
-    linear_weight projection;
+    linear_weight projection; /* N == 0: none, the pooled token is the embedding */
     matmul_tiles tiles;
 } clip_vision;
 

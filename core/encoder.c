@@ -8,44 +8,65 @@
 /* Attention matmuls have small N (tokens, head width): narrow tiles. */
 static const matmul_tiles attention_tiles = {.tm = 8, .tn = 2, .wg = 8};
 
-static bool encoder_layer_load(weight_loader *L, encoder_layer *ly, const char *tower, int index,
-                               uint32_t width, uint32_t intermediate)
+int block_tensor_names(const block_names *b, int index, bool qkv_bias, char names[BLOCK_TENSORS][128])
 {
-    enum { LN1_W, LN1_B, LN2_W, LN2_B, Q_W, K_W, V_W, Q_B, K_B, V_B, OUT_W, OUT_B,
-           FC1_W, FC1_B, FC2_W, FC2_B, NAMES };
-    static const char *const suffix[NAMES] = {
-        "layer_norm1.weight", "layer_norm1.bias", "layer_norm2.weight", "layer_norm2.bias",
-        "self_attn.q_proj.weight", "self_attn.k_proj.weight", "self_attn.v_proj.weight",
-        "self_attn.q_proj.bias", "self_attn.k_proj.bias", "self_attn.v_proj.bias",
-        "self_attn.out_proj.weight", "self_attn.out_proj.bias",
-        "mlp.fc1.weight", "mlp.fc1.bias", "mlp.fc2.weight", "mlp.fc2.bias",
+    const char *stem[BLOCK_TENSORS] = {
+        b->norm1, b->norm1, b->norm2, b->norm2, b->query, b->key, b->value,
+        b->query, b->key, b->value, b->out, b->out, b->fc1, b->fc1, b->fc2, b->fc2, b->scale1, b->scale2,
     };
-    char n[NAMES][128];
-    for (int k = 0; k < NAMES; k++)
-        snprintf(n[k], sizeof n[k], "%s.encoder.layers.%d.%s", tower, index, suffix[k]);
-    const char *qkv_w[3] = {n[Q_W], n[K_W], n[V_W]}, *qkv_b[3] = {n[Q_B], n[K_B], n[V_B]};
-    const char *out_w[1] = {n[OUT_W]}, *out_b[1] = {n[OUT_B]};
-    const char *fc1_w[1] = {n[FC1_W]}, *fc1_b[1] = {n[FC1_B]};
-    const char *fc2_w[1] = {n[FC2_W]}, *fc2_b[1] = {n[FC2_B]};
+    char prefix[96];
+    snprintf(prefix, sizeof prefix, b->prefix, index);
+    int n = 0;
+    for (int k = 0; k < BLOCK_TENSORS; k++) {
+        bool bias = k == BLOCK_LN1_B || k == BLOCK_LN2_B || k == BLOCK_Q_B || k == BLOCK_K_B || k == BLOCK_V_B ||
+                    k == BLOCK_OUT_B || k == BLOCK_FC1_B || k == BLOCK_FC2_B;
+        bool scale = k == BLOCK_SCALE1 || k == BLOCK_SCALE2;
+        names[k][0] = 0;
+        if ((scale && !stem[k]) || (!qkv_bias && (k == BLOCK_Q_B || k == BLOCK_K_B || k == BLOCK_V_B)))
+            continue;
+        snprintf(names[k], sizeof names[k], "%s%s%s", prefix, stem[k], scale ? "" : bias ? ".bias" : ".weight");
+        n++;
+    }
+    return n;
+}
+
+static bool encoder_layer_load(weight_loader *L, encoder_layer *ly, const block_names *b, bool qkv_bias,
+                               int index, uint32_t width, uint32_t intermediate)
+{
+    char n[BLOCK_TENSORS][128];
+    block_tensor_names(b, index, qkv_bias, n);
+    const char *qkv_w[3] = {n[BLOCK_Q_W], n[BLOCK_K_W], n[BLOCK_V_W]};
+    const char *qkv_b[3] = {n[BLOCK_Q_B], n[BLOCK_K_B], n[BLOCK_V_B]};
+    const char *fc1_w[1] = {n[BLOCK_FC1_W]}, *fc1_b[1] = {n[BLOCK_FC1_B]};
     int64_t d[1] = {width};
-    return upload_vector(L, &ly->ln1_gamma, n[LN1_W], 1, d) &&
-           upload_vector(L, &ly->ln1_beta, n[LN1_B], 1, d) &&
-           upload_vector(L, &ly->ln2_gamma, n[LN2_W], 1, d) &&
-           upload_vector(L, &ly->ln2_beta, n[LN2_B], 1, d) &&
-           upload_linear(L, &ly->qkv, qkv_w, qkv_b, 3, width, width) &&
-           upload_linear(L, &ly->out, out_w, out_b, 1, width, width) &&
-           upload_linear(L, &ly->fc1, fc1_w, fc1_b, 1, intermediate, width) &&
+    bool ok = upload_vector(L, &ly->ln1_gamma, n[BLOCK_LN1_W], 1, d) &&
+              upload_vector(L, &ly->ln1_beta, n[BLOCK_LN1_B], 1, d) &&
+              upload_vector(L, &ly->ln2_gamma, n[BLOCK_LN2_W], 1, d) &&
+              upload_vector(L, &ly->ln2_beta, n[BLOCK_LN2_B], 1, d) &&
+              upload_linear(L, &ly->qkv, qkv_w, qkv_bias ? qkv_b : NULL, 3, width, width) &&
+              upload_linear(L, &ly->fc1, fc1_w, fc1_b, 1, intermediate, width);
+    if (!ok)
+        return false;
+    /* The two projections back into the residual stream carry the layer
+     * scale where the family has one. */
+    if (b->scale1)
+        return upload_linear_scaled(L, &ly->out, n[BLOCK_OUT_W], n[BLOCK_OUT_B], n[BLOCK_SCALE1], width, width) &&
+               upload_linear_scaled(L, &ly->fc2, n[BLOCK_FC2_W], n[BLOCK_FC2_B], n[BLOCK_SCALE2], width,
+                                    intermediate);
+    const char *out_w[1] = {n[BLOCK_OUT_W]}, *out_b[1] = {n[BLOCK_OUT_B]};
+    const char *fc2_w[1] = {n[BLOCK_FC2_W]}, *fc2_b[1] = {n[BLOCK_FC2_B]};
+    return upload_linear(L, &ly->out, out_w, out_b, 1, width, width) &&
            upload_linear(L, &ly->fc2, fc2_w, fc2_b, 1, width, intermediate);
 }
 
-bool encoder_layers_load(weight_loader *L, encoder_layer **out, const char *tower, uint32_t count,
-                         uint32_t width, uint32_t intermediate)
+bool encoder_layers_load(weight_loader *L, encoder_layer **out, const block_names *names, bool qkv_bias,
+                         uint32_t count, uint32_t width, uint32_t intermediate)
 {
     *out = calloc(count, sizeof **out);
     if (!*out)
         return errbuf_set(L->err, "out of memory");
     for (uint32_t i = 0; i < count; i++)
-        if (!encoder_layer_load(L, &(*out)[i], tower, (int)i, width, intermediate))
+        if (!encoder_layer_load(L, &(*out)[i], names, qkv_bias, (int)i, width, intermediate))
             return false;
     return true;
 }

@@ -1,6 +1,7 @@
-/* encoder: the pre-LayerNorm transformer block both CLIP towers are made of:
+/* encoder: the pre-LayerNorm transformer block every tower is made of:
  *   x = x + out_proj(attention(LN1(x)))
  *   x = x + fc2(act(fc1(LN2(x))))
+ * (DINOv2's layer scale folded into out_proj and fc2 at load time).
  * Weights of one block, and the recording of its forward pass. */
 #ifndef VKCLIP_ENCODER_H
 #define VKCLIP_ENCODER_H
@@ -13,10 +14,20 @@ typedef struct encoder_layer {
     linear_weight qkv, out, fc1, fc2; /* q, k and v fused into one projection */
 } encoder_layer;
 
-/* Loads the `count` blocks "<tower>.encoder.layers.<i>.*" (tower:
- * "vision_model" or "text_model") into a new array (*out, freed by the caller). */
-bool encoder_layers_load(weight_loader *L, encoder_layer **out, const char *tower, uint32_t count,
-                         uint32_t width, uint32_t intermediate);
+/* A block's tensors, in this order (the classifier cache's key lists them so). */
+enum {
+    BLOCK_LN1_W, BLOCK_LN1_B, BLOCK_LN2_W, BLOCK_LN2_B, BLOCK_Q_W, BLOCK_K_W, BLOCK_V_W,
+    BLOCK_Q_B, BLOCK_K_B, BLOCK_V_B, BLOCK_OUT_W, BLOCK_OUT_B, BLOCK_FC1_W, BLOCK_FC1_B,
+    BLOCK_FC2_W, BLOCK_FC2_B, BLOCK_SCALE1, BLOCK_SCALE2, BLOCK_TENSORS
+};
+
+/* The names of block `index`'s tensors; those it does not have (no layer
+ * scale, no query/key/value bias) are empty strings. Returns how many it has. */
+int block_tensor_names(const block_names *b, int index, bool qkv_bias, char names[BLOCK_TENSORS][128]);
+
+/* Loads `count` blocks named by `names` into a new array (*out, freed by the caller). */
+bool encoder_layers_load(weight_loader *L, encoder_layer **out, const block_names *names, bool qkv_bias,
+                         uint32_t count, uint32_t width, uint32_t intermediate);
 
 /* Shapes of one run of the encoder over `sequences` sequences of `tokens`. */
 typedef struct encoder_shape {

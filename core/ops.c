@@ -105,11 +105,11 @@ bool op_transpose_heads(recorder *r, dbuf qkv, dbuf vt, uint32_t images, uint32_
     return dispatch(r, id, NULL, 0, b, &pc, div_up(pc.total, 64), 1, 1);
 }
 
-bool op_embed_tokens(recorder *r, dbuf x, const dbuf *cls, const dbuf *pos, uint32_t images,
-                     uint32_t T, uint32_t D)
+bool op_embed_tokens(recorder *r, dbuf x, const dbuf *prefix, const dbuf *pos, uint32_t images,
+                     uint32_t T, uint32_t D, uint32_t prefix_tokens)
 {
-    push_embed_tokens pc = {.total = images * T * (D / 4), .T = T, .D4 = D / 4};
-    vk_binding b[4] = {texels4(x), texels4(*cls), texels4(*pos), storage(x)};
+    push_embed_tokens pc = {.total = images * T * (D / 4), .T = T, .D4 = D / 4, .prefix = prefix_tokens};
+    vk_binding b[4] = {texels4(x), texels4(*prefix), texels4(*pos), storage(x)};
     return dispatch(r, KERNEL_EMBED_TOKENS, NULL, 0, b, &pc, div_up(pc.total, 64), 1, 1);
 }
 

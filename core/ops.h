@@ -60,7 +60,7 @@ typedef struct push_transpose_heads {
 } push_transpose_heads;
 
 typedef struct push_embed_tokens {
-    uint32_t total, T, D4;
+    uint32_t total, T, D4, prefix;
 } push_embed_tokens;
 
 typedef struct push_preprocess_h {
@@ -116,8 +116,10 @@ bool op_softmax(recorder *r, dbuf scores, uint32_t rows, uint32_t T, uint32_t Tp
 bool op_transpose_heads(recorder *r, dbuf qkv, dbuf vt, uint32_t images, uint32_t T, uint32_t Tp,
                         uint32_t H, uint32_t hd, uint32_t D);
 
-bool op_embed_tokens(recorder *r, dbuf x, const dbuf *cls, const dbuf *pos, uint32_t images,
-                     uint32_t T, uint32_t D);
+/* Each image's first prefix_tokens rows of x become prefix's rows; the
+ * patch rows after them get pos's rows added. */
+bool op_embed_tokens(recorder *r, dbuf x, const dbuf *prefix, const dbuf *pos, uint32_t images,
+                     uint32_t T, uint32_t D, uint32_t prefix_tokens);
 
 bool op_preprocess(recorder *r, vk_slice frame, vk_slice table, vk_slice rows_tmp, dbuf out,
                    const push_preprocess_h *h, const push_preprocess_v *v);

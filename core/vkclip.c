@@ -135,6 +135,26 @@ static bool format_supports_texels(const vk_context *ctx, VkFormat f)
     return p.bufferFeatures & VK_FORMAT_FEATURE_UNIFORM_TEXEL_BUFFER_BIT;
 }
 
+/* A family whose positions are resampled (DINOv2) takes its input size from
+ * the preprocessing (224: the crop) rather than config.json's image_size
+ * (518: what the positions were trained for). Square inputs only, for now. */
+static bool input_from_preprocessing(vkclip_model *m, const char *path, errbuf *e)
+{
+    const clip_preprocess_config *pp = &m->pp;
+    int w = pp->do_center_crop ? pp->crop_width : pp->resize_width;
+    int h = pp->do_center_crop ? pp->crop_height : pp->resize_height;
+    if (w <= 0 || h <= 0)
+        return errbuf_set(e, "%s: without do_center_crop the size must give the input's height and width", path);
+    if (w != h)
+        return errbuf_set(e, "%s: a %dx%d (width x height) input is not supported yet (square inputs only)", path,
+                          w, h);
+    if (w < m->cfg.patch_size)
+        return errbuf_set(e, "%s: the %dx%d input is smaller than a %d-pixel patch", path, w, h,
+                          m->cfg.patch_size);
+    m->cfg.image_size = w;
+    return true;
+}
+
 static bool load_configs(vkclip_model *m, const char *dir, errbuf *e)
 {
     char path[4096];
@@ -143,6 +163,8 @@ static bool load_configs(vkclip_model *m, const char *dir, errbuf *e)
         return false;
     snprintf(path, sizeof path, "%s/preprocessor_config.json", dir);
     if (!clip_preprocess_config_load(&m->pp, path, m->cfg.image_size, e))
+        return false;
+    if (m->cfg.family->resamples_positions && !input_from_preprocessing(m, path, e))
         return false;
     if (m->pp.do_center_crop && (m->pp.crop_width != m->cfg.image_size || m->pp.crop_height != m->cfg.image_size))
         return errbuf_set(e, "%s: crop %dx%d does not match the model's image_size %d", path,
@@ -203,7 +225,9 @@ bool weight_loader_end(vkclip_model *m, weight_loader *L, bool ok, errbuf *e)
 static bool upload_weights(vkclip_model *m, errbuf *e)
 {
     vk_context *ctx = &m->dev->ctx;
-    const st_tensor *probe = model_weights_find(m->weights, "vision_model.embeddings.patch_embedding.weight", NULL);
+    char patch[128];
+    snprintf(patch, sizeof patch, "%s.weight", m->cfg.family->vision.patch);
+    const st_tensor *probe = model_weights_find(m->weights, patch, NULL);
     m->weights_dtype = probe ? st_dtype_name(probe->dtype) : "F32";
     /* fp16 matrices stay fp16 (half the memory traffic); BF16 widens to fp32 exactly. */
     m->matrix_type = probe && probe->dtype == ST_F16 &&
@@ -244,7 +268,7 @@ vkclip_model *vkclip_model_load(vkclip_device *dev, const char *dir, const vkcli
         goto fail;
     }
     if (!load_configs(m, dir, &e) || !(m->weights = model_weights_open(dir, &e)) ||
-        !check_logit_scale(m->weights, dir, &e) || !upload_weights(m, &e) ||
+        (m->cfg.family->has_text && !check_logit_scale(m->weights, dir, &e)) || !upload_weights(m, &e) ||
         !plan_cache_init(&m->staging.plans, 4, &e))
         goto fail;
     return m;
@@ -307,6 +331,8 @@ void vkclip_model_get_info(const vkclip_model *m, vkclip_model_info *info)
         info->logit_scale = expf(v);
     }
     info->batch_size = m->batch_size;
+    info->family = c->family->name;
+    info->has_text = c->family->has_text;
     info->device_bytes = atomic_load(&((vkclip_model *)m)->device_bytes);
 }
 

@@ -101,10 +101,14 @@ typedef struct vkclip_model_info {
     float logit_scale;          /* exp(logit_scale) of the checkpoint */
     int batch_size;
     uint64_t device_bytes; /* weights on the device */
+    const char *family;    /* "clip" or "dinov2" */
+    bool has_text;         /* a text tower: labels and text prompts work */
 } vkclip_model_info;
 
-/* Loads a Hugging Face CLIP directory (config.json, model.safetensors or its
- * sharded index, preprocessor_config.json) and uploads the image tower. */
+/* Loads a Hugging Face CLIP or DINOv2 directory (config.json,
+ * model.safetensors or its sharded index, preprocessor_config.json) and
+ * uploads the image tower. A DINOv2 model's embedding is its normed class
+ * token; it has no text tower, so text calls fail with a message saying so. */
 VKCLIP_API vkclip_model *vkclip_model_load(vkclip_device *dev, const char *dir, const vkclip_model_options *opts,
                                            vkclip_error *err);
 VKCLIP_API void vkclip_model_free(vkclip_model *model);

@@ -34,6 +34,9 @@ static clip_tokenizer *open_tokenizer(const char *dir, errbuf *e)
 
 static bool ensure_tokenizer(vkclip_model *m, errbuf *e)
 {
+    if (!m->cfg.family->has_text)
+        return errbuf_set(e, "%s: a %s model has no text tower: labels, text prompts and text search need a "
+                             "model with one (CLIP)", m->dir, m->cfg.family->name);
     if (!m->text.tokenizer && !(m->text.tokenizer = open_tokenizer(m->dir, e)))
         return false;
     if (clip_tokenizer_vocab_size(m->text.tokenizer) > m->cfg.vocab_size)
@@ -261,18 +264,16 @@ static int key_tensor_names(const vkclip_model *m, char (*names)[160], int cap)
         "text_model.embeddings.token_embedding.weight", "text_model.embeddings.position_embedding.weight",
         "text_model.final_layer_norm.weight", "text_model.final_layer_norm.bias", "text_projection.weight",
         "logit_scale"};
-    static const char *const per_layer[] = {
-        "layer_norm1.weight", "layer_norm1.bias", "layer_norm2.weight", "layer_norm2.bias",
-        "self_attn.q_proj.weight", "self_attn.k_proj.weight", "self_attn.v_proj.weight",
-        "self_attn.q_proj.bias", "self_attn.k_proj.bias", "self_attn.v_proj.bias",
-        "self_attn.out_proj.weight", "self_attn.out_proj.bias", "mlp.fc1.weight", "mlp.fc1.bias",
-        "mlp.fc2.weight", "mlp.fc2.bias"};
     int n = 0;
     for (size_t i = 0; i < sizeof fixed / sizeof fixed[0] && n < cap; i++)
         snprintf(names[n++], sizeof names[0], "%s", fixed[i]);
-    for (int l = 0; l < m->cfg.text.num_layers; l++)
-        for (size_t i = 0; i < sizeof per_layer / sizeof per_layer[0] && n < cap; i++)
-            snprintf(names[n++], sizeof names[0], "text_model.encoder.layers.%d.%s", l, per_layer[i]);
+    for (int l = 0; l < m->cfg.text.num_layers; l++) {
+        char block[BLOCK_TENSORS][128];
+        block_tensor_names(&m->cfg.family->text_block, l, true, block);
+        for (int i = 0; i < BLOCK_TENSORS && n < cap; i++)
+            if (block[i][0])
+                snprintf(names[n++], sizeof names[0], "%.127s", block[i]);
+    }
     return n;
 }
 

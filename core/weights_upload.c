@@ -41,9 +41,21 @@ bool upload_vector(weight_loader *L, dbuf *out, const char *name, int ndim, cons
     return true;
 }
 
+bool upload_floats(weight_loader *L, dbuf *out, const float *src, size_t n)
+{
+    if (!allocate(L, out, (uint64_t)n * 4, STORAGE_F32))
+        return false;
+    float *dst = vk_uploader_reserve(&L->uploader, out->slice, L->err);
+    if (!dst)
+        return false;
+    memcpy(dst, src, n * sizeof *dst);
+    return true;
+}
+
 typedef struct stacked_rows {
     const st_tensor *parts[3];
     uint32_t part_rows, K;
+    const st_tensor *scale; /* a factor for each row, or NULL */
 } stacked_rows;
 
 static void get_stacked_row(void *user, uint32_t n, float *dst)
@@ -51,15 +63,16 @@ static void get_stacked_row(void *user, uint32_t n, float *dst)
     const stacked_rows *s = user;
     const st_tensor *t = s->parts[n / s->part_rows];
     size_t base = (size_t)(n % s->part_rows) * s->K;
+    float f = s->scale ? element_f32(s->scale, n) : 1.0f;
     for (uint32_t k = 0; k < s->K; k++)
-        dst[k] = element_f32(t, base + k);
+        dst[k] = s->scale ? element_f32(t, base + k) * f : element_f32(t, base + k);
 }
 
-bool upload_matrix(weight_loader *L, linear_weight *out, const st_tensor *const *parts, int nparts,
-                   uint32_t part_rows, uint32_t K)
+static bool upload_rows(weight_loader *L, linear_weight *out, const st_tensor *const *parts, int nparts,
+                        uint32_t part_rows, uint32_t K, const st_tensor *scale)
 {
     memset(out, 0, sizeof *out);
-    stacked_rows rows = {.part_rows = part_rows, .K = K};
+    stacked_rows rows = {.part_rows = part_rows, .K = K, .scale = scale};
     for (int i = 0; i < nparts; i++)
         rows.parts[i] = parts[i];
     if (K % 4 != 0)
@@ -82,15 +95,22 @@ bool upload_matrix(weight_loader *L, linear_weight *out, const st_tensor *const 
     return true;
 }
 
-bool upload_linear(weight_loader *L, linear_weight *out, const char *const *weight_names,
-                   const char *const *bias_names, int parts, uint32_t part_rows, uint32_t K)
+bool upload_matrix(weight_loader *L, linear_weight *out, const st_tensor *const *parts, int nparts,
+                   uint32_t part_rows, uint32_t K)
+{
+    return upload_rows(L, out, parts, nparts, part_rows, K, NULL);
+}
+
+static bool linear_from(weight_loader *L, linear_weight *out, const char *const *weight_names,
+                        const char *const *bias_names, int parts, uint32_t part_rows, uint32_t K,
+                        const st_tensor *scale)
 {
     const st_tensor *w[3];
     int64_t wshape[2] = {part_rows, K};
     for (int i = 0; i < parts; i++)
         if (!(w[i] = model_weights_expect(L->weights, weight_names[i], 2, wshape, L->err)))
             return false;
-    if (!upload_matrix(L, out, w, parts, part_rows, K))
+    if (!upload_rows(L, out, w, parts, part_rows, K, scale))
         return false;
     if (!bias_names)
         return true;
@@ -106,6 +126,21 @@ bool upload_linear(weight_loader *L, linear_weight *out, const char *const *weig
         return false;
     for (int i = 0; i < parts; i++)
         for (uint32_t n = 0; n < part_rows; n++)
-            bdst[(size_t)i * part_rows + n] = element_f32(b[i], n);
+            bdst[(size_t)i * part_rows + n] = element_f32(b[i], n) * (scale ? element_f32(scale, n) : 1.0f);
     return true;
+}
+
+bool upload_linear(weight_loader *L, linear_weight *out, const char *const *weight_names,
+                   const char *const *bias_names, int parts, uint32_t part_rows, uint32_t K)
+{
+    return linear_from(L, out, weight_names, bias_names, parts, part_rows, K, NULL);
+}
+
+bool upload_linear_scaled(weight_loader *L, linear_weight *out, const char *weight_name, const char *bias_name,
+                          const char *scale_name, uint32_t N, uint32_t K)
+{
+    int64_t shape[1] = {N};
+    const st_tensor *scale = model_weights_expect(L->weights, scale_name, 1, shape, L->err);
+    const char *w[1] = {weight_name}, *b[1] = {bias_name};
+    return scale && linear_from(L, out, w, bias_name ? b : NULL, 1, N, K, scale);
 }

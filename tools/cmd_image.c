@@ -42,15 +42,20 @@ static int print_model_info(const char *dir, const vkclip_model *m)
     printf("vision: width %d, layers %d, heads %d, mlp %d, patch %d, image %d, act %s\n", mi.vision_width,
            mi.vision_layers, mi.vision_heads, mi.vision_intermediate, mi.patch_size, mi.image_size,
            mi.vision_act);
-    printf("text: width %d, layers %d, heads %d, vocab %d, context %d\n", mi.text_width, mi.text_layers,
-           mi.text_heads, mi.vocab_size, mi.context_length);
+    if (mi.has_text)
+        printf("text: width %d, layers %d, heads %d, vocab %d, context %d\n", mi.text_width, mi.text_layers,
+               mi.text_heads, mi.vocab_size, mi.context_length);
+    else
+        printf("text: none (image embeddings only)\n");
     printf("embed dim: %d\n", mi.embed_dim);
-    printf("logit scale: %.6g\n", mi.logit_scale);
+    if (mi.has_text)
+        printf("logit scale: %.6g\n", mi.logit_scale);
     printf("weights: %s (on device: %s, %llu MiB)\n", mi.weights_dtype, mi.device_weights,
            (unsigned long long)(mi.device_bytes >> 20));
     printf("activations: %s\n", mi.activations);
     print_tower_size("vision", &vision);
     print_tower_size("text", &text);
+    printf("family: %s\n", mi.family); /* last: scripts read the lines above by position */
     return 0;
 }
 

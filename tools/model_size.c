@@ -23,9 +23,10 @@ static void count_tensor(const char *name, const st_tensor *t, cli_tower_size *v
 {
     if (!st_dtype_is_float_weight(t->dtype))
         return;
-    cli_tower_size *tower = starts_with(name, "vision_model.") || starts_with(name, "visual_projection.") ? vision
-                            : starts_with(name, "text_model.") || starts_with(name, "text_projection.") ? text
-                                                                                                       : NULL;
+    /* Image-only families (DINOv2) name their tensors without a tower prefix. */
+    cli_tower_size *tower = starts_with(name, "text_model.") || starts_with(name, "text_projection.") ? text
+                            : strcmp(name, "logit_scale") == 0                                        ? NULL
+                                                                                                       : vision;
     if (tower) {
         tower->parameters += (unsigned long long)t->numel;
         tower->bytes += t->nbytes;

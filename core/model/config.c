@@ -155,6 +155,54 @@ static bool pick_section(const json_value *root, const char *plain, const char *
     return true;
 }
 
+static bool read_model_type(const json_value *root, const model_family **family, const source *s, errbuf *err)
+{
+    const json_value *v = json_get(root, "model_type");
+    if (!v || v->type == JSON_NULL) {
+        *family = &family_clip;
+        return true;
+    }
+    if (v->type != JSON_STRING)
+        return errbuf_set(err, "%s: model_type is %s, expected a string", s->file, json_type_phrase(v->type));
+    *family = strlen(v->str) == v->str_len ? family_of_model_type(v->str) : NULL;
+    if (*family)
+        return true;
+    char shown[48];
+    json_printable(shown, sizeof shown, v->str, v->str_len);
+    return errbuf_set(err, "%s: model_type '%s' is not supported (expected clip, dinov2 or dinov2_with_registers)",
+                      s->file, shown);
+}
+
+/* Dinov2Config: one tower, its keys at the top level; the MLP's width is
+ * hidden_size * mlp_ratio; the embedding is the pooled class token. */
+static bool parse_dinov2(clip_config *cfg, const json_value *root, const char *model_type, const source *s,
+                         errbuf *err)
+{
+    cfg->vision = (clip_tower_config){768, 0, 12, 12, CLIP_ACT_GELU, 1e-6f};
+    cfg->image_size = 224;
+    bool registers = strcmp(model_type, "dinov2_with_registers") == 0;
+    cfg->patch_size = registers ? 16 : 14; /* the two configs' defaults */
+    cfg->register_tokens = registers ? 4 : 0;
+    float mlp_ratio = 4.0f;
+    bool swiglu = false;
+    if (!read_tower(root, &cfg->vision, s, err) || !read_float(root, "mlp_ratio", &mlp_ratio, s, err) ||
+        !read_int(root, "image_size", &cfg->image_size, s, err) ||
+        !read_int(root, "patch_size", &cfg->patch_size, s, err) ||
+        !read_int(root, "num_channels", &cfg->num_channels, s, err) ||
+        !read_bool(root, "qkv_bias", &cfg->qkv_bias, s, err) ||
+        !read_bool(root, "use_swiglu_ffn", &swiglu, s, err) ||
+        (cfg->register_tokens && !read_int(root, "num_register_tokens", &cfg->register_tokens, s, err)))
+        return false;
+    if (swiglu)
+        return errbuf_set(err, "%s: use_swiglu_ffn (the SwiGLU MLP of DINOv2 giant) is not supported yet", s->file);
+    if (!(mlp_ratio > 0.0f && mlp_ratio <= 64.0f))
+        return errbuf_set(err, "%s: mlp_ratio %g is not in (0, 64]", s->file, (double)mlp_ratio);
+    /* As Python's int(hidden_size * mlp_ratio): truncated. */
+    cfg->vision.intermediate_size = (int)((double)cfg->vision.hidden_size * (double)mlp_ratio);
+    cfg->projection_dim = cfg->vision.hidden_size;
+    return check_range(cfg->register_tokens, 0, 64, "num_register_tokens", s, err);
+}
+
 bool clip_config_parse(clip_config *cfg, const char *json, size_t len, const char *name,
                        errbuf *err)
 {
@@ -168,6 +216,7 @@ bool clip_config_parse(clip_config *cfg, const char *json, size_t len, const cha
         .text = { 512, 2048, 8, 12, CLIP_ACT_QUICK_GELU, 1e-5f },
         .vocab_size = 49408,
         .max_position_embeddings = 77,
+        .qkv_bias = true,
     };
     json_doc *doc = json_parse(json, len, err);
     if (!doc)
@@ -180,6 +229,14 @@ bool clip_config_parse(clip_config *cfg, const char *json, size_t len, const cha
     if (root->type != JSON_OBJECT)
         ok = errbuf_set(err, "%s: top level is %s, expected an object", name,
                         json_type_phrase(root->type));
+    else if (!(ok = read_model_type(root, &cfg->family, &top, err)))
+        ;
+    else if (cfg->family->resamples_positions) /* the DINOv2 family */
+        ok = parse_dinov2(cfg, root, json_get(root, "model_type")->str, &top, err) &&
+             check_tower(&cfg->vision, &top, err) &&
+             check_range(cfg->image_size, 1, 4096, "image_size", &top, err) &&
+             check_range(cfg->patch_size, 1, cfg->image_size, "patch_size", &top, err) &&
+             check_range(cfg->num_channels, 3, 3, "num_channels", &top, err);
     else
         ok = read_int(root, "projection_dim", &cfg->projection_dim, &top, err) &&
              pick_section(root, "text_config", "text_config_dict", &text_obj, &text, err) &&
@@ -199,6 +256,7 @@ bool clip_config_parse(clip_config *cfg, const char *json, size_t len, const cha
              check_range(cfg->image_size, 1, 4096, "image_size", &vision, err) &&
              check_range(cfg->patch_size, 1, cfg->image_size, "patch_size", &vision, err) &&
              check_range(cfg->num_channels, 3, 3, "num_channels", &vision, err);
+    cfg->position_grid = ok ? cfg->image_size / cfg->patch_size : 0;
     json_free(doc);
     return ok;
 }

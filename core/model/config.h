@@ -1,10 +1,12 @@
-/* config: config.json and preprocessor_config.json of a Hugging Face CLIP. */
+/* config: config.json and preprocessor_config.json of a Hugging Face CLIP
+ * or DINOv2. */
 #ifndef VKCLIP_CONFIG_H
 #define VKCLIP_CONFIG_H
 
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "model/family.h"
 #include "util/errbuf.h"
 
 typedef enum clip_act {
@@ -22,7 +24,8 @@ typedef struct clip_tower_config {
 } clip_tower_config;
 
 typedef struct clip_config {
-    int projection_dim;
+    const model_family *family; /* from model_type */
+    int projection_dim;         /* the embedding's size (DINOv2: hidden_size) */
     clip_tower_config vision;
     int image_size;
     int patch_size;
@@ -30,9 +33,13 @@ typedef struct clip_config {
     clip_tower_config text;
     int vocab_size;
     int max_position_embeddings;
+    int position_grid;   /* side of the patch grid the positions were trained for */
+    int register_tokens; /* DINOv2 with registers */
+    bool qkv_bias;       /* query, key and value have biases */
 } clip_config;
 
-/* Keys missing from the file take Hugging Face's CLIPConfig defaults;
+/* Keys missing from the file take Hugging Face's CLIPConfig (Dinov2Config)
+ * defaults; for CLIP,
  * "text_config_dict"/"vision_config_dict" override "text_config"/"vision_config"
  * as transformers does. Values are range-checked (positive, hidden divisible
  * by heads, sizes below sane limits). */

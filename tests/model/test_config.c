@@ -257,9 +257,49 @@ static void test_preprocess(void)
     expect_pp_error("{,}", "preprocessor_config.json: invalid JSON at byte 1");
 }
 
+/* Dinov2Config as transformers defines it: one tower at the top level, the
+ * MLP hidden_size * mlp_ratio truncated, the embedding the hidden size. */
+static void test_dinov2(void)
+{
+    clip_config c;
+    errbuf err = { "" };
+    CHECKF(parse(&c, "{\"model_type\": \"dinov2\"}", &err), "%s", err.msg);
+    CHECK(c.family == &family_dinov2 && !c.family->has_text);
+    CHECKF(c.vision.hidden_size == 768 && c.vision.intermediate_size == 3072 && c.vision.num_heads == 12 &&
+               c.vision.num_layers == 12 && c.vision.act == CLIP_ACT_GELU && c.vision.layer_norm_eps == 1e-6f,
+           "defaults %d %d %d %d", c.vision.hidden_size, c.vision.intermediate_size, c.vision.num_heads,
+           c.vision.num_layers);
+    CHECK(c.image_size == 224 && c.patch_size == 14 && c.position_grid == 16 && c.register_tokens == 0 &&
+          c.qkv_bias && c.projection_dim == 768);
+    /* facebook/dinov2-small's numbers; 384 * 2.5 = 960, 100 * 2.55 = 254.99... -> 254 */
+    CHECKF(parse(&c, "{\"model_type\": \"dinov2\", \"hidden_size\": 384, \"num_attention_heads\": 6, "
+                     "\"image_size\": 518, \"patch_size\": 14, \"mlp_ratio\": 2.5, \"qkv_bias\": false}", &err),
+           "%s", err.msg);
+    CHECK(c.vision.intermediate_size == 960 && c.position_grid == 37 && !c.qkv_bias && c.projection_dim == 384);
+    CHECKF(parse(&c, "{\"model_type\": \"dinov2\", \"hidden_size\": 100, \"num_attention_heads\": 4, "
+                     "\"mlp_ratio\": 2.55}", &err), "%s", err.msg);
+    CHECKF(c.vision.intermediate_size == 254, "int(100 * 2.55) is 254, got %d", c.vision.intermediate_size);
+    /* The registers config: 4 registers and patch 16 by default. */
+    CHECKF(parse(&c, "{\"model_type\": \"dinov2_with_registers\"}", &err), "%s", err.msg);
+    CHECK(c.family == &family_dinov2_registers && c.register_tokens == 4 && c.patch_size == 16);
+    CHECKF(parse(&c, "{\"model_type\": \"dinov2_with_registers\", \"num_register_tokens\": 0}", &err), "%s",
+           err.msg);
+    CHECK(c.register_tokens == 0);
+    /* A plain model's num_register_tokens means nothing (transformers ignores it). */
+    CHECKF(parse(&c, "{\"model_type\": \"dinov2\", \"num_register_tokens\": 4}", &err), "%s", err.msg);
+    CHECK(c.register_tokens == 0);
+    expect_config_error("{\"model_type\": \"dinov2\", \"use_swiglu_ffn\": true}", "use_swiglu_ffn");
+    expect_config_error("{\"model_type\": \"dinov2\", \"mlp_ratio\": 0}", "mlp_ratio");
+    expect_config_error("{\"model_type\": \"siglip\"}", "model_type 'siglip' is not supported");
+    expect_config_error("{\"model_type\": 3}", "model_type is a number");
+    CHECKF(parse(&c, "{\"model_type\": \"clip\"}", &err) && c.family == &family_clip && c.family->has_text, "%s",
+           err.msg);
+}
+
 int main(void)
 {
     test_forms();
+    test_dinov2();
     test_config_errors();
     test_preprocess();
     const char *fixtures = getenv("VKCLIP_FIXTURES");

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define MAGIC "vkclip-ivf 2\n"
+#define MAGIC "vkclip-ivf 3\n"
 #define ADD_CHUNK 65536
 
 
@@ -17,6 +17,11 @@ int approx_index_list_count(int64_t n)
     while (nlist < 4096 && (double)(2 * nlist) * (2 * nlist) <= 16.0 * (double)n && 2 * nlist * 39 <= n)
         nlist *= 2;
     return nlist;
+}
+
+vector_index_kind approx_index_kind(int64_t n, int dim)
+{
+    return n >= APPROX_PQ_FROM_FRAMES && dim % 8 == 0 ? VECTOR_INDEX_IVF_PQ : VECTOR_INDEX_IVF;
 }
 
 static char *cache_path(archive_db *db, bool keep_blank)
@@ -109,7 +114,7 @@ static int add_frame(void *user, int64_t frame_id, int64_t video_id, int64_t pts
 static vector_index *build(archive_db *db, int dim, bool keep_blank, int64_t count, char *err, size_t cap)
 {
     int nlist = approx_index_list_count(count);
-    vector_index *index = vector_index_new(VECTOR_INDEX_IVF, dim, nlist, err, cap);
+    vector_index *index = vector_index_new(approx_index_kind(count, dim), dim, nlist, err, cap);
     if (!index)
         return NULL;
     sampler s = {dim, 1, 0, 0, (int64_t)nlist * APPROX_TRAIN_PER_LIST, NULL};

@@ -320,14 +320,23 @@ int cmd_index(const cli_command *self, cli_options *o)
     index_run r = {.o = o};
     char *model_owned = NULL;
     GstClipSharedModel *pinned = NULL;
+    gint64 started = g_get_monotonic_time();
     int status = open_run(self, &r, o, &model_owned, &pinned);
     if (status == 0) {
+        gint64 ready = g_get_monotonic_time();
         r.embed = (video_embed_options){o->model, o->device, o->precision,
                                         o->fps > 0 ? o->fps : VIDEO_EMBED_DEFAULT_FPS,
                                         o->batch > 0 ? o->batch : VIDEO_EMBED_DEFAULT_BATCH, on_progress, &r};
         progress_start(&r.bar, stderr, files.n, total_bytes(&files));
         index_all(&r, &files);
         progress_finish(&r.bar);
+        /* Start-up apart: bench/archive-bench.sh sets the rate against the
+         * encoder's, which `vkclip bench` also times after loading. Not a
+         * "vkclip: " line: those are errors and warnings. */
+        double seconds = (double)(g_get_monotonic_time() - ready) * 1e-6;
+        fprintf(stderr, "indexed %lld frames in %.1f s, %.1f frames/s (after %.1f s loading the model)\n",
+                (long long)r.frames_before, seconds, seconds > 0 ? (double)r.frames_before / seconds : 0.0,
+                (double)(ready - started) * 1e-6);
         status = r.failed || unreadable ? 1 : 0;
     }
     video_frames_clear(&r.frames);

@@ -1,0 +1,49 @@
+/* family: what differs between the model families the engine runs (CLIP,
+ * DINOv2), written as data: the checkpoint's tensor names, the tokens in front
+ * of the patches, how the image tower ends, whether there is a text tower.
+ * The towers' code is shared; loading and the forward pass read this. */
+#ifndef VKCLIP_FAMILY_H
+#define VKCLIP_FAMILY_H
+
+#include <stdbool.h>
+
+/* One transformer block's tensors: `prefix` is a printf pattern taking the
+ * block's index; each name below is appended to it (".weight"/".bias" after
+ * the norms and linear layers). */
+typedef struct block_names {
+    const char *prefix;
+    const char *norm1, *norm2;
+    const char *query, *key, *value, *out;
+    const char *fc1, *fc2;
+    const char *scale1, *scale2; /* layer scale (DINOv2), folded into out and fc2; NULL: none */
+} block_names;
+
+typedef struct vision_names {
+    const char *patch;     /* the patch convolution (".weight", and ".bias" when patch_bias) */
+    bool patch_bias;
+    const char *class_token;
+    const char *registers; /* register tokens, when the config has any */
+    const char *positions; /* one a token: class token first, then the patch grid */
+    bool batched_shapes;   /* class token [1][1][D] and positions [1][T][D], not [D] and [T][D] */
+    const char *pre_norm;  /* before the blocks; NULL: none */
+    const char *post_norm; /* on the pooled class token */
+    const char *projection; /* NULL: the normalised class token is the embedding */
+    block_names block;
+} vision_names;
+
+typedef struct model_family {
+    const char *name;       /* as `vkclip info` shows it */
+    vision_names vision;
+    bool has_text;          /* a text tower and logit_scale: zero-shot labels */
+    block_names text_block; /* the text tower's blocks, when it has one */
+    bool resamples_positions; /* positions resized to the input's patch grid (bicubic) */
+    bool antialiased_positions; /* ... with antialias=True */
+} model_family;
+
+extern const model_family family_clip, family_dinov2, family_dinov2_registers;
+
+/* The family of a config.json model_type ("clip", "dinov2",
+ * "dinov2_with_registers"); NULL when unknown. An absent model_type is CLIP. */
+const model_family *family_of_model_type(const char *model_type);
+
+#endif
