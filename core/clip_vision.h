@@ -18,6 +18,13 @@ typedef struct clip_vision {
     dbuf pre_gamma, pre_beta, post_gamma, post_beta; /* pre_*: empty without a pre-norm */
     encoder_layer *layer;
     linear_weight projection; /* N == 0: none, the pooled token is the embedding */
+    /* SigLIP's pooling head, when the family has one: a learnt probe
+     * attends to every token, then LayerNorm and an MLP with a residual. */
+    bool has_head;
+    dbuf head_query;             /* [D] fp32: the probe through the query projection, on the host */
+    linear_weight head_in;       /* in_proj [3D][D] (its query rows go unused) */
+    linear_weight head_out, head_fc1, head_fc2;
+    dbuf head_gamma, head_beta;
     matmul_tiles tiles;
 } clip_vision;
 

@@ -83,7 +83,9 @@ encoder_shape encoder_shape_of(const clip_tower_config *cfg, uint32_t sequences,
         .head_dim = (uint32_t)(cfg->hidden_size / cfg->num_heads),
         .intermediate = (uint32_t)cfg->intermediate_size,
         .causal = causal,
-        .act = cfg->act == CLIP_ACT_GELU ? ACTIVATION_GELU : ACTIVATION_QUICK_GELU,
+        .act = cfg->act == CLIP_ACT_GELU        ? ACTIVATION_GELU
+               : cfg->act == CLIP_ACT_GELU_TANH ? ACTIVATION_GELU_TANH
+                                                : ACTIVATION_QUICK_GELU,
         .eps = cfg->layer_norm_eps,
         .tiles = tiles,
     };

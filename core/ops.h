@@ -31,6 +31,7 @@ typedef enum activation {
     ACTIVATION_NONE = 0,
     ACTIVATION_QUICK_GELU = 1,
     ACTIVATION_GELU = 2,
+    ACTIVATION_GELU_TANH = 3,
 } activation;
 
 /* Register tile of the matmul kernel; weights are packed for one tiling. */

@@ -141,6 +141,10 @@ static bool format_supports_texels(const vk_context *ctx, VkFormat f)
 static bool input_from_preprocessing(vkclip_model *m, const char *path, errbuf *e)
 {
     const clip_preprocess_config *pp = &m->pp;
+    /* CLIP's defaults would be wrong here (mean, std, crop): the file must say. */
+    if (!file_exists(path))
+        return errbuf_set(e, "%s: missing (a %s model's input size and normalisation are read from it)", path,
+                          m->cfg.family->name);
     int w = pp->do_center_crop ? pp->crop_width : pp->resize_width;
     int h = pp->do_center_crop ? pp->crop_height : pp->resize_height;
     if (w <= 0 || h <= 0)
@@ -148,9 +152,9 @@ static bool input_from_preprocessing(vkclip_model *m, const char *path, errbuf *
     if (w != h)
         return errbuf_set(e, "%s: a %dx%d (width x height) input is not supported yet (square inputs only)", path,
                           w, h);
-    if (w < m->cfg.patch_size)
-        return errbuf_set(e, "%s: the %dx%d input is smaller than a %d-pixel patch", path, w, h,
-                          m->cfg.patch_size);
+    if (w < m->cfg.patch_size || w > 4096)
+        return errbuf_set(e, "%s: a %dx%d input is outside [%d, 4096] (a patch, and the largest input)", path, w,
+                          h, m->cfg.patch_size);
     m->cfg.image_size = w;
     return true;
 }
@@ -300,7 +304,7 @@ void vkclip_model_free(vkclip_model *m)
 
 static const char *act_name(clip_act a)
 {
-    return a == CLIP_ACT_GELU ? "gelu" : "quick_gelu";
+    return a == CLIP_ACT_GELU ? "gelu" : a == CLIP_ACT_GELU_TANH ? "gelu_pytorch_tanh" : "quick_gelu";
 }
 
 void vkclip_model_get_info(const vkclip_model *m, vkclip_model_info *info)

@@ -92,7 +92,7 @@ typedef struct vkclip_model_options {
 typedef struct vkclip_model_info {
     int image_size, patch_size;
     int vision_width, vision_layers, vision_heads, vision_intermediate;
-    const char *vision_act; /* "quick_gelu" or "gelu" */
+    const char *vision_act; /* "quick_gelu", "gelu" or "gelu_pytorch_tanh" */
     int text_width, text_layers, text_heads, vocab_size, context_length;
     int embed_dim;
     const char *weights_dtype; /* "F32", "F16", "BF16" (of the first matrix) */
@@ -101,14 +101,16 @@ typedef struct vkclip_model_info {
     float logit_scale;          /* exp(logit_scale) of the checkpoint */
     int batch_size;
     uint64_t device_bytes; /* weights on the device */
-    const char *family;    /* "clip" or "dinov2" */
+    const char *family;    /* "clip", "dinov2", "dinov2_with_registers" or "siglip" */
     bool has_text;         /* a text tower: labels and text prompts work */
 } vkclip_model_info;
 
-/* Loads a Hugging Face CLIP or DINOv2 directory (config.json,
+/* Loads a Hugging Face CLIP, DINOv2 or SigLIP directory (config.json,
  * model.safetensors or its sharded index, preprocessor_config.json) and
  * uploads the image tower. A DINOv2 model's embedding is its normed class
- * token; it has no text tower, so text calls fail with a message saying so. */
+ * token, a SigLIP model's its pooling head's output; text calls on them fail
+ * with a message saying why (DINOv2 has no text tower; SigLIP's is not run
+ * yet). */
 VKCLIP_API vkclip_model *vkclip_model_load(vkclip_device *dev, const char *dir, const vkclip_model_options *opts,
                                            vkclip_error *err);
 VKCLIP_API void vkclip_model_free(vkclip_model *model);

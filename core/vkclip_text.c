@@ -35,8 +35,8 @@ static clip_tokenizer *open_tokenizer(const char *dir, errbuf *e)
 static bool ensure_tokenizer(vkclip_model *m, errbuf *e)
 {
     if (!m->cfg.family->has_text)
-        return errbuf_set(e, "%s: a %s model has no text tower: labels, text prompts and text search need a "
-                             "model with one (CLIP)", m->dir, m->cfg.family->name);
+        return errbuf_set(e, "%s: a %s model %s: labels, text prompts and text search need a CLIP model",
+                          m->dir, m->cfg.family->name, m->cfg.family->no_text);
     if (!m->text.tokenizer && !(m->text.tokenizer = open_tokenizer(m->dir, e)))
         return false;
     if (clip_tokenizer_vocab_size(m->text.tokenizer) > m->cfg.vocab_size)
@@ -92,6 +92,12 @@ vkclip_tokenizer *vkclip_tokenizer_load(const char *dir, vkclip_error *err)
             return NULL;
         }
         t->context = cfg.max_position_embeddings;
+        if (!cfg.family->has_text) {
+            errbuf_set(&e, "%s: a %s model %s", dir, cfg.family->name, cfg.family->no_text);
+            export_error(err, &e);
+            free(t);
+            return NULL;
+        }
     }
     if (!(t->tok = open_tokenizer(dir, &e))) {
         export_error(err, &e);

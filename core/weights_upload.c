@@ -142,5 +142,12 @@ bool upload_linear_scaled(weight_loader *L, linear_weight *out, const char *weig
     int64_t shape[1] = {N};
     const st_tensor *scale = model_weights_expect(L->weights, scale_name, 1, shape, L->err);
     const char *w[1] = {weight_name}, *b[1] = {bias_name};
-    return scale && linear_from(L, out, w, bias_name ? b : NULL, 1, N, K, scale);
+    /* Kept in fp32 even where matrices are fp16: the products with a small
+     * scale (DINOv2 starts them at 1e-5) would be rounded again, or fall
+     * below fp16's normal range. */
+    storage_type type = L->matrix_type;
+    L->matrix_type = STORAGE_F32;
+    bool ok = scale && linear_from(L, out, w, bias_name ? b : NULL, 1, N, K, scale);
+    L->matrix_type = type;
+    return ok;
 }

@@ -42,7 +42,7 @@ bool upload_linear(weight_loader *L, linear_weight *out, const char *const *weig
 
 /* One [N][K] linear layer whose outputs are multiplied by the [N] vector
  * `scale_name`: scale ⊙ (x Wᵀ + b) as x (diag(scale) W)ᵀ + scale ⊙ b, so that
- * DINOv2's layer scale costs nothing at run time. */
+ * DINOv2's layer scale costs nothing at run time. Stored in fp32 always. */
 bool upload_linear_scaled(weight_loader *L, linear_weight *out, const char *weight_name, const char *bias_name,
                           const char *scale_name, uint32_t N, uint32_t K);
 

@@ -6,7 +6,7 @@
 set -eu
 packages="build-essential pkg-config meson ninja-build glslc libvulkan-dev mesa-vulkan-drivers
   vulkan-validationlayers libpng-dev libjpeg62-turbo-dev libutf8proc-dev zlib1g-dev
-  python3 python3-numpy python3-pil python3-torch python3-regex libopenblas0-pthread
+  python3 python3-numpy python3-pil python3-torch python3-regex python3-sentencepiece libopenblas0-pthread
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev gstreamer1.0-tools gstreamer1.0-plugins-base
   gstreamer1.0-plugins-good gstreamer1.0-libav python3-gst-1.0 gir1.2-gst-plugins-base-1.0
   libpango1.0-dev libcairo2-dev fonts-dejavu-core g++ libsqlite3-dev libfaiss-dev libopenblas-dev liblapack-dev"

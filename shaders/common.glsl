@@ -22,6 +22,7 @@
 const uint ACT_NONE = 0u;
 const uint ACT_QUICK_GELU = 1u;
 const uint ACT_GELU = 2u;
+const uint ACT_GELU_TANH = 3u;
 
 // erf with |error| < 1.5e-7 (Abramowitz & Stegun 7.1.26): GLSL has no erf, and
 // the exact GELU of OpenCLIP checkpoints needs one to fp32 accuracy.
@@ -40,5 +41,11 @@ float activate(float x, uint act)
         return x / (1.0 + exp(-1.702 * x));
     if (act == ACT_GELU)
         return 0.5 * x * (1.0 + erf_approx(x * 0.70710678118654752));
+    if (act == ACT_GELU_TANH) {
+        // tanh(u) as 1 - 2 / (exp(2u) + 1): finite for every u, where a
+        // driver's tanh may overflow to NaN.
+        float u = 0.7978845608028654 * (x + 0.044715 * x * x * x);
+        return 0.5 * x * (2.0 - 2.0 / (exp(2.0 * u) + 1.0));
+    }
     return x;
 }

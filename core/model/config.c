@@ -55,6 +55,19 @@ static bool read_float(const json_value *obj, const char *key, float *out, const
     return true;
 }
 
+/* As read_float, kept in double (transformers multiplies in double). */
+static bool read_double(const json_value *obj, const char *key, double *out, const source *s, errbuf *err)
+{
+    const json_value *v = json_get(obj, key);
+    if (!v || v->type == JSON_NULL)
+        return true;
+    if (v->type != JSON_NUMBER)
+        return errbuf_set(err, "%s: %s%s%s is %s, expected a number", s->file, s->section, dot(s), key,
+                          json_type_phrase(v->type));
+    *out = v->number;
+    return true;
+}
+
 static bool read_bool(const json_value *obj, const char *key, bool *out, const source *s,
                       errbuf *err)
 {
@@ -74,17 +87,20 @@ static bool read_act(const json_value *obj, clip_act *out, const source *s, errb
     if (!v || v->type == JSON_NULL)
         return true;
     if (v->type != JSON_STRING)
-        return errbuf_set(err, "%s: %s.hidden_act is %s, expected a string", s->file, s->section,
+        return errbuf_set(err, "%s: %s%shidden_act is %s, expected a string", s->file, s->section, dot(s),
                           json_type_phrase(v->type));
     if (strcmp(v->str, "quick_gelu") == 0 && v->str_len == 10)
         *out = CLIP_ACT_QUICK_GELU;
     else if (strcmp(v->str, "gelu") == 0 && v->str_len == 4)
         *out = CLIP_ACT_GELU;
+    else if ((strcmp(v->str, "gelu_pytorch_tanh") == 0 || strcmp(v->str, "gelu_new") == 0) &&
+             strlen(v->str) == v->str_len)
+        *out = CLIP_ACT_GELU_TANH;
     else {
         char shown[48];
         json_printable(shown, sizeof shown, v->str, v->str_len);
-        return errbuf_set(err, "%s: %s.hidden_act '%s' is not supported (expected quick_gelu or gelu)",
-                          s->file, s->section, shown);
+        return errbuf_set(err, "%s: %s%shidden_act '%s' is not supported (expected quick_gelu, gelu, gelu_pytorch_tanh or gelu_new)",
+                          s->file, s->section, dot(s), shown);
     }
     return true;
 }
@@ -125,10 +141,10 @@ static bool check_tower(const clip_tower_config *t, const source *s, errbuf *err
         !check_range(t->num_layers, 1, 256, "num_hidden_layers", s, err))
         return false;
     if (t->hidden_size % t->num_heads != 0)
-        return errbuf_set(err, "%s: %s.hidden_size %d is not divisible by num_attention_heads %d",
-                          s->file, s->section, t->hidden_size, t->num_heads);
+        return errbuf_set(err, "%s: %s%shidden_size %d is not divisible by num_attention_heads %d",
+                          s->file, s->section, dot(s), t->hidden_size, t->num_heads);
     if (!(t->layer_norm_eps > 0.0f && t->layer_norm_eps < 1.0f))
-        return errbuf_set(err, "%s: %s.layer_norm_eps %g is not in (0, 1)", s->file, s->section,
+        return errbuf_set(err, "%s: %s%slayer_norm_eps %g is not in (0, 1)", s->file, s->section, dot(s),
                           (double)t->layer_norm_eps);
     return true;
 }
@@ -183,9 +199,9 @@ static bool parse_dinov2(clip_config *cfg, const json_value *root, const char *m
     bool registers = strcmp(model_type, "dinov2_with_registers") == 0;
     cfg->patch_size = registers ? 16 : 14; /* the two configs' defaults */
     cfg->register_tokens = registers ? 4 : 0;
-    float mlp_ratio = 4.0f;
+    double mlp_ratio = 4.0;
     bool swiglu = false;
-    if (!read_tower(root, &cfg->vision, s, err) || !read_float(root, "mlp_ratio", &mlp_ratio, s, err) ||
+    if (!read_tower(root, &cfg->vision, s, err) || !read_double(root, "mlp_ratio", &mlp_ratio, s, err) ||
         !read_int(root, "image_size", &cfg->image_size, s, err) ||
         !read_int(root, "patch_size", &cfg->patch_size, s, err) ||
         !read_int(root, "num_channels", &cfg->num_channels, s, err) ||
@@ -195,12 +211,34 @@ static bool parse_dinov2(clip_config *cfg, const json_value *root, const char *m
         return false;
     if (swiglu)
         return errbuf_set(err, "%s: use_swiglu_ffn (the SwiGLU MLP of DINOv2 giant) is not supported yet", s->file);
-    if (!(mlp_ratio > 0.0f && mlp_ratio <= 64.0f))
-        return errbuf_set(err, "%s: mlp_ratio %g is not in (0, 64]", s->file, (double)mlp_ratio);
+    if (!(mlp_ratio > 0.0 && mlp_ratio <= 64.0))
+        return errbuf_set(err, "%s: mlp_ratio %g is not in (0, 64]", s->file, mlp_ratio);
     /* As Python's int(hidden_size * mlp_ratio): truncated. */
-    cfg->vision.intermediate_size = (int)((double)cfg->vision.hidden_size * (double)mlp_ratio);
+    cfg->vision.intermediate_size = (int)((double)cfg->vision.hidden_size * mlp_ratio);
     cfg->projection_dim = cfg->vision.hidden_size;
     return check_range(cfg->register_tokens, 0, 64, "num_register_tokens", s, err);
+}
+
+/* A SigLIP vision tower without its pooling head has no image embedding. */
+static bool check_siglip_head(const json_value *vision, const source *s, errbuf *err)
+{
+    bool head = true;
+    if (!read_bool(vision, "vision_use_head", &head, s, err))
+        return false;
+    return head || errbuf_set(err, "%s: %s.vision_use_head is false: a tower without its pooling head gives no "
+                                   "image embedding (not supported)", s->file, s->section);
+}
+
+/* SiglipTextConfig / SiglipVisionConfig defaults, in place of CLIP's; the
+ * keys are CLIP's. */
+static bool siglip_defaults(clip_config *cfg)
+{
+    cfg->vision = (clip_tower_config){768, 3072, 12, 12, CLIP_ACT_GELU_TANH, 1e-6f};
+    cfg->text = cfg->vision;
+    cfg->patch_size = 16;
+    cfg->vocab_size = 32000;
+    cfg->max_position_embeddings = 64;
+    return true;
 }
 
 bool clip_config_parse(clip_config *cfg, const char *json, size_t len, const char *name,
@@ -238,7 +276,8 @@ bool clip_config_parse(clip_config *cfg, const char *json, size_t len, const cha
              check_range(cfg->patch_size, 1, cfg->image_size, "patch_size", &top, err) &&
              check_range(cfg->num_channels, 3, 3, "num_channels", &top, err);
     else
-        ok = read_int(root, "projection_dim", &cfg->projection_dim, &top, err) &&
+        ok = (cfg->family != &family_siglip || siglip_defaults(cfg)) &&
+             read_int(root, "projection_dim", &cfg->projection_dim, &top, err) &&
              pick_section(root, "text_config", "text_config_dict", &text_obj, &text, err) &&
              pick_section(root, "vision_config", "vision_config_dict", &vision_obj, &vision, err) &&
              read_tower(text_obj, &cfg->text, &text, err) &&
@@ -255,7 +294,10 @@ bool clip_config_parse(clip_config *cfg, const char *json, size_t len, const cha
              check_tower(&cfg->vision, &vision, err) &&
              check_range(cfg->image_size, 1, 4096, "image_size", &vision, err) &&
              check_range(cfg->patch_size, 1, cfg->image_size, "patch_size", &vision, err) &&
-             check_range(cfg->num_channels, 3, 3, "num_channels", &vision, err);
+             check_range(cfg->num_channels, 3, 3, "num_channels", &vision, err) &&
+             (cfg->family != &family_siglip || check_siglip_head(vision_obj, &vision, err));
+    if (ok && cfg->family == &family_siglip)
+        cfg->projection_dim = cfg->vision.hidden_size; /* the pooling head's output */
     cfg->position_grid = ok ? cfg->image_size / cfg->patch_size : 0;
     json_free(doc);
     return ok;

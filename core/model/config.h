@@ -11,7 +11,8 @@
 
 typedef enum clip_act {
     CLIP_ACT_QUICK_GELU, /* x * sigmoid(1.702 x): OpenAI weights */
-    CLIP_ACT_GELU,       /* exact erf GELU: many OpenCLIP/LAION weights */
+    CLIP_ACT_GELU,       /* exact erf GELU: many OpenCLIP/LAION weights, DINOv2 */
+    CLIP_ACT_GELU_TANH,  /* tanh approximation (gelu_pytorch_tanh, gelu_new): SigLIP */
 } clip_act;
 
 typedef struct clip_tower_config {

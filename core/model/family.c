@@ -2,6 +2,13 @@
 
 #include <string.h>
 
+#define CLIP_BLOCK(tower)                                                                        \
+    {                                                                                            \
+        .prefix = tower ".encoder.layers.%d.", .norm1 = "layer_norm1", .norm2 = "layer_norm2",  \
+        .query = "self_attn.q_proj", .key = "self_attn.k_proj", .value = "self_attn.v_proj",     \
+        .out = "self_attn.out_proj", .fc1 = "mlp.fc1", .fc2 = "mlp.fc2",                         \
+    }
+
 /* Hugging Face's CLIPModel. */
 const model_family family_clip = {
     .name = "clip",
@@ -12,20 +19,26 @@ const model_family family_clip = {
         .pre_norm = "vision_model.pre_layrnorm", /* sic */
         .post_norm = "vision_model.post_layernorm",
         .projection = "visual_projection.weight",
-        .block = {
-            .prefix = "vision_model.encoder.layers.%d.",
-            .norm1 = "layer_norm1", .norm2 = "layer_norm2",
-            .query = "self_attn.q_proj", .key = "self_attn.k_proj", .value = "self_attn.v_proj",
-            .out = "self_attn.out_proj", .fc1 = "mlp.fc1", .fc2 = "mlp.fc2",
-        },
+        .block = CLIP_BLOCK("vision_model"),
     },
     .has_text = true,
-    .text_block = {
-        .prefix = "text_model.encoder.layers.%d.",
-        .norm1 = "layer_norm1", .norm2 = "layer_norm2",
-        .query = "self_attn.q_proj", .key = "self_attn.k_proj", .value = "self_attn.v_proj",
-        .out = "self_attn.out_proj", .fc1 = "mlp.fc1", .fc2 = "mlp.fc2",
+    .text_block = CLIP_BLOCK("text_model"),
+};
+
+/* Hugging Face's SiglipModel: CLIP's block names; no class token, no
+ * pre-norm, the patch convolution with a bias, and a pooling head. */
+const model_family family_siglip = {
+    .name = "siglip",
+    .vision = {
+        .patch = "vision_model.embeddings.patch_embedding",
+        .patch_bias = true,
+        .positions = "vision_model.embeddings.position_embedding.weight",
+        .post_norm = "vision_model.post_layernorm",
+        .attention_pool = "vision_model.head",
+        .block = CLIP_BLOCK("vision_model"),
     },
+    .no_text = "has a text tower vkclip does not run yet (SigLIP image embeddings only, for now)",
+    .text_block = CLIP_BLOCK("text_model"),
 };
 
 /* Hugging Face's Dinov2Model. */
@@ -47,6 +60,7 @@ const model_family family_clip = {
 
 const model_family family_dinov2 = {
     .name = "dinov2",
+    .no_text = "has no text tower",
     .vision = DINOV2_VISION,
     .resamples_positions = true,
 };
@@ -55,6 +69,7 @@ const model_family family_dinov2 = {
  * positions are resized with antialiasing. */
 const model_family family_dinov2_registers = {
     .name = "dinov2_with_registers",
+    .no_text = "has no text tower",
     .vision = DINOV2_VISION,
     .resamples_positions = true,
     .antialiased_positions = true,
@@ -68,5 +83,7 @@ const model_family *family_of_model_type(const char *model_type)
         return &family_dinov2;
     if (strcmp(model_type, "dinov2_with_registers") == 0)
         return &family_dinov2_registers;
+    if (strcmp(model_type, "siglip") == 0)
+        return &family_siglip;
     return NULL;
 }

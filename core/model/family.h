@@ -21,13 +21,14 @@ typedef struct block_names {
 typedef struct vision_names {
     const char *patch;     /* the patch convolution (".weight", and ".bias" when patch_bias) */
     bool patch_bias;
-    const char *class_token;
+    const char *class_token; /* NULL: none (SigLIP) */
     const char *registers; /* register tokens, when the config has any */
     const char *positions; /* one a token: class token first, then the patch grid */
     bool batched_shapes;   /* class token [1][1][D] and positions [1][T][D], not [D] and [T][D] */
     const char *pre_norm;  /* before the blocks; NULL: none */
     const char *post_norm; /* on the pooled class token */
-    const char *projection; /* NULL: the normalised class token is the embedding */
+    const char *projection; /* NULL: the normed class token (or the pooling head's output) is the embedding */
+    const char *attention_pool; /* SigLIP's pooling head (a probe attending to every token); NULL: class token */
     block_names block;
 } vision_names;
 
@@ -35,15 +36,17 @@ typedef struct model_family {
     const char *name;       /* as `vkclip info` shows it */
     vision_names vision;
     bool has_text;          /* a text tower and logit_scale: zero-shot labels */
+    const char *no_text;    /* why not, when it has none: "has no text tower" */
     block_names text_block; /* the text tower's blocks, when it has one */
     bool resamples_positions; /* positions resized to the input's patch grid (bicubic) */
     bool antialiased_positions; /* ... with antialias=True */
 } model_family;
 
-extern const model_family family_clip, family_dinov2, family_dinov2_registers;
+extern const model_family family_clip, family_dinov2, family_dinov2_registers, family_siglip;
 
 /* The family of a config.json model_type ("clip", "dinov2",
- * "dinov2_with_registers"); NULL when unknown. An absent model_type is CLIP. */
+ * "dinov2_with_registers", "siglip"); NULL when unknown. An absent
+ * model_type is CLIP. */
 const model_family *family_of_model_type(const char *model_type);
 
 #endif

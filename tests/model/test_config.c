@@ -143,8 +143,8 @@ static void test_config_errors(void)
     expect_config_error("{\"text_config\": 5}", "text_config is a number, expected an object");
     expect_config_error("{\"vision_config_dict\": []}", "vision_config_dict is an array, expected an object");
     expect_config_error("{\"vision_config\": {\"hidden_act\": \"relu\"}}",
-                        "vision_config.hidden_act 'relu' is not supported (expected quick_gelu or gelu)");
-    expect_config_error("{\"text_config\": {\"hidden_act\": \"gelu_new\"}}", "'gelu_new' is not supported");
+                        "vision_config.hidden_act 'relu' is not supported (expected quick_gelu, gelu, gelu_pytorch_tanh or gelu_new)");
+    expect_config_error("{\"text_config\": {\"hidden_act\": \"silu\"}}", "'silu' is not supported");
     expect_config_error("{\"text_config\": {\"hidden_act\": 1}}", "text_config.hidden_act is a number");
     expect_config_error("{\"text_config\": {\"hidden_size\": 100, \"num_attention_heads\": 3}}",
                         "text_config.hidden_size 100 is not divisible by num_attention_heads 3");
@@ -290,16 +290,36 @@ static void test_dinov2(void)
     CHECK(c.register_tokens == 0);
     expect_config_error("{\"model_type\": \"dinov2\", \"use_swiglu_ffn\": true}", "use_swiglu_ffn");
     expect_config_error("{\"model_type\": \"dinov2\", \"mlp_ratio\": 0}", "mlp_ratio");
-    expect_config_error("{\"model_type\": \"siglip\"}", "model_type 'siglip' is not supported");
+    expect_config_error("{\"model_type\": \"siglip2\"}", "model_type 'siglip2' is not supported");
     expect_config_error("{\"model_type\": 3}", "model_type is a number");
     CHECKF(parse(&c, "{\"model_type\": \"clip\"}", &err) && c.family == &family_clip && c.family->has_text, "%s",
            err.msg);
+}
+
+/* SiglipConfig: CLIP's keys with SigLIP's defaults (tanh GELU, eps 1e-6,
+ * patch 16, 64 text positions, 32000 tokens); the embedding is the vision
+ * tower's width (the pooling head's output). */
+static void test_siglip(void)
+{
+    clip_config c;
+    errbuf err = { "" };
+    CHECKF(parse(&c, "{\"model_type\": \"siglip\"}", &err), "%s", err.msg);
+    CHECK(c.family == &family_siglip && c.vision.act == CLIP_ACT_GELU_TANH && c.text.act == CLIP_ACT_GELU_TANH &&
+          c.vision.layer_norm_eps == 1e-6f && c.patch_size == 16 && c.image_size == 224 && c.position_grid == 14 &&
+          c.max_position_embeddings == 64 && c.vocab_size == 32000 && c.projection_dim == 768);
+    CHECKF(parse(&c, "{\"model_type\": \"siglip\", \"vision_config\": {\"hidden_size\": 1152, "
+                     "\"num_attention_heads\": 16, \"intermediate_size\": 4304, \"image_size\": 384, "
+                     "\"patch_size\": 14, \"hidden_act\": \"gelu_pytorch_tanh\"}}", &err), "%s", err.msg);
+    CHECK(c.vision.hidden_size == 1152 && c.projection_dim == 1152 && c.position_grid == 27);
+    expect_config_error("{\"model_type\": \"siglip\", \"vision_config\": {\"vision_use_head\": false}}",
+                        "vision_config.vision_use_head is false");
 }
 
 int main(void)
 {
     test_forms();
     test_dinov2();
+    test_siglip();
     test_config_errors();
     test_preprocess();
     const char *fixtures = getenv("VKCLIP_FIXTURES");

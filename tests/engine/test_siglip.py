@@ -1,0 +1,120 @@
+#!/usr/bin/python3
+"""vkclip on random SigLIP models (scripts/make_random_siglip.py) against the
+PyTorch reference written from the architecture
+(scripts/reference/siglip_torch.py, float64, Pillow preprocessing as
+SiglipImageProcessor does it): the image tower's embeddings (no class token,
+the patch convolution's bias, post-LayerNorm over every token, the
+attention-pooling head, tanh GELU), F32/F16/BF16 weights, fp16 activations;
+and, while the text tower is not run yet, the one-line refusal of text.
+
+  test_siglip.py VKCLIP
+"""
+
+import argparse
+import contextlib
+import io
+import json
+import os
+import sys
+import tempfile
+
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import engine_common as ec  # noqa: E402 -- it also puts tests/ on sys.path
+import testlib  # noqa: E402
+
+COS_F32, ONE_MINUS_COS_F32_STRICT, COS_F16 = 0.99999, 1e-10, 0.9995
+
+MODELS = [
+    ("p16-s64-w64h4-f32", ["--image-size", "64", "--dtype", "F32"]),
+    ("p16-s224-w96h3-f16", ["--vision-width", "96", "--vision-heads", "3", "--text-width", "48", "--text-heads", "2",
+                            "--projection", "96", "--dtype", "F16"]),
+    ("p14-s56-w48h3-l3-bf16", ["--patch", "14", "--image-size", "56", "--vision-width", "48", "--vision-heads", "3",
+                               "--vision-layers", "3", "--vision-mlp", "120", "--text-width", "48",
+                               "--text-heads", "2", "--projection", "48", "--dtype", "BF16"]),
+]
+
+
+def quiet(fn, argv):
+    """Runs a script's main(argv) in-process; returns what it printed."""
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        fn(argv)
+    return out.getvalue()
+
+
+def make_images(folder):
+    import numpy as np
+    from PIL import Image
+    rng = np.random.default_rng(8)
+    paths = []
+    y, x = np.mgrid[0:200, 0:300].astype(np.float64)
+    arrays = {
+        "smooth-300x200.png": np.stack([255 * x / 299, 127.5 + 127.5 * np.sin(x / 13 + y / 29), 255 * y / 199], -1),
+        "noise-90x140.png": rng.integers(0, 256, (140, 90, 3)).astype(np.float64),
+        "flat-64x64.png": np.full((64, 64, 3), (30, 200, 90), np.float64),
+    }
+    for name, arr in arrays.items():
+        path = os.path.join(folder, name)
+        Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8), "RGB").save(path)
+        paths.append(path)
+    grey = os.path.join(folder, "grey-77x51.png")
+    Image.fromarray(rng.integers(0, 256, (51, 77), dtype=np.uint8), "L").save(grey)
+    return paths + [grey]
+
+
+def check_model(c, vkclip, siglip_torch, model, name, images):
+    ref = [json.loads(ln)["embedding"]
+           for ln in quiet(siglip_torch.main, ["embed-image", "--raw", "--model", model] + images).splitlines()]
+    for precision, extra, need, strict, norm_tol in (("f32", [], COS_F32, ONE_MINUS_COS_F32_STRICT, 1e-4),
+                                                     ("f16", ["--precision", "f16"], COS_F16, 1.0, 2e-2)):
+        label = f"{name} {precision}"
+        lines = ec.embed_image(c, vkclip, model, images, ["--raw"] + extra, label, timeout=300)
+        if lines is None:
+            continue
+        worst_cos, worst_norm = 1.0, 0.0
+        for line, r in zip(lines, ref):
+            e = line["embedding"]
+            if not c.check(len(e) == len(r), f"{label}: {len(e)} values, reference {len(r)}"):
+                break
+            worst_cos = min(worst_cos, testlib.cosine(e, r))
+            worst_norm = max(worst_norm, abs(testlib.norm(e) - testlib.norm(r)) / testlib.norm(r))
+        c.check(worst_cos >= need and 1 - worst_cos < strict and worst_norm <= norm_tol,
+                f"{label}: {len(images)} images, 1-cos {1 - worst_cos:.2e} (need cos >= {need}"
+                + (f", 1-cos < {strict:g}" if strict < 1 else "") + f"), max norm error {worst_norm:.1e}")
+
+
+def check_text_refused(c, vkclip, model, image):
+    r = ec.run_vkclip(vkclip, ["classify", "--model", model, "--labels", "a cat,a dog", image])
+    err = r.stderr.strip().splitlines()
+    c.check(r.rc == 1 and len(err) == 1 and "siglip" in err[0] and "text tower" in err[0] and model in err[0],
+            f"classify on SigLIP (text not run yet): exit 1, one line naming the model: {r.describe()}")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("vkclip")
+    args = ap.parse_args()
+    testlib.require_modules("sentencepiece")  # the generator trains the tokenizer's model
+    siglip_torch = testlib.reference_module("siglip_torch")
+    testlib.prepare_vkclip(args.vkclip)
+    sys.path.insert(0, os.path.join(testlib.source_root(), "scripts"))
+    import make_random_siglip
+    import torch
+    torch.set_num_threads(min(2, os.cpu_count() or 1))
+    c = testlib.Checker()
+    with tempfile.TemporaryDirectory(prefix="vkclip-siglip-") as tmp:
+        images = make_images(tmp)
+        for seed, (name, extra) in enumerate(MODELS, start=21):
+            model = os.path.join(tmp, name)
+            quiet(make_random_siglip.main, ["--out", model, "--seed", str(seed)] + extra)
+            r = ec.run_vkclip(args.vkclip, ["info", "--model", model])
+            c.check(r.rc == 0 and "family: siglip" in r.stdout and "gelu_pytorch_tanh" in r.stdout,
+                    f"{name}: info says family siglip, act gelu_pytorch_tanh: {r.describe()}")
+            check_model(c, args.vkclip, siglip_torch, model, name, images)
+        check_text_refused(c, args.vkclip, os.path.join(tmp, MODELS[0][0]), images[0])
+    return c.finish()
+
+
+if __name__ == "__main__":
+    ec.run_main(main)
