@@ -294,7 +294,9 @@ VKCLIP_API void vkclip_tokenizer_free(vkclip_tokenizer *tok);
 /* The model's context length (config.json's max_position_embeddings, else 77). */
 VKCLIP_API int vkclip_tokenizer_context(const vkclip_tokenizer *tok);
 /* Writes [start] ids… [end], at most max_ids (the content truncated, the end
- * token kept); returns the count, or -1 (e.g. text that is not UTF-8). */
+ * token kept); returns the count, or -1 (e.g. text that is not UTF-8). A
+ * SigLIP model's text is always the whole context: ids… </s>, padded with
+ * </s> (max_ids must be at least the context). */
 VKCLIP_API int vkclip_tokenize(vkclip_tokenizer *tok, const char *text, int32_t *ids, int max_ids, vkclip_error *err);
 
 /* Text embeddings (projected) of n prompts into out[n][embed_dim], L2

@@ -9,11 +9,13 @@
 #include "classifier.h"
 #include "model/dtype.h"
 #include "text/content_hash.h"
+#include "text/siglip_tokenizer.h"
 #include "vkclip_internal.h"
 #include "util/regular_file.h"
 
 struct vkclip_tokenizer {
-    clip_tokenizer *tok;
+    clip_tokenizer *tok;     /* CLIP's BPE, or */
+    siglip_tokenizer *spm;   /* SigLIP's SentencePiece */
     int context;
 };
 
@@ -92,6 +94,14 @@ vkclip_tokenizer *vkclip_tokenizer_load(const char *dir, vkclip_error *err)
             return NULL;
         }
         t->context = cfg.max_position_embeddings;
+        if (cfg.family == &family_siglip) { /* its tower does not run yet; its tokenizer does */
+            if (!(t->spm = siglip_tokenizer_load(dir, t->context, &e))) {
+                export_error(err, &e);
+                free(t);
+                return NULL;
+            }
+            return t;
+        }
         if (!cfg.family->has_text) {
             errbuf_set(&e, "%s: a %s model %s", dir, cfg.family->name, cfg.family->no_text);
             export_error(err, &e);
@@ -112,6 +122,7 @@ void vkclip_tokenizer_free(vkclip_tokenizer *t)
     if (!t)
         return;
     clip_tokenizer_free(t->tok);
+    siglip_tokenizer_free(t->spm);
     free(t);
 }
 
@@ -123,7 +134,8 @@ int vkclip_tokenizer_context(const vkclip_tokenizer *t)
 int vkclip_tokenize(vkclip_tokenizer *t, const char *text, int32_t *ids, int max_ids, vkclip_error *err)
 {
     errbuf e = {{0}};
-    int n = clip_tokenizer_encode(t->tok, text, ids, max_ids, &e);
+    int n = t->spm ? siglip_tokenizer_encode(t->spm, text, ids, max_ids, &e)
+                   : clip_tokenizer_encode(t->tok, text, ids, max_ids, &e);
     return n < 0 ? fail(err, &e) : n;
 }
 

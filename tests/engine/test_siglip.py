@@ -5,7 +5,9 @@ PyTorch reference written from the architecture
 SiglipImageProcessor does it): the image tower's embeddings (no class token,
 the patch convolution's bias, post-LayerNorm over every token, the
 attention-pooling head, tanh GELU), F32/F16/BF16 weights, fp16 activations;
-and, while the text tower is not run yet, the one-line refusal of text.
+SigLIP's tokenizer (ids exact against the reference's, SentencePiece's own
+Python module); and, while the text tower is not run yet, the one-line
+refusal of text.
 
   test_siglip.py VKCLIP
 """
@@ -84,6 +86,26 @@ def check_model(c, vkclip, siglip_torch, model, name, images):
                 + (f", 1-cos < {strict:g}" if strict < 1 else "") + f"), max norm error {worst_norm:.1e}")
 
 
+CAPTIONS = ["a photo of a cat.", "A Photo, of a CAT!!", "  leading and   trailing  ", "tabs\tand\nnewlines",
+            "naïve café — ¿qué?", "ΟΔΟΣ straße", "", "!!!", "a \u2581 word", "emoji \U0001F600 ok",
+            "non\u00a0breaking\u3000spaces", " ".join(["word"] * 80)]
+
+
+def check_tokenizer(c, vkclip, siglip_torch, model):
+    """vkclip tokenize against the reference's SiglipTokenizer (Python
+    SentencePiece) on awkward captions and Kinetics-700 prompts: ids exact."""
+    labels_file = os.path.join(testlib.source_root(), "data", "prompts", "kinetics700-labels.txt")
+    with open(labels_file, encoding="utf-8") as f:
+        texts = CAPTIONS + [f"a video of a person {label.strip()}." for label in f.readlines()[:150]]
+    r = ec.run_vkclip(vkclip, ["tokenize", "--model", model] + texts)
+    ours = ec.parse_json_lines(r.stdout) if r.rc == 0 else []
+    ref = [json.loads(ln) for ln in quiet(siglip_torch.main, ["tokenize", "--model", model] + texts).splitlines()]
+    wrong = [(t, o.get("ids"), w["ids"]) for t, o, w in zip(texts, ours, ref) if o.get("ids") != w["ids"]]
+    c.check(r.rc == 0 and len(ours) == len(texts) and not wrong,
+            f"tokenize: {len(texts)} texts, ids as SiglipTokenizer's (64 each, </s> then padding)"
+            + (f" -- {len(wrong)} differ, first {wrong[0]}" if wrong else "") + ("" if r.rc == 0 else r.describe()))
+
+
 def check_text_refused(c, vkclip, model, image):
     r = ec.run_vkclip(vkclip, ["classify", "--model", model, "--labels", "a cat,a dog", image])
     err = r.stderr.strip().splitlines()
@@ -113,6 +135,7 @@ def main():
                     f"{name}: info says family siglip, act gelu_pytorch_tanh: {r.describe()}")
             check_model(c, args.vkclip, siglip_torch, model, name, images)
         check_text_refused(c, args.vkclip, os.path.join(tmp, MODELS[0][0]), images[0])
+        check_tokenizer(c, args.vkclip, siglip_torch, os.path.join(tmp, MODELS[1][0]))
     return c.finish()
 
 

@@ -1,0 +1,28 @@
+/* siglip_tokenizer: SigLIP's text to ids as transformers' SiglipTokenizer
+ * (the SentencePiece one) with padding="max_length": a leading "▁", the text
+ * lowercased, ASCII punctuation removed, whitespace runs made one space and
+ * the ends stripped; SentencePiece ids (spiece.model, add_dummy_prefix off)
+ * of "<unk>" + text with the pieces of "<unk>" dropped; truncated to leave
+ * room for </s>, which is appended; padded with the pad token (</s>). */
+#ifndef VKCLIP_SIGLIP_TOKENIZER_H
+#define VKCLIP_SIGLIP_TOKENIZER_H
+
+#include <stdint.h>
+
+#include "util/errbuf.h"
+
+typedef struct siglip_tokenizer siglip_tokenizer;
+
+/* DIR/spiece.model; context: the ids a text becomes (64 for SigLIP). */
+siglip_tokenizer *siglip_tokenizer_load(const char *dir, int context, errbuf *err);
+void siglip_tokenizer_free(siglip_tokenizer *t);
+/* Writes exactly context ids when max >= context; returns context, or -1
+ * (text that is not UTF-8). */
+int siglip_tokenizer_encode(const siglip_tokenizer *t, const char *text, int32_t *ids, int max, errbuf *err);
+int siglip_tokenizer_vocab_size(const siglip_tokenizer *t);
+
+/* The canonical text (a leading "▁" included), malloc'd; NULL when text is
+ * not UTF-8 or out of memory. For tests. */
+char *siglip_canonical_text(const char *text);
+
+#endif
