@@ -9,7 +9,8 @@ packages="build-essential pkg-config meson ninja-build glslc libvulkan-dev mesa-
   python3 python3-numpy python3-pil python3-torch python3-regex python3-sentencepiece libopenblas0-pthread
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev gstreamer1.0-tools gstreamer1.0-plugins-base
   gstreamer1.0-plugins-good gstreamer1.0-libav python3-gst-1.0 gir1.2-gst-plugins-base-1.0
-  libpango1.0-dev libcairo2-dev fonts-dejavu-core g++ libsqlite3-dev libfaiss-dev libopenblas-dev liblapack-dev"
+  libpango1.0-dev libcairo2-dev fonts-dejavu-core g++ libsqlite3-dev libfaiss-dev libopenblas-dev liblapack-dev
+  libsentencepiece-dev"
 [ "${1:-}" = "--tests" ] && packages="$packages chromium"
 missing=""
 for p in $packages; do
