@@ -9,7 +9,7 @@
 #    scripts/make_random_clip.py into models/vit-b32-f32 when absent).
 # 2. search: bench/vector_search_bench (latency p50/p99, exact and approximate,
 #    recall@10) at SIZES stored frames (default 10000,1000000,10000000; the
-#    largest takes some minutes and about 6 GB).
+#    largest takes about 50 minutes and 18.5 GB of memory on 2 cores).
 #
 #   bench/archive-bench.sh            SIZES=10000,1000000 bench/archive-bench.sh
 # Needs a build in build/ (scripts/demo.sh makes one) and gstreamer1.0-libav.
