@@ -1,5 +1,6 @@
 #include "clip_text.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,24 +31,28 @@ bool clip_text_load(clip_text *t, weight_loader *L, const clip_config *cfg)
     if (D % 4 || hd % 4 || cfg->text.intermediate_size % 4)
         return errbuf_set(L->err, "config.json: text sizes (width %u, head width %u, MLP %d) must be "
                                   "multiples of 4", D, hd, cfg->text.intermediate_size);
-    int64_t tok_shape[2] = {t->vocab, D}, pos_shape[2] = {t->context, D}, d[1] = {D};
-    t->token_embedding = model_weights_expect(L->weights, "text_model.embeddings.token_embedding.weight",
-                                              2, tok_shape, L->err);
-    const st_tensor *pos = model_weights_expect(L->weights, "text_model.embeddings.position_embedding.weight",
-                                                2, pos_shape, L->err);
+    const text_names *n = &cfg->family->text;
+    t->causal = n->causal;
+    int64_t tok_shape[2] = {t->vocab, D}, pos_shape[2] = {t->context, D};
+    t->token_embedding = model_weights_expect(L->weights, n->token_embedding, 2, tok_shape, L->err);
+    const st_tensor *pos = model_weights_expect(L->weights, n->positions, 2, pos_shape, L->err);
     if (!t->token_embedding || !pos)
         return false;
     t->positions = malloc((size_t)t->context * D * sizeof *t->positions);
     if (!t->positions)
         return errbuf_set(L->err, "out of memory");
     read_rows_f32(pos, 0, t->context, D, t->positions);
-    const char *proj[1] = {"text_projection.weight"};
-    if (!upload_vector(L, &t->final_gamma, "text_model.final_layer_norm.weight", 1, d) ||
-        !upload_vector(L, &t->final_beta, "text_model.final_layer_norm.bias", 1, d) ||
-        !upload_linear(L, &t->projection, proj, NULL, 1, t->embed_dim, D))
+    char gamma[160], beta[160], proj_w[160], proj_b[160];
+    snprintf(gamma, sizeof gamma, "%s.weight", n->final_norm);
+    snprintf(beta, sizeof beta, "%s.bias", n->final_norm);
+    snprintf(proj_w, sizeof proj_w, "%s.weight", n->projection);
+    snprintf(proj_b, sizeof proj_b, "%s.bias", n->projection);
+    const char *proj[1] = {proj_w}, *bias[1] = {proj_b};
+    int64_t d[1] = {D};
+    if (!upload_vector(L, &t->final_gamma, gamma, 1, d) || !upload_vector(L, &t->final_beta, beta, 1, d) ||
+        !upload_linear(L, &t->projection, proj, n->projection_bias ? bias : NULL, 1, t->embed_dim, D))
         return false;
-    return encoder_layers_load(L, &t->layer, &cfg->family->text_block, true, t->layers, D,
-                               (uint32_t)cfg->text.intermediate_size);
+    return encoder_layers_load(L, &t->layer, &n->block, true, t->layers, D, (uint32_t)cfg->text.intermediate_size);
 }
 
 void clip_text_free(clip_text *t)
@@ -85,7 +90,8 @@ void text_graph_free(text_graph *g, vk_context *ctx)
 }
 
 /* Row t of prompt b (padded to T rows) = token embedding + position t;
- * rows past the prompt's end are zero (only later rows could see them). */
+ * rows past the prompt's end are zero (with the causal mask only later rows
+ * could see them; without one every text fills the whole context). */
 static bool fill_input(const text_graph *g, const clip_text *t, const int32_t *const *ids, const int *lengths,
                        int n, uint32_t T, errbuf *err)
 {
@@ -124,7 +130,7 @@ bool text_encode(text_graph *g, const clip_text *t, vk_context *ctx, kernel_cach
     vk_buffer_flush(ctx, &g->input);
 
     uint32_t D = t->width, D4 = D / 4;
-    encoder_shape s = encoder_shape_of(&t->cfg, (uint32_t)n, T, true, t->tiles);
+    encoder_shape s = encoder_shape_of(&t->cfg, (uint32_t)n, T, t->causal, t->tiles);
     vk_sequence seq;
     if (!vk_sequence_begin(ctx, &seq, err))
         return false;

@@ -17,6 +17,7 @@ typedef struct clip_text {
     dbuf final_gamma, final_beta;
     encoder_layer *layer;
     linear_weight projection;
+    bool causal;
     matmul_tiles tiles;
 } clip_text;
 

@@ -11,6 +11,7 @@
 #include "kernels.h"
 #include "model/config.h"
 #include "model/weights.h"
+#include "text/siglip_tokenizer.h"
 #include "text/tokenizer.h"
 #include "vkclip.h"
 
@@ -34,7 +35,8 @@ typedef struct frame_staging {
  * classifier never needs it. */
 typedef struct model_text {
     bool loaded;
-    clip_tokenizer *tokenizer;
+    clip_tokenizer *tokenizer; /* CLIP's, or */
+    siglip_tokenizer *spm;     /* SigLIP's */
     clip_text tower;
     text_graph graph;
 } model_text;

@@ -39,12 +39,27 @@ static bool ensure_tokenizer(vkclip_model *m, errbuf *e)
     if (!m->cfg.family->has_text)
         return errbuf_set(e, "%s: a %s model %s: labels, text prompts and text search need a CLIP model",
                           m->dir, m->cfg.family->name, m->cfg.family->no_text);
+    if (m->cfg.family->text.whole_context) { /* SigLIP's SentencePiece */
+        if (!m->text.spm && !(m->text.spm = siglip_tokenizer_load(m->dir, m->cfg.max_position_embeddings, e)))
+            return false;
+        if (siglip_tokenizer_vocab_size(m->text.spm) > m->cfg.vocab_size)
+            return errbuf_set(e, "%s: spiece.model has %d pieces but config.json's vocab_size is %d", m->dir,
+                              siglip_tokenizer_vocab_size(m->text.spm), m->cfg.vocab_size);
+        return true;
+    }
     if (!m->text.tokenizer && !(m->text.tokenizer = open_tokenizer(m->dir, e)))
         return false;
     if (clip_tokenizer_vocab_size(m->text.tokenizer) > m->cfg.vocab_size)
         return errbuf_set(e, "%s: the tokenizer has %d tokens but config.json's vocab_size is %d", m->dir,
                           clip_tokenizer_vocab_size(m->text.tokenizer), m->cfg.vocab_size);
     return true;
+}
+
+/* A text's ids with the model's tokenizer (after ensure_tokenizer). */
+static int model_tokenize(vkclip_model *m, const char *text, int32_t *ids, int max, errbuf *e)
+{
+    return m->text.spm ? siglip_tokenizer_encode(m->text.spm, text, ids, max, e)
+                       : clip_tokenizer_encode(m->text.tokenizer, text, ids, max, e);
 }
 
 static bool ensure_text(vkclip_model *m, errbuf *e)
@@ -71,6 +86,7 @@ void model_text_free(vkclip_model *m)
         text_graph_free(&m->text.graph, &m->dev->ctx);
     clip_text_free(&m->text.tower);
     clip_tokenizer_free(m->text.tokenizer);
+    siglip_tokenizer_free(m->text.spm);
     memset(&m->text, 0, sizeof m->text);
 }
 
@@ -179,15 +195,15 @@ static bool tokenize_all(vkclip_model *m, const char *const *texts, int n, token
     t->order = malloc((size_t)n * sizeof *t->order);
     if (!t->ids || !t->lengths || !t->pool || !t->order)
         return errbuf_set(e, "out of memory");
-    int32_t eot = clip_tokenizer_eot(m->text.tokenizer);
+    int32_t eot = m->text.tokenizer ? clip_tokenizer_eot(m->text.tokenizer) : -1;
     for (int i = 0; i < n; i++) {
         int32_t *ids = t->ids + (size_t)i * t->context;
-        int len = clip_tokenizer_encode(m->text.tokenizer, texts[i], ids, t->context, e);
+        int len = model_tokenize(m, texts[i], ids, t->context, e);
         if (len < 0)
             return errbuf_prefix(e, "prompt %d", i + 1);
         t->lengths[i] = len;
-        t->pool[i] = len - 1;
-        for (int k = 0; k < len; k++)
+        t->pool[i] = len - 1; /* SigLIP: the last of the context's positions */
+        for (int k = 0; k < len && eot >= 0; k++)
             if (ids[k] == eot) {
                 t->pool[i] = k;
                 break;
@@ -273,21 +289,26 @@ int vkclip_encode_texts(vkclip_model *m, const char *const *texts, int n, float 
 
 /* The tensors a classifier depends on: the text tower's, the projection
  * and the logit scale (what clip_text_load and logit_scale_of read). */
-#define FIXED_KEY_TENSORS 6
+#define FIXED_KEY_TENSORS 7
 #define KEY_TENSORS_PER_LAYER 16
 
 static int key_tensor_names(const vkclip_model *m, char (*names)[160], int cap)
 {
-    static const char *const fixed[] = {
-        "text_model.embeddings.token_embedding.weight", "text_model.embeddings.position_embedding.weight",
-        "text_model.final_layer_norm.weight", "text_model.final_layer_norm.bias", "text_projection.weight",
-        "logit_scale"};
+    const text_names *tn = &m->cfg.family->text;
+    char norm_w[160], norm_b[160], proj_w[160], proj_b[160];
+    snprintf(norm_w, sizeof norm_w, "%.120s.weight", tn->final_norm);
+    snprintf(norm_b, sizeof norm_b, "%.120s.bias", tn->final_norm);
+    snprintf(proj_w, sizeof proj_w, "%.120s.weight", tn->projection);
+    snprintf(proj_b, sizeof proj_b, "%.120s.bias", tn->projection);
+    const char *const fixed[] = {tn->token_embedding, tn->positions, norm_w, norm_b, proj_w,
+                                 tn->projection_bias ? proj_b : NULL, "logit_scale"};
     int n = 0;
     for (size_t i = 0; i < sizeof fixed / sizeof fixed[0] && n < cap; i++)
-        snprintf(names[n++], sizeof names[0], "%s", fixed[i]);
+        if (fixed[i])
+            snprintf(names[n++], sizeof names[0], "%s", fixed[i]);
     for (int l = 0; l < m->cfg.text.num_layers; l++) {
         char block[BLOCK_TENSORS][128];
-        block_tensor_names(&m->cfg.family->text_block, l, true, block);
+        block_tensor_names(&m->cfg.family->text.block, l, true, block);
         for (int i = 0; i < BLOCK_TENSORS && n < cap; i++)
             if (block[i][0])
                 snprintf(names[n++], sizeof names[0], "%.127s", block[i]);
@@ -454,11 +475,16 @@ static bool check_texts(vkclip_model *m, const char *const *texts, int n, const 
 {
     if (!ensure_tokenizer(m, e))
         return false;
-    int32_t ids[CLIP_CONTEXT_LENGTH];
-    for (int i = 0; i < n; i++)
-        if (clip_tokenizer_encode(m->text.tokenizer, texts[i], ids, CLIP_CONTEXT_LENGTH, e) < 0)
-            return errbuf_prefix(e, "%s %d", what, i + 1);
-    return true;
+    int context = m->cfg.max_position_embeddings;
+    int32_t *ids = malloc((size_t)context * sizeof *ids);
+    if (!ids)
+        return errbuf_set(e, "out of memory");
+    bool ok = true;
+    for (int i = 0; ok && i < n; i++)
+        if (model_tokenize(m, texts[i], ids, context, e) < 0)
+            ok = errbuf_prefix(e, "%s %d", what, i + 1);
+    free(ids);
+    return ok;
 }
 
 static vkclip_classifier *create_locked(vkclip_model *m, const char *const *labels, int nlabels,
@@ -470,6 +496,11 @@ vkclip_classifier *vkclip_classifier_create(vkclip_model *m, const char *const *
                                             const vkclip_classifier_options *opts, vkclip_error *err)
 {
     errbuf e = {{0}};
+    if (m->cfg.family->no_zero_shot) {
+        errbuf_set(&e, "%s: a %s model %s", m->dir, m->cfg.family->name, m->cfg.family->no_zero_shot);
+        export_error(err, &e);
+        return NULL;
+    }
     if (!templates || ntemplates <= 0) {
         templates = default_templates;
         ntemplates = 1;

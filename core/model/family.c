@@ -22,7 +22,14 @@ const model_family family_clip = {
         .block = CLIP_BLOCK("vision_model"),
     },
     .has_text = true,
-    .text_block = CLIP_BLOCK("text_model"),
+    .text = {
+        .token_embedding = "text_model.embeddings.token_embedding.weight",
+        .positions = "text_model.embeddings.position_embedding.weight",
+        .final_norm = "text_model.final_layer_norm",
+        .projection = "text_projection",
+        .causal = true,
+        .block = CLIP_BLOCK("text_model"),
+    },
 };
 
 /* Hugging Face's SiglipModel: CLIP's block names; no class token, no
@@ -37,8 +44,18 @@ const model_family family_siglip = {
         .attention_pool = "vision_model.head",
         .block = CLIP_BLOCK("vision_model"),
     },
-    .no_text = "has a text tower vkclip does not run yet (SigLIP image embeddings only, for now)",
-    .text_block = CLIP_BLOCK("text_model"),
+    .has_text = true,
+    .text = {
+        .token_embedding = "text_model.embeddings.token_embedding.weight",
+        .positions = "text_model.embeddings.position_embedding.weight",
+        .final_norm = "text_model.final_layer_norm",
+        .projection = "text_model.head",
+        .projection_bias = true,
+        .whole_context = true,
+        .block = CLIP_BLOCK("text_model"),
+    },
+    .no_zero_shot = "scores with a sigmoid and logit_bias, which vkclip does not do yet (its image and text "
+                    "embeddings work)",
 };
 
 /* Hugging Face's Dinov2Model. */

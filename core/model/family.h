@@ -32,12 +32,22 @@ typedef struct vision_names {
     block_names block;
 } vision_names;
 
+typedef struct text_names {
+    const char *token_embedding, *positions, *final_norm;
+    const char *projection; /* ".weight", and ".bias" when projection_bias */
+    bool projection_bias;
+    bool causal;         /* CLIP: a causal mask, pooled at the first end-of-text token */
+    bool whole_context;  /* SigLIP: no mask, every text padded to the context, pooled at the last position */
+    block_names block;
+} text_names;
+
 typedef struct model_family {
     const char *name;       /* as `vkclip info` shows it */
     vision_names vision;
-    bool has_text;          /* a text tower and logit_scale: zero-shot labels */
+    bool has_text;          /* a text tower and logit_scale: text embeddings */
     const char *no_text;    /* why not, when it has none: "has no text tower" */
-    block_names text_block; /* the text tower's blocks, when it has one */
+    text_names text;
+    const char *no_zero_shot; /* NULL: labels are scored (softmax); else why they are not yet */
     bool resamples_positions; /* positions resized to the input's patch grid (bicubic) */
     bool antialiased_positions; /* ... with antialias=True */
 } model_family;

@@ -6,8 +6,8 @@ SiglipImageProcessor does it): the image tower's embeddings (no class token,
 the patch convolution's bias, post-LayerNorm over every token, the
 attention-pooling head, tanh GELU), F32/F16/BF16 weights, fp16 activations;
 SigLIP's tokenizer (ids exact against the reference's, SentencePiece's own
-Python module); and, while the text tower is not run yet, the one-line
-refusal of text.
+Python module); the text tower's embeddings; and, while sigmoid scores are
+not done yet, the one-line refusal of labels.
 
   test_siglip.py VKCLIP
 """
@@ -106,11 +106,29 @@ def check_tokenizer(c, vkclip, siglip_torch, model):
             + (f" -- {len(wrong)} differ, first {wrong[0]}" if wrong else "") + ("" if r.rc == 0 else r.describe()))
 
 
-def check_text_refused(c, vkclip, model, image):
+def check_text(c, vkclip, siglip_torch, model, name):
+    """embed-text (no mask, every text the whole 64 positions, pooled at the
+    last, text_model.head) against the reference's."""
+    texts = CAPTIONS[:10]
+    ref = [json.loads(ln)["embedding"]
+           for ln in quiet(siglip_torch.main, ["embed-text", "--raw", "--model", model] + texts).splitlines()]
+    for precision, extra, need, strict in (("f32", [], COS_F32, ONE_MINUS_COS_F32_STRICT),
+                                           ("f16", ["--precision", "f16"], COS_F16, 1.0)):
+        r = ec.run_vkclip(vkclip, ["embed-text", "--raw", "--model", model] + extra + texts)
+        lines = ec.parse_json_lines(r.stdout) if r.rc == 0 else []
+        if not c.check(len(lines) == len(texts), f"{name} text {precision}: {len(lines)} lines for {len(texts)} texts "
+                       + r.describe()):
+            continue
+        worst = min(testlib.cosine(ln["embedding"], w) for ln, w in zip(lines, ref))
+        c.check(worst >= need and 1 - worst < strict, f"{name} text {precision}: {len(texts)} texts, 1-cos "
+                f"{1 - worst:.2e} (need cos >= {need}" + (f", 1-cos < {strict:g}" if strict < 1 else "") + ")")
+
+
+def check_labels_refused(c, vkclip, model, image):
     r = ec.run_vkclip(vkclip, ["classify", "--model", model, "--labels", "a cat,a dog", image])
     err = r.stderr.strip().splitlines()
-    c.check(r.rc == 1 and len(err) == 1 and "siglip" in err[0] and "text tower" in err[0] and model in err[0],
-            f"classify on SigLIP (text not run yet): exit 1, one line naming the model: {r.describe()}")
+    c.check(r.rc == 1 and len(err) == 1 and "siglip" in err[0] and "sigmoid" in err[0] and model in err[0],
+            f"classify on SigLIP (sigmoid scores not done yet): exit 1, one line naming the model: {r.describe()}")
 
 
 def main():
@@ -134,7 +152,8 @@ def main():
             c.check(r.rc == 0 and "family: siglip" in r.stdout and "gelu_pytorch_tanh" in r.stdout,
                     f"{name}: info says family siglip, act gelu_pytorch_tanh: {r.describe()}")
             check_model(c, args.vkclip, siglip_torch, model, name, images)
-        check_text_refused(c, args.vkclip, os.path.join(tmp, MODELS[0][0]), images[0])
+            check_text(c, args.vkclip, siglip_torch, model, name)
+        check_labels_refused(c, args.vkclip, os.path.join(tmp, MODELS[0][0]), images[0])
         check_tokenizer(c, args.vkclip, siglip_torch, os.path.join(tmp, MODELS[1][0]))
     return c.finish()
 
