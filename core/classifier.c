@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #define CACHE_MAGIC "VKCLIPZS"
-#define CACHE_VERSION 3u /* 3: the key covers all text-tower bytes and the tokenizer files */
+#define CACHE_VERSION 4u /* 3: the key covers all text-tower bytes and the tokenizer files; 4: bias, sigmoid */
 #define RECORD_MAGIC "VKCLIPWD"
 #define RECORD_VERSION 1u
 
@@ -39,6 +39,16 @@ void classifier_free(classifier *c)
 
 void classifier_probs(const classifier *c, const float *e, float *probs)
 {
+    if (c->sigmoid) {
+        for (int i = 0; i < c->labels; i++) {
+            const float *w = c->weights + (size_t)i * c->dim;
+            double dot = 0;
+            for (int d = 0; d < c->dim; d++)
+                dot += (double)w[d] * e[d];
+            probs[i] = (float)(1.0 / (1.0 + exp(-(c->scale * dot + c->bias))));
+        }
+        return;
+    }
     double mx = -INFINITY;
     for (int i = 0; i < c->labels; i++) {
         const float *w = c->weights + (size_t)i * c->dim;
@@ -178,6 +188,9 @@ typedef struct cache_header {
     uint32_t dim;
     uint32_t labels;
     float scale;
+    float bias;
+    uint32_t sigmoid;
+    uint32_t unused;
     uint64_t key_len;
     uint64_t weights_hash; /* of the weights that follow the key */
 } cache_header;
@@ -211,7 +224,7 @@ bool classifier_cache_load(classifier *c, const char *dir, const classifier_key 
     char *key = NULL;
     bool ok = fread(&h, sizeof h, 1, f) == 1 && memcmp(h.magic, CACHE_MAGIC, 8) == 0 &&
               h.version == CACHE_VERSION && h.dim == (uint32_t)dim && h.key_len == k->len &&
-              h.labels == (uint32_t)labels && isfinite(h.scale);
+              h.labels == (uint32_t)labels && isfinite(h.scale) && isfinite(h.bias) && h.sigmoid <= 1;
     if (ok) {
         key = malloc(k->len);
         ok = key && fread(key, 1, k->len, f) == k->len && memcmp(key, k->text, k->len) == 0;
@@ -221,6 +234,8 @@ bool classifier_cache_load(classifier *c, const char *dir, const classifier_key 
         c->labels = (int)h.labels;
         c->dim = dim;
         c->scale = h.scale;
+        c->bias = h.bias;
+        c->sigmoid = h.sigmoid == 1;
         c->weights = malloc((size_t)h.labels * dim * sizeof *c->weights);
         ok = c->weights && fread(c->weights, sizeof *c->weights, (size_t)h.labels * dim, f) ==
                                (size_t)h.labels * dim &&
@@ -304,7 +319,7 @@ void classifier_cache_save(const classifier *c, const char *dir, const classifie
     cache_path(path, sizeof path, dir, k);
     size_t n = (size_t)c->labels * c->dim;
     cache_header h = {.version = CACHE_VERSION, .dim = (uint32_t)c->dim, .labels = (uint32_t)c->labels,
-                      .scale = c->scale, .key_len = k->len,
+                      .scale = c->scale, .bias = c->bias, .sigmoid = c->sigmoid, .key_len = k->len,
                       .weights_hash = fnv1a64(FNV1A64_INIT, c->weights, n * sizeof *c->weights)};
     memcpy(h.magic, CACHE_MAGIC, 8);
     write_whole(dir, path, &h, sizeof h, k->text, k->len, c->weights, n * sizeof *c->weights);

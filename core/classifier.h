@@ -1,7 +1,8 @@
 /* classifier: a zero-shot classifier is one normalised text embedding per
  * label (its prompts' embeddings normalised, averaged, normalised again: the
- * CLIP paper's prompt ensembling) and the model's logit scale. Scoring an
- * image is a matrix-vector product and a softmax: 0.4 MFLOP for 700 labels,
+ * CLIP paper's prompt ensembling) and the model's logit scale (and SigLIP's
+ * bias). Scoring an image is a matrix-vector product and a softmax (SigLIP:
+ * a sigmoid of each label's logit): 0.4 MFLOP for 700 labels,
  * done on the host where the normalised image embedding already is.
  * Classifiers are cached on disk, keyed by everything that decides them:
  * the text tower's tensors (every byte, through a digest each weight file's
@@ -20,6 +21,8 @@ typedef struct classifier {
     char **names;
     float *weights; /* [labels][dim], rows of unit length */
     float scale;    /* exp(logit_scale) */
+    float bias;     /* logit_bias (SigLIP), else 0 */
+    bool sigmoid;   /* independent probabilities (SigLIP), else a softmax over the labels */
     bool from_cache;
 } classifier;
 
@@ -35,7 +38,8 @@ struct vkclip_classifier {
  * False when out of memory. */
 bool classifier_blend(classifier *c, int label, const double *sum, float weight);
 
-/* softmax(scale · W · e) for a normalised image embedding e. */
+/* softmax(scale · W · e), or with sigmoid each label's sigmoid(scale · w·e +
+ * bias), for a normalised image embedding e. */
 void classifier_probs(const classifier *c, const float *embedding, float *probs);
 
 /* Replaces each "{}" in template by label; NULL (err set) without "{}". */

@@ -186,27 +186,43 @@ static bool load_configs(vkclip_model *m, const char *dir, errbuf *e)
     return true;
 }
 
-/* logit_scale: a float scalar (shape [] or [1]) with a finite value. Every
- * classifier multiplies its cosines by exp(logit_scale) and `info` prints it,
- * so a model without one, or with an integer or a wider one, is refused at
- * load time (naming the file and the tensor) rather than scoring NaN. */
-static bool check_logit_scale(const model_weights *w, const char *dir, errbuf *e)
+/* logit_scale (and SigLIP's logit_bias): a float scalar (shape [] or [1])
+ * with a finite value. Every classifier multiplies its cosines by
+ * exp(logit_scale) (and adds the bias) and `info` prints them, so a model
+ * without one, or with an integer or a wider one, is refused at load time
+ * (naming the file and the tensor) rather than scoring NaN. */
+static bool check_logit_scalar(const model_weights *w, const char *dir, const char *name, errbuf *e)
 {
     const char *file = NULL;
-    const st_tensor *t = model_weights_find(w, "logit_scale", &file);
+    const st_tensor *t = model_weights_find(w, name, &file);
     if (!t)
-        return errbuf_set(e, "%s/model.safetensors: tensor logit_scale is missing (needed for the scores)", dir);
+        return errbuf_set(e, "%s/model.safetensors: tensor %s is missing (needed for the scores)", dir, name);
     if (!st_dtype_is_float_weight(t->dtype))
-        return errbuf_set(e, "%s: tensor logit_scale has dtype %s, expected F32, F16 or BF16", file,
+        return errbuf_set(e, "%s: tensor %s has dtype %s, expected F32, F16 or BF16", file, name,
                           st_dtype_name(t->dtype));
     if (t->numel != 1 || t->ndim > 1)
-        return errbuf_set(e, "%s: tensor logit_scale has %d dimensions and %lld elements, expected shape [] or [1]",
-                          file, t->ndim, (long long)t->numel);
+        return errbuf_set(e, "%s: tensor %s has %d dimensions and %lld elements, expected shape [] or [1]", file,
+                          name, t->ndim, (long long)t->numel);
     float v;
     convert_to_f32(t, &v);
     if (!isfinite(v) || !isfinite(expf(v)))
-        return errbuf_set(e, "%s: tensor logit_scale is %g; exp(logit_scale) must be finite", file, (double)v);
+        return errbuf_set(e, "%s: tensor %s is %g; exp(logit_scale) must be finite", file, name, (double)v);
     return true;
+}
+
+static bool check_logit_scale(const model_weights *w, const char *dir, const model_family *family, errbuf *e)
+{
+    return check_logit_scalar(w, dir, "logit_scale", e) &&
+           (!family->sigmoid_scores || check_logit_scalar(w, dir, "logit_bias", e));
+}
+
+static float scalar_of(const model_weights *w, const char *name)
+{
+    const st_tensor *t = model_weights_find(w, name, NULL);
+    float v = NAN;
+    if (t && t->numel == 1 && st_dtype_is_float_weight(t->dtype))
+        convert_to_f32(t, &v);
+    return v;
 }
 
 bool weight_loader_begin(vkclip_model *m, weight_loader *L, errbuf *e)
@@ -272,7 +288,8 @@ vkclip_model *vkclip_model_load(vkclip_device *dev, const char *dir, const vkcli
         goto fail;
     }
     if (!load_configs(m, dir, &e) || !(m->weights = model_weights_open(dir, &e)) ||
-        (m->cfg.family->has_text && !check_logit_scale(m->weights, dir, &e)) || !upload_weights(m, &e) ||
+        (m->cfg.family->has_text && !check_logit_scale(m->weights, dir, m->cfg.family, &e)) ||
+        !upload_weights(m, &e) ||
         !plan_cache_init(&m->staging.plans, 4, &e))
         goto fail;
     return m;
@@ -327,16 +344,12 @@ void vkclip_model_get_info(const vkclip_model *m, vkclip_model_info *info)
     info->weights_dtype = m->weights_dtype;
     info->device_weights = m->matrix_type == STORAGE_F16 ? "f16" : "f32";
     info->activations = m->act_type == STORAGE_F16 ? "f16" : "f32";
-    const st_tensor *ls = model_weights_find(m->weights, "logit_scale", NULL);
-    info->logit_scale = NAN;
-    if (ls && ls->numel == 1 && st_dtype_is_float_weight(ls->dtype)) {
-        float v;
-        convert_to_f32(ls, &v);
-        info->logit_scale = expf(v);
-    }
+    info->logit_scale = expf(scalar_of(m->weights, "logit_scale"));
+    info->logit_bias = c->family->sigmoid_scores ? scalar_of(m->weights, "logit_bias") : 0.0f;
     info->batch_size = m->batch_size;
     info->family = c->family->name;
     info->has_text = c->family->has_text;
+    info->sigmoid_scores = c->family->sigmoid_scores;
     info->device_bytes = atomic_load(&((vkclip_model *)m)->device_bytes);
 }
 

@@ -103,6 +103,8 @@ typedef struct vkclip_model_info {
     uint64_t device_bytes; /* weights on the device */
     const char *family;    /* "clip", "dinov2", "dinov2_with_registers" or "siglip" */
     bool has_text;         /* a text tower: labels and text prompts work */
+    bool sigmoid_scores;   /* SigLIP: each label's probability alone, sigmoid(logit_scale · cos + logit_bias) */
+    float logit_bias;      /* SigLIP's logit_bias, else 0 */
 } vkclip_model_info;
 
 /* Loads a Hugging Face CLIP, DINOv2 or SigLIP directory (config.json,
@@ -332,7 +334,9 @@ VKCLIP_API int vkclip_classifier_size(const vkclip_classifier *c);
 VKCLIP_API const char *vkclip_classifier_label(const vkclip_classifier *c, int i);
 VKCLIP_API bool vkclip_classifier_from_cache(const vkclip_classifier *c);
 /* softmax(exp(logit_scale) · cos) over the labels for a normalised image
- * embedding; probs has vkclip_classifier_size() entries. */
+ * embedding (a SigLIP model: each label's sigmoid(exp(logit_scale) · cos +
+ * logit_bias), independent probabilities); probs has vkclip_classifier_size()
+ * entries. */
 VKCLIP_API void vkclip_classifier_probs(const vkclip_classifier *c, const float *embedding, float *probs);
 
 /* ---- few-shot ---- */

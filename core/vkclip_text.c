@@ -289,7 +289,7 @@ int vkclip_encode_texts(vkclip_model *m, const char *const *texts, int n, float 
 
 /* The tensors a classifier depends on: the text tower's, the projection
  * and the logit scale (what clip_text_load and logit_scale_of read). */
-#define FIXED_KEY_TENSORS 7
+#define FIXED_KEY_TENSORS 8
 #define KEY_TENSORS_PER_LAYER 16
 
 static int key_tensor_names(const vkclip_model *m, char (*names)[160], int cap)
@@ -301,7 +301,8 @@ static int key_tensor_names(const vkclip_model *m, char (*names)[160], int cap)
     snprintf(proj_w, sizeof proj_w, "%.120s.weight", tn->projection);
     snprintf(proj_b, sizeof proj_b, "%.120s.bias", tn->projection);
     const char *const fixed[] = {tn->token_embedding, tn->positions, norm_w, norm_b, proj_w,
-                                 tn->projection_bias ? proj_b : NULL, "logit_scale"};
+                                 tn->projection_bias ? proj_b : NULL, "logit_scale",
+                                 m->cfg.family->sigmoid_scores ? "logit_bias" : NULL};
     int n = 0;
     for (size_t i = 0; i < sizeof fixed / sizeof fixed[0] && n < cap; i++)
         if (fixed[i])
@@ -415,7 +416,7 @@ static bool model_fingerprint(const vkclip_model *m, const char *dir, uint64_t *
                          m->act_type, m->matrix_type, 0};
     memcpy(&facts[10], &t->layer_norm_eps, sizeof t->layer_norm_eps);
     h = fnv1a64(h, facts, sizeof facts);
-    *out = mix(h, clip_tokenizer_digest(m->text.tokenizer));
+    *out = mix(h, m->text.spm ? siglip_tokenizer_digest(m->text.spm) : clip_tokenizer_digest(m->text.tokenizer));
     return true;
 }
 
@@ -424,6 +425,13 @@ static float logit_scale_of(const vkclip_model *m)
     vkclip_model_info info;
     vkclip_model_get_info(m, &info); /* takes no lock */
     return info.logit_scale;
+}
+
+static float logit_bias_of(const vkclip_model *m)
+{
+    vkclip_model_info info;
+    vkclip_model_get_info(m, &info);
+    return info.logit_bias;
 }
 
 /* Each label's prompts embedded, normalised, averaged, normalised. */
@@ -445,6 +453,8 @@ static bool build_classifier(vkclip_model *m, classifier *c, const char *const *
         c->labels = nlabels;
         c->dim = E;
         c->scale = logit_scale_of(m);
+        c->sigmoid = m->cfg.family->sigmoid_scores;
+        c->bias = c->sigmoid ? logit_bias_of(m) : 0.0f;
         c->weights = calloc((size_t)nlabels * E, sizeof *c->weights);
         c->names = calloc((size_t)nlabels, sizeof *c->names);
         ok = c->weights && c->names;
@@ -496,11 +506,6 @@ vkclip_classifier *vkclip_classifier_create(vkclip_model *m, const char *const *
                                             const vkclip_classifier_options *opts, vkclip_error *err)
 {
     errbuf e = {{0}};
-    if (m->cfg.family->no_zero_shot) {
-        errbuf_set(&e, "%s: a %s model %s", m->dir, m->cfg.family->name, m->cfg.family->no_zero_shot);
-        export_error(err, &e);
-        return NULL;
-    }
     if (!templates || ntemplates <= 0) {
         templates = default_templates;
         ntemplates = 1;

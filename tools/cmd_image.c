@@ -56,6 +56,8 @@ static int print_model_info(const char *dir, const vkclip_model *m)
     print_tower_size("vision", &vision);
     print_tower_size("text", &text);
     printf("family: %s\n", mi.family); /* last: scripts read the lines above by position */
+    if (mi.sigmoid_scores)
+        printf("scores: sigmoid(logit scale x cos + logit bias), logit bias %.6g\n", mi.logit_bias);
     return 0;
 }
 

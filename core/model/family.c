@@ -54,8 +54,7 @@ const model_family family_siglip = {
         .whole_context = true,
         .block = CLIP_BLOCK("text_model"),
     },
-    .no_zero_shot = "scores with a sigmoid and logit_bias, which vkclip does not do yet (its image and text "
-                    "embeddings work)",
+    .sigmoid_scores = true,
 };
 
 /* Hugging Face's Dinov2Model. */

@@ -47,7 +47,7 @@ typedef struct model_family {
     bool has_text;          /* a text tower and logit_scale: text embeddings */
     const char *no_text;    /* why not, when it has none: "has no text tower" */
     text_names text;
-    const char *no_zero_shot; /* NULL: labels are scored (softmax); else why they are not yet */
+    bool sigmoid_scores;    /* SigLIP: sigmoid(exp(logit_scale) cos + logit_bias), each label alone */
     bool resamples_positions; /* positions resized to the input's patch grid (bicubic) */
     bool antialiased_positions; /* ... with antialias=True */
 } model_family;

@@ -108,6 +108,14 @@ int siglip_tokenizer_vocab_size(const siglip_tokenizer *t)
     return spm_model_size(t->spm);
 }
 
+/* Bumped when the canonicalisation above changes: cached classifiers then go stale. */
+#define RULES_VERSION 1u
+
+uint64_t siglip_tokenizer_digest(const siglip_tokenizer *t)
+{
+    return spm_model_digest(t->spm) ^ ((uint64_t)t->context << 40) ^ ((uint64_t)RULES_VERSION << 56);
+}
+
 int siglip_tokenizer_encode(const siglip_tokenizer *t, const char *text, int32_t *ids, int max, errbuf *err)
 {
     if (max < t->context) {

@@ -20,6 +20,9 @@ void siglip_tokenizer_free(siglip_tokenizer *t);
  * (text that is not UTF-8). */
 int siglip_tokenizer_encode(const siglip_tokenizer *t, const char *text, int32_t *ids, int max, errbuf *err);
 int siglip_tokenizer_vocab_size(const siglip_tokenizer *t);
+/* What the ids depend on: spiece.model's bytes, the context and the rules'
+ * version (for the classifier cache key). */
+uint64_t siglip_tokenizer_digest(const siglip_tokenizer *t);
 
 /* The canonical text (a leading "▁" included), malloc'd; NULL when text is
  * not UTF-8 or out of memory. For tests. */

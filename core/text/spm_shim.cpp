@@ -13,6 +13,7 @@
 
 struct spm_model {
     sentencepiece::SentencePieceProcessor processor;
+    uint64_t digest;
 };
 
 // ModelProto field 3 (normalizer_spec) holding only field 3 (add_dummy_prefix)
@@ -30,8 +31,9 @@ extern "C" spm_model *spm_model_load(const char *path, errbuf *err)
             return nullptr;
         }
         std::string proto((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-        proto.append(NO_DUMMY_PREFIX, sizeof NO_DUMMY_PREFIX);
         auto model = std::make_unique<spm_model>();
+        model->digest = content_hash64(proto.data(), proto.size());
+        proto.append(NO_DUMMY_PREFIX, sizeof NO_DUMMY_PREFIX);
         auto status = model->processor.LoadFromSerializedProto(proto);
         if (!status.ok()) {
             errbuf_set(err, "%s: not a SentencePiece model (%s)", path, status.ToString().c_str());
@@ -77,4 +79,9 @@ extern "C" int spm_model_piece_id(const spm_model *m, const char *piece)
 extern "C" int spm_model_size(const spm_model *m)
 {
     return m->processor.GetPieceSize();
+}
+
+extern "C" uint64_t spm_model_digest(const spm_model *m)
+{
+    return m->digest;
 }

@@ -10,7 +10,8 @@
 extern "C" {
 #endif
 
-#include "util/errbuf.h" /* a C header: its functions keep C linkage here */
+#include "text/content_hash.h" /* C headers: their functions keep C linkage here */
+#include "util/errbuf.h"
 
 typedef struct spm_model spm_model;
 
@@ -23,6 +24,8 @@ int spm_model_encode(const spm_model *m, const char *text, int32_t *ids, int max
 /* A piece's id, or -1 when the vocabulary has no such piece. */
 int spm_model_piece_id(const spm_model *m, const char *piece);
 int spm_model_size(const spm_model *m);
+/* content_hash64 of the model file's bytes (for the classifier cache key). */
+uint64_t spm_model_digest(const spm_model *m);
 
 #ifdef __cplusplus
 }

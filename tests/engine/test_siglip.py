@@ -6,8 +6,8 @@ SiglipImageProcessor does it): the image tower's embeddings (no class token,
 the patch convolution's bias, post-LayerNorm over every token, the
 attention-pooling head, tanh GELU), F32/F16/BF16 weights, fp16 activations;
 SigLIP's tokenizer (ids exact against the reference's, SentencePiece's own
-Python module); the text tower's embeddings; and, while sigmoid scores are
-not done yet, the one-line refusal of labels.
+Python module); the text tower's embeddings; and the sigmoid scores with
+the checkpoint's logit_bias, built and read back from the classifier cache.
 
   test_siglip.py VKCLIP
 """
@@ -124,11 +124,32 @@ def check_text(c, vkclip, siglip_torch, model, name):
                 f"{1 - worst:.2e} (need cos >= {need}" + (f", 1-cos < {strict:g}" if strict < 1 else "") + ")")
 
 
-def check_labels_refused(c, vkclip, model, image):
-    r = ec.run_vkclip(vkclip, ["classify", "--model", model, "--labels", "a cat,a dog", image])
-    err = r.stderr.strip().splitlines()
-    c.check(r.rc == 1 and len(err) == 1 and "siglip" in err[0] and "sigmoid" in err[0] and model in err[0],
-            f"classify on SigLIP (sigmoid scores not done yet): exit 1, one line naming the model: {r.describe()}")
+LABELS = ["a photo of a cat", "a red car", "Two dogs, playing!", "a blue sky", "noise"]
+
+
+def check_scores(c, vkclip, siglip_torch, model, name, images, cache):
+    """classify with the labels as they are (template "{}") against the
+    reference's sigmoid(exp(t) cos + b): each label's probability alone, not
+    a softmax over them; the same again when read from the classifier cache."""
+    ref = {}
+    argv = ["probs", "--model", model] + [a for label in LABELS for a in ("--text", label)] + images
+    for ln in quiet(siglip_torch.main, argv).splitlines():
+        j = json.loads(ln)
+        ref[j["file"]] = dict(zip(LABELS, j["probs"]))
+    env = {"VKCLIP_CACHE_DIR": cache}
+    for run in ("built", "from the cache"):
+        r = ec.run_vkclip(vkclip, ["classify", "--model", model, "--labels", ";".join(LABELS), "--template", "{}",
+                                   "--top-k", str(len(LABELS))] + images, env=env)
+        lines = ec.parse_json_lines(r.stdout) if r.rc == 0 else []
+        worst, total = 0.0, 0
+        for ln in lines:
+            for item in ln["labels"]:
+                worst = max(worst, abs(item["score"] - ref[ln["file"]][item["label"]]))
+                total += 1
+        sums = [sum(i["score"] for i in ln["labels"]) for ln in lines]
+        c.check(r.rc == 0 and total == len(images) * len(LABELS) and worst <= 1e-4,
+                f"{name} scores ({run}): {total} probabilities, max difference from the reference {worst:.1e} "
+                f"(<= 1e-4); per image they sum to {[round(s, 3) for s in sums]}, not 1 " + r.describe())
 
 
 def main():
@@ -153,7 +174,7 @@ def main():
                     f"{name}: info says family siglip, act gelu_pytorch_tanh: {r.describe()}")
             check_model(c, args.vkclip, siglip_torch, model, name, images)
             check_text(c, args.vkclip, siglip_torch, model, name)
-        check_labels_refused(c, args.vkclip, os.path.join(tmp, MODELS[0][0]), images[0])
+            check_scores(c, args.vkclip, siglip_torch, model, name, images, os.path.join(tmp, "cache"))
         check_tokenizer(c, args.vkclip, siglip_torch, os.path.join(tmp, MODELS[1][0]))
     return c.finish()
 
