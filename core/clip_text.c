@@ -52,7 +52,8 @@ bool clip_text_load(clip_text *t, weight_loader *L, const clip_config *cfg)
     if (!upload_vector(L, &t->final_gamma, gamma, 1, d) || !upload_vector(L, &t->final_beta, beta, 1, d) ||
         !upload_linear(L, &t->projection, proj, n->projection_bias ? bias : NULL, 1, t->embed_dim, D))
         return false;
-    return encoder_layers_load(L, &t->layer, &n->block, true, t->layers, D, (uint32_t)cfg->text.intermediate_size);
+    return encoder_layers_load(L, &t->layer, &n->block, true, false, t->layers, D,
+                               (uint32_t)cfg->text.intermediate_size);
 }
 
 void clip_text_free(clip_text *t)

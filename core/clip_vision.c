@@ -170,7 +170,7 @@ bool clip_vision_load(clip_vision *v, weight_loader *L, const clip_config *cfg)
         (n->attention_pool &&
          !load_pooling_head(v, L, n->attention_pool, (uint32_t)cfg->vision.intermediate_size)))
         return false;
-    return encoder_layers_load(L, &v->layer, &n->block, cfg->qkv_bias, v->layers, D,
+    return encoder_layers_load(L, &v->layer, &n->block, cfg->qkv_bias, cfg->vision.swiglu, v->layers, D,
                                (uint32_t)cfg->vision.intermediate_size);
 }
 

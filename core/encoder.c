@@ -8,11 +8,12 @@
 /* Attention matmuls have small N (tokens, head width): narrow tiles. */
 static const matmul_tiles attention_tiles = {.tm = 8, .tn = 2, .wg = 8};
 
-int block_tensor_names(const block_names *b, int index, bool qkv_bias, char names[BLOCK_TENSORS][128])
+int block_tensor_names(const block_names *b, int index, bool qkv_bias, bool gated, char names[BLOCK_TENSORS][128])
 {
+    const char *fc1 = gated ? b->gated_in : b->fc1, *fc2 = gated ? b->gated_out : b->fc2;
     const char *stem[BLOCK_TENSORS] = {
         b->norm1, b->norm1, b->norm2, b->norm2, b->query, b->key, b->value,
-        b->query, b->key, b->value, b->out, b->out, b->fc1, b->fc1, b->fc2, b->fc2, b->scale1, b->scale2,
+        b->query, b->key, b->value, b->out, b->out, fc1, fc1, fc2, fc2, b->scale1, b->scale2,
     };
     char prefix[96];
     snprintf(prefix, sizeof prefix, b->prefix, index);
@@ -31,10 +32,12 @@ int block_tensor_names(const block_names *b, int index, bool qkv_bias, char name
 }
 
 static bool encoder_layer_load(weight_loader *L, encoder_layer *ly, const block_names *b, bool qkv_bias,
-                               int index, uint32_t width, uint32_t intermediate)
+                               bool gated, int index, uint32_t width, uint32_t intermediate)
 {
     char n[BLOCK_TENSORS][128];
-    block_tensor_names(b, index, qkv_bias, n);
+    if (gated && !b->gated_in)
+        return errbuf_set(L->err, "config.json: this family has no SwiGLU MLP");
+    block_tensor_names(b, index, qkv_bias, gated, n);
     const char *qkv_w[3] = {n[BLOCK_Q_W], n[BLOCK_K_W], n[BLOCK_V_W]};
     const char *qkv_b[3] = {n[BLOCK_Q_B], n[BLOCK_K_B], n[BLOCK_V_B]};
     const char *fc1_w[1] = {n[BLOCK_FC1_W]}, *fc1_b[1] = {n[BLOCK_FC1_B]};
@@ -44,7 +47,7 @@ static bool encoder_layer_load(weight_loader *L, encoder_layer *ly, const block_
               upload_vector(L, &ly->ln2_gamma, n[BLOCK_LN2_W], 1, d) &&
               upload_vector(L, &ly->ln2_beta, n[BLOCK_LN2_B], 1, d) &&
               upload_linear(L, &ly->qkv, qkv_w, qkv_bias ? qkv_b : NULL, 3, width, width) &&
-              upload_linear(L, &ly->fc1, fc1_w, fc1_b, 1, intermediate, width);
+              upload_linear(L, &ly->fc1, fc1_w, fc1_b, 1, gated ? 2 * intermediate : intermediate, width);
     if (!ok)
         return false;
     /* The two projections back into the residual stream carry the layer
@@ -60,13 +63,13 @@ static bool encoder_layer_load(weight_loader *L, encoder_layer *ly, const block_
 }
 
 bool encoder_layers_load(weight_loader *L, encoder_layer **out, const block_names *names, bool qkv_bias,
-                         uint32_t count, uint32_t width, uint32_t intermediate)
+                         bool gated, uint32_t count, uint32_t width, uint32_t intermediate)
 {
     *out = calloc(count, sizeof **out);
     if (!*out)
         return errbuf_set(L->err, "out of memory");
     for (uint32_t i = 0; i < count; i++)
-        if (!encoder_layer_load(L, &(*out)[i], names, qkv_bias, (int)i, width, intermediate))
+        if (!encoder_layer_load(L, &(*out)[i], names, qkv_bias, gated, (int)i, width, intermediate))
             return false;
     return true;
 }
@@ -83,6 +86,7 @@ encoder_shape encoder_shape_of(const clip_tower_config *cfg, uint32_t sequences,
         .head_dim = (uint32_t)(cfg->hidden_size / cfg->num_heads),
         .intermediate = (uint32_t)cfg->intermediate_size,
         .causal = causal,
+        .swiglu = cfg->swiglu,
         .act = cfg->act == CLIP_ACT_GELU        ? ACTIVATION_GELU
                : cfg->act == CLIP_ACT_GELU_TANH ? ACTIVATION_GELU_TANH
                                                 : ACTIVATION_QUICK_GELU,
@@ -115,7 +119,8 @@ bool encoder_buffers_alloc(vk_context *ctx, vk_arena *arena, const encoder_shape
            alloc_activation(ctx, arena, &b->scores, heads * s->tokens * s->padded_tokens, STORAGE_F32, err) &&
            alloc_activation(ctx, arena, &b->vt, heads * s->head_dim * s->padded_tokens, act, err) &&
            alloc_activation(ctx, arena, &b->attn, rows * s->width, act, err) &&
-           alloc_activation(ctx, arena, &b->mlp, rows * s->intermediate, act, err);
+           alloc_activation(ctx, arena, &b->mlp, rows * s->intermediate * (s->swiglu ? 2 : 1), act, err) &&
+           (!s->swiglu || alloc_activation(ctx, arena, &b->gated, rows * s->intermediate, act, err));
 }
 
 bool record_linear(recorder *r, const linear_weight *w, dbuf x, dbuf y, uint32_t rows, activation act,
@@ -172,6 +177,9 @@ bool encoder_layer_record(recorder *r, const encoder_layer *ly, const encoder_sh
            record_attention(r, s, b) &&
            record_linear(r, &ly->out, b->attn, b->x, rows, ACTIVATION_NONE, true, s->tiles) &&
            op_layernorm(r, b->x, 0, D4, &ly->ln2_gamma, &ly->ln2_beta, b->h, 0, D4, rows, D, s->eps) &&
-           record_linear(r, &ly->fc1, b->h, b->mlp, rows, s->act, false, s->tiles) &&
-           record_linear(r, &ly->fc2, b->mlp, b->x, rows, ACTIVATION_NONE, true, s->tiles);
+           (s->swiglu ? record_linear(r, &ly->fc1, b->h, b->mlp, rows, ACTIVATION_NONE, false, s->tiles) &&
+                            op_swiglu(r, b->mlp, b->gated, rows, s->intermediate) &&
+                            record_linear(r, &ly->fc2, b->gated, b->x, rows, ACTIVATION_NONE, true, s->tiles)
+                      : record_linear(r, &ly->fc1, b->h, b->mlp, rows, s->act, false, s->tiles) &&
+                            record_linear(r, &ly->fc2, b->mlp, b->x, rows, ACTIVATION_NONE, true, s->tiles));
 }

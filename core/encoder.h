@@ -11,7 +11,7 @@
 
 typedef struct encoder_layer {
     dbuf ln1_gamma, ln1_beta, ln2_gamma, ln2_beta;
-    linear_weight qkv, out, fc1, fc2; /* q, k and v fused into one projection */
+    linear_weight qkv, out, fc1, fc2; /* q, k and v fused into one projection; fc1 is [2I][D] when gated */
 } encoder_layer;
 
 /* A block's tensors, in this order (the classifier cache's key lists them so). */
@@ -21,19 +21,21 @@ enum {
     BLOCK_FC2_W, BLOCK_FC2_B, BLOCK_SCALE1, BLOCK_SCALE2, BLOCK_TENSORS
 };
 
-/* The names of block `index`'s tensors; those it does not have (no layer
- * scale, no query/key/value bias) are empty strings. Returns how many it has. */
-int block_tensor_names(const block_names *b, int index, bool qkv_bias, char names[BLOCK_TENSORS][128]);
+/* The names of block `index`'s tensors (gated: the SwiGLU MLP's in place of
+ * fc1/fc2); those it does not have (no layer scale, no query/key/value bias)
+ * are empty strings. Returns how many it has. */
+int block_tensor_names(const block_names *b, int index, bool qkv_bias, bool gated, char names[BLOCK_TENSORS][128]);
 
 /* Loads `count` blocks named by `names` into a new array (*out, freed by the caller). */
 bool encoder_layers_load(weight_loader *L, encoder_layer **out, const block_names *names, bool qkv_bias,
-                         uint32_t count, uint32_t width, uint32_t intermediate);
+                         bool gated, uint32_t count, uint32_t width, uint32_t intermediate);
 
 /* Shapes of one run of the encoder over `sequences` sequences of `tokens`. */
 typedef struct encoder_shape {
     uint32_t sequences, tokens, padded_tokens; /* padded_tokens: tokens rounded up to 4 */
     uint32_t width, heads, head_dim, intermediate;
     bool causal;
+    bool swiglu; /* the MLP is gated: mlp holds [rows][2 intermediate], gated the product */
     activation act;
     float eps;
     matmul_tiles tiles;
@@ -41,7 +43,7 @@ typedef struct encoder_shape {
 
 /* Activations of one run; x is the fp32 residual stream [sequences·tokens][width]. */
 typedef struct encoder_buffers {
-    dbuf x, h, qkv, scores, vt, attn, mlp;
+    dbuf x, h, qkv, scores, vt, attn, mlp, gated;
 } encoder_buffers;
 
 encoder_shape encoder_shape_of(const clip_tower_config *cfg, uint32_t sequences, uint32_t tokens,

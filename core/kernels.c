@@ -31,6 +31,12 @@ static const uint32_t spv_transpose_heads_f16[] =
 static const uint32_t spv_embed_tokens[] =
 #include "embed_tokens.spv.inc"
     ;
+static const uint32_t spv_swiglu_f32[] =
+#include "swiglu_f32.spv.inc"
+    ;
+static const uint32_t spv_swiglu_f16[] =
+#include "swiglu_f16.spv.inc"
+    ;
 static const uint32_t spv_preprocess_h[] =
 #include "preprocess_h.spv.inc"
     ;
@@ -52,6 +58,8 @@ static const vk_kernel_desc descs[KERNEL_COUNT] = {
     [KERNEL_TRANSPOSE_HEADS_F16] = {"transpose_heads_f16", SPIRV(spv_transpose_heads_f16), 2,
                                     sizeof(push_transpose_heads), 0x1},
     [KERNEL_EMBED_TOKENS] = {"embed_tokens", SPIRV(spv_embed_tokens), 4, sizeof(push_embed_tokens), 0x7},
+    [KERNEL_SWIGLU_F32] = {"swiglu_f32", SPIRV(spv_swiglu_f32), 2, sizeof(push_swiglu), 0x1},
+    [KERNEL_SWIGLU_F16] = {"swiglu_f16", SPIRV(spv_swiglu_f16), 2, sizeof(push_swiglu), 0x1},
     [KERNEL_PREPROCESS_H] = {"preprocess_h", SPIRV(spv_preprocess_h), 4, sizeof(push_preprocess_h), 0x7},
     [KERNEL_PREPROCESS_V] = {"preprocess_v", SPIRV(spv_preprocess_v), 3, sizeof(push_preprocess_v), 0x3},
 };

@@ -105,6 +105,14 @@ bool op_transpose_heads(recorder *r, dbuf qkv, dbuf vt, uint32_t images, uint32_
     return dispatch(r, id, NULL, 0, b, &pc, div_up(pc.total, 64), 1, 1);
 }
 
+bool op_swiglu(recorder *r, dbuf x, dbuf y, uint32_t rows, uint32_t h)
+{
+    push_swiglu pc = {.total = rows * h, .h = h};
+    vk_binding b[2] = {texels1(x), storage(y)};
+    kernel_id id = y.type == STORAGE_F16 ? KERNEL_SWIGLU_F16 : KERNEL_SWIGLU_F32;
+    return dispatch(r, id, NULL, 0, b, &pc, div_up(pc.total, 64), 1, 1);
+}
+
 bool op_embed_tokens(recorder *r, dbuf x, const dbuf *prefix, const dbuf *pos, uint32_t images,
                      uint32_t T, uint32_t D, uint32_t prefix_tokens)
 {

@@ -60,6 +60,10 @@ typedef struct push_transpose_heads {
     uint32_t total, T, Tp, H, hd, row, v_col;
 } push_transpose_heads;
 
+typedef struct push_swiglu {
+    uint32_t total, h;
+} push_swiglu;
+
 typedef struct push_embed_tokens {
     uint32_t total, T, D4, prefix;
 } push_embed_tokens;
@@ -116,6 +120,9 @@ bool op_softmax(recorder *r, dbuf scores, uint32_t rows, uint32_t T, uint32_t Tp
 
 bool op_transpose_heads(recorder *r, dbuf qkv, dbuf vt, uint32_t images, uint32_t T, uint32_t Tp,
                         uint32_t H, uint32_t hd, uint32_t D);
+
+/* y[r][j] = silu(x[r][j]) · x[r][h + j] over rows of x [rows][2h] (DINOv2's SwiGLU). */
+bool op_swiglu(recorder *r, dbuf x, dbuf y, uint32_t rows, uint32_t h);
 
 /* Each image's first prefix_tokens rows of x become prefix's rows; the
  * patch rows after them get pos's rows added. */

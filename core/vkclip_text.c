@@ -309,7 +309,7 @@ static int key_tensor_names(const vkclip_model *m, char (*names)[160], int cap)
             snprintf(names[n++], sizeof names[0], "%s", fixed[i]);
     for (int l = 0; l < m->cfg.text.num_layers; l++) {
         char block[BLOCK_TENSORS][128];
-        block_tensor_names(&m->cfg.family->text.block, l, true, block);
+        block_tensor_names(&m->cfg.family->text.block, l, true, false, block);
         for (int i = 0; i < BLOCK_TENSORS && n < cap; i++)
             if (block[i][0])
                 snprintf(names[n++], sizeof names[0], "%.127s", block[i]);

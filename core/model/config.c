@@ -194,7 +194,7 @@ static bool read_model_type(const json_value *root, const model_family **family,
 static bool parse_dinov2(clip_config *cfg, const json_value *root, const char *model_type, const source *s,
                          errbuf *err)
 {
-    cfg->vision = (clip_tower_config){768, 0, 12, 12, CLIP_ACT_GELU, 1e-6f};
+    cfg->vision = (clip_tower_config){768, 0, 12, 12, CLIP_ACT_GELU, 1e-6f, false};
     cfg->image_size = 224;
     bool registers = strcmp(model_type, "dinov2_with_registers") == 0;
     cfg->patch_size = registers ? 16 : 14; /* the two configs' defaults */
@@ -209,12 +209,13 @@ static bool parse_dinov2(clip_config *cfg, const json_value *root, const char *m
         !read_bool(root, "use_swiglu_ffn", &swiglu, s, err) ||
         (cfg->register_tokens && !read_int(root, "num_register_tokens", &cfg->register_tokens, s, err)))
         return false;
-    if (swiglu)
-        return errbuf_set(err, "%s: use_swiglu_ffn (the SwiGLU MLP of DINOv2 giant) is not supported yet", s->file);
     if (!(mlp_ratio > 0.0 && mlp_ratio <= 64.0))
         return errbuf_set(err, "%s: mlp_ratio %g is not in (0, 64]", s->file, mlp_ratio);
     /* As Python's int(hidden_size * mlp_ratio): truncated. */
     cfg->vision.intermediate_size = (int)((double)cfg->vision.hidden_size * mlp_ratio);
+    cfg->vision.swiglu = swiglu;
+    if (swiglu) /* transformers' Dinov2SwiGLUFFN: two thirds of it, rounded up to a multiple of 8 */
+        cfg->vision.intermediate_size = ((int)(cfg->vision.intermediate_size * 2.0 / 3.0) + 7) / 8 * 8;
     cfg->projection_dim = cfg->vision.hidden_size;
     return check_range(cfg->register_tokens, 0, 64, "num_register_tokens", s, err);
 }
@@ -233,7 +234,7 @@ static bool check_siglip_head(const json_value *vision, const source *s, errbuf 
  * keys are CLIP's. */
 static bool siglip_defaults(clip_config *cfg)
 {
-    cfg->vision = (clip_tower_config){768, 3072, 12, 12, CLIP_ACT_GELU_TANH, 1e-6f};
+    cfg->vision = (clip_tower_config){768, 3072, 12, 12, CLIP_ACT_GELU_TANH, 1e-6f, false};
     cfg->text = cfg->vision;
     cfg->patch_size = 16;
     cfg->vocab_size = 32000;
@@ -247,11 +248,11 @@ bool clip_config_parse(clip_config *cfg, const char *json, size_t len, const cha
     /* CLIPConfig / CLIPTextConfig / CLIPVisionConfig defaults */
     *cfg = (clip_config){
         .projection_dim = 512,
-        .vision = { 768, 3072, 12, 12, CLIP_ACT_QUICK_GELU, 1e-5f },
+        .vision = { 768, 3072, 12, 12, CLIP_ACT_QUICK_GELU, 1e-5f, false },
         .image_size = 224,
         .patch_size = 32,
         .num_channels = 3,
-        .text = { 512, 2048, 8, 12, CLIP_ACT_QUICK_GELU, 1e-5f },
+        .text = { 512, 2048, 8, 12, CLIP_ACT_QUICK_GELU, 1e-5f, false },
         .vocab_size = 49408,
         .max_position_embeddings = 77,
         .qkv_bias = true,

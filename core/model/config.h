@@ -22,6 +22,7 @@ typedef struct clip_tower_config {
     int num_layers;
     clip_act act;
     float layer_norm_eps;
+    bool swiglu; /* DINOv2 giant: the MLP is weights_in [2I][D], silu(first half)·second half, weights_out */
 } clip_tower_config;
 
 typedef struct clip_config {

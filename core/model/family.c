@@ -70,6 +70,7 @@ const model_family family_siglip = {
             .query = "attention.attention.query", .key = "attention.attention.key",               \
             .value = "attention.attention.value", .out = "attention.output.dense",                \
             .fc1 = "mlp.fc1", .fc2 = "mlp.fc2",                                                   \
+            .gated_in = "mlp.weights_in", .gated_out = "mlp.weights_out",                         \
             .scale1 = "layer_scale1.lambda1", .scale2 = "layer_scale2.lambda1",                   \
         },                                                                                        \
     }

@@ -15,6 +15,7 @@ typedef struct block_names {
     const char *norm1, *norm2;
     const char *query, *key, *value, *out;
     const char *fc1, *fc2;
+    const char *gated_in, *gated_out; /* the SwiGLU MLP's two projections, where the config asks for it */
     const char *scale1, *scale2; /* layer scale (DINOv2), folded into out and fc2; NULL: none */
 } block_names;
 

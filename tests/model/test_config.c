@@ -288,7 +288,14 @@ static void test_dinov2(void)
     /* A plain model's num_register_tokens means nothing (transformers ignores it). */
     CHECKF(parse(&c, "{\"model_type\": \"dinov2\", \"num_register_tokens\": 4}", &err), "%s", err.msg);
     CHECK(c.register_tokens == 0);
-    expect_config_error("{\"model_type\": \"dinov2\", \"use_swiglu_ffn\": true}", "use_swiglu_ffn");
+    /* giant: 1536 * 4 = 6144, two thirds 4096, already a multiple of 8 */
+    CHECKF(parse(&c, "{\"model_type\": \"dinov2\", \"hidden_size\": 1536, \"num_attention_heads\": 24, "
+                     "\"use_swiglu_ffn\": true}", &err), "%s", err.msg);
+    CHECK(c.vision.swiglu && c.vision.intermediate_size == 4096);
+    CHECKF(parse(&c, "{\"model_type\": \"dinov2\", \"hidden_size\": 64, \"num_attention_heads\": 4, "
+                     "\"use_swiglu_ffn\": true}", &err), "%s", err.msg);
+    CHECKF(c.vision.intermediate_size == 176, "(int(256 * 2 / 3) + 7) // 8 * 8 is 176, got %d",
+           c.vision.intermediate_size);
     expect_config_error("{\"model_type\": \"dinov2\", \"mlp_ratio\": 0}", "mlp_ratio");
     expect_config_error("{\"model_type\": \"siglip2\"}", "model_type 'siglip2' is not supported");
     expect_config_error("{\"model_type\": 3}", "model_type is a number");
