@@ -182,18 +182,19 @@ static void cache_path(char *out, size_t cap, const char *dir, const classifier_
     snprintf(out, cap, "%s/classifier-%016llx.bin", dir, (unsigned long long)k->hash);
 }
 
+/* 48 bytes, no padding: the key follows, then the weights. */
 typedef struct cache_header {
     char magic[8];
     uint32_t version;
     uint32_t dim;
     uint32_t labels;
+    uint32_t sigmoid; /* 1: SigLIP's scores */
     float scale;
     float bias;
-    uint32_t sigmoid;
-    uint32_t unused;
     uint64_t key_len;
     uint64_t weights_hash; /* of the weights that follow the key */
 } cache_header;
+_Static_assert(sizeof(cache_header) == 48, "the cache header has no padding");
 
 /* The label names come back from the key text (they are its first fields). */
 static bool names_from_key(classifier *c, const classifier_key *k)

@@ -22,7 +22,9 @@ PROB_DIFF = 1e-4
 LABELS = ["tabby cat", "naïve café", "red car", "Tom & Jerry", "一只猫"]
 TEMPLATES = ["a photo of a {}.", "a drawing of the {}"]
 MODEL_OPTS = dict(text_width=64, text_layers=2, text_heads=2, embed=32, act="quick_gelu", dtype="F32")
-HEADER_BYTES = 32  # magic[8], version, dim, labels, scale (u32/f32), key_len (u64)
+# magic[8], version, dim, labels, sigmoid (u32), scale, bias (f32), key_len, weights hash (u64); the key follows
+HEADER_BYTES = 48
+KEY_LEN_AT = 32
 
 
 class Case:
@@ -67,7 +69,7 @@ def entries(folder):
 
 def flip_weights(data):
     """XOR the sign/exponent byte of every tenth float after the key."""
-    (key_len,) = struct.unpack_from("<Q", data, 24)
+    (key_len,) = struct.unpack_from("<Q", data, KEY_LEN_AT)
     start = HEADER_BYTES + key_len
     for off in range(start + 3, len(data), 40):
         data[off] ^= 0x41
@@ -78,7 +80,7 @@ def fewer_labels(data):
     """A self-consistent file for the first label only: the count says 1 and
     the weights are cut to one row, while the key still lists every label."""
     (dim,) = struct.unpack_from("<I", data, 12)
-    (key_len,) = struct.unpack_from("<Q", data, 24)
+    (key_len,) = struct.unpack_from("<Q", data, KEY_LEN_AT)
     struct.pack_into("<I", data, 16, 1)
     return data[:HEADER_BYTES + key_len + 4 * dim]
 
