@@ -78,6 +78,17 @@ siglip_tokenizer *siglip_tokenizer_load(const char *dir, int context, errbuf *er
         return NULL;
     }
     t->context = context;
+    char gemma[4200];
+    snprintf(gemma, sizeof gemma, "%s/tokenizer.model", dir);
+    FILE *probe_file = fopen(path, "rb");
+    if (probe_file)
+        fclose(probe_file);
+    else if ((probe_file = fopen(gemma, "rb"))) { /* a SigLIP 2 checkpoint */
+        fclose(probe_file);
+        errbuf_set(err, "%s: Gemma's tokenizer (SigLIP 2's text) is not supported yet (image embeddings work)", gemma);
+        free(t);
+        return NULL;
+    }
     if (!(t->spm = spm_model_load(path, err))) {
         free(t);
         return NULL;

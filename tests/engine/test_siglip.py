@@ -152,6 +152,22 @@ def check_scores(c, vkclip, siglip_torch, model, name, images, cache):
                 f"(<= 1e-4); per image they sum to {[round(s, 3) for s in sums]}, not 1 " + r.describe())
 
 
+def check_siglip2_text_refused(c, vkclip, model, tmp, image):
+    """A SigLIP 2 fixed-resolution checkpoint (model_type siglip, Gemma's
+    tokenizer.model in place of spiece.model): images work, text is refused
+    with one line naming the file."""
+    import shutil
+    g2 = os.path.join(tmp, "siglip2-like")
+    shutil.copytree(model, g2)
+    os.rename(os.path.join(g2, "spiece.model"), os.path.join(g2, "tokenizer.model"))
+    r = ec.run_vkclip(vkclip, ["embed-text", "--model", g2, "a cat"])
+    err = r.stderr.strip().splitlines()
+    c.check(r.rc == 1 and len(err) == 1 and "tokenizer.model" in err[0] and "not supported yet" in err[0],
+            f"SigLIP 2 text: exit 1, one line naming tokenizer.model: {r.describe()}")
+    r = ec.run_vkclip(vkclip, ["embed-image", "--model", g2, image])
+    c.check(r.rc == 0, f"SigLIP 2 image embeddings still work: {r.describe()}")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("vkclip")
@@ -176,6 +192,7 @@ def main():
             check_text(c, args.vkclip, siglip_torch, model, name)
             check_scores(c, args.vkclip, siglip_torch, model, name, images, os.path.join(tmp, "cache"))
         check_tokenizer(c, args.vkclip, siglip_torch, os.path.join(tmp, MODELS[1][0]))
+        check_siglip2_text_refused(c, args.vkclip, os.path.join(tmp, MODELS[0][0]), tmp, images[0])
     return c.finish()
 
 
