@@ -1,5 +1,7 @@
 #include "positions.h"
 
+#include "preprocess.h"
+
 #include <math.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -55,20 +57,9 @@ void positions_resample_bicubic(const float *in, int grid, int D, float *out, in
     }
 }
 
-/* Pillow's (and PyTorch's antialiased) bicubic kernel, A = -0.5. */
-static double aa_filter(double x)
-{
-    const double a = -0.5;
-    x = fabs(x);
-    if (x < 1.0)
-        return ((a + 2.0) * x - (a + 3.0)) * x * x + 1.0;
-    if (x < 2.0)
-        return (((x - 5.0) * x + 8.0) * x - 4.0) * a;
-    return 0.0;
-}
-
 /* The [out][in] matrix of the resize along one axis (each row's weights
- * sum to 1), as PyTorch computes it in double before use. */
+ * sum to 1), computed in double (PyTorch uses float for float input: the two
+ * differ by about 1e-7). */
 static float *aa_matrix(int in, int out)
 {
     float *m = calloc((size_t)in * out, sizeof *m);
@@ -87,7 +78,7 @@ static float *aa_matrix(int in, int out)
         hi = hi > in ? in : hi;
         double total = 0;
         for (int j = lo; j < hi; j++)
-            total += w[j] = aa_filter((j - centre + 0.5) * inv);
+            total += w[j] = pillow_bicubic((j - centre + 0.5) * inv);
         for (int j = lo; j < hi; j++)
             m[(size_t)i * in + j] = (float)(total != 0.0 ? w[j] / total : w[j]);
     }

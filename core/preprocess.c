@@ -36,7 +36,7 @@ static double hamming_filter(double x)
     return sin(x) / x * (0.54 + 0.46 * cos(x));
 }
 
-static double bicubic_filter(double x)
+double pillow_bicubic(double x)
 {
     const double a = -0.5; /* Keys cubic, as Pillow */
     x = fabs(x);
@@ -65,7 +65,7 @@ static bool filter_for(int resample, filter *f)
     switch (resample) {
     case 1: *f = (filter){lanczos_filter, 3.0}; return true;
     case 2: *f = (filter){bilinear_filter, 1.0}; return true;
-    case 3: *f = (filter){bicubic_filter, 2.0}; return true;
+    case 3: *f = (filter){pillow_bicubic, 2.0}; return true;
     case 4: *f = (filter){box_filter, 0.5}; return true;
     case 5: *f = (filter){hamming_filter, 1.0}; return true;
     default: return false;

@@ -12,6 +12,10 @@
 #include "model/config.h"
 #include "ops.h"
 
+/* Pillow's bicubic kernel (Keys, a = -0.5), support 2; also PyTorch's for an
+ * antialiased bicubic resize (positions.c). */
+double pillow_bicubic(double x);
+
 /* Pixel layouts the horizontal pass reads (shaders/preprocess_h.comp). */
 enum {
     FRAME_RGBX = 0,   /* 4 bytes a pixel, stride a multiple of 4 */

@@ -25,15 +25,15 @@ import json
 import math
 import os
 import random
-import struct
 import sys
 import zlib
 
 import sentencepiece as spm
 import torch
 
-DTYPES = {"F32": (torch.float32, "float32"), "F16": (torch.float16, "float16"),
-          "BF16": (torch.bfloat16, "bfloat16")}
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from safetensors_writer import DTYPES, tensor_bytes, write_safetensors  # noqa: E402
+
 ACTS = ["gelu_pytorch_tanh", "gelu", "gelu_new", "quick_gelu", "relu", "silu"]
 QK_GAIN = 2.0
 # The text tower pools a pad token at the last position: only attention brings
@@ -117,28 +117,7 @@ def make_tensor(name, shape, init, seed, dtype):
         t.normal_(1.0, 0.2, generator=g)
     else:  # logit scale/bias: the constant plus a little noise, so the seed shows
         t.normal_(init[1], 0.05, generator=g)
-    t = t.to(dtype)
-    if dtype == torch.bfloat16:  # numpy has no bfloat16: reinterpret as int16
-        t = t.view(torch.int16)
-    return t.numpy().tobytes()
-
-
-def write_safetensors(path, plan, seed, dtype, dtype_name):
-    """One dtype throughout, so sorting by name keeps every tensor aligned."""
-    names, header, offset = sorted(plan), {}, 0
-    item = torch.empty(0, dtype=dtype).element_size()
-    for name in names:
-        size = math.prod(plan[name][0]) * item
-        header[name] = {"dtype": dtype_name, "shape": plan[name][0], "data_offsets": [offset, offset + size]}
-        offset += size
-    header["__metadata__"] = {"format": "pt"}
-    blob = json.dumps(header, separators=(",", ":")).encode()
-    blob += b" " * (-(8 + len(blob)) % 8)  # data starts 8-byte aligned
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(blob)) + blob)
-        for name in names:
-            f.write(make_tensor(name, plan[name][0], plan[name][1], seed, dtype))
-    return offset
+    return tensor_bytes(t.to(dtype))
 
 
 # ------------------------------------------------------------ json files
@@ -302,7 +281,8 @@ def main(argv=None):
     plan = tensor_plan(a)
     os.makedirs(a.out, exist_ok=True)
     dtype, dtype_label = DTYPES[a.dtype]
-    total = write_safetensors(os.path.join(a.out, "model.safetensors"), plan, a.seed, dtype, a.dtype)
+    total = write_safetensors(os.path.join(a.out, "model.safetensors"), plan,
+                              lambda name, shape, init: make_tensor(name, shape, init, a.seed, dtype), dtype, a.dtype)
     with open(os.path.join(a.out, "spiece.model"), "wb") as f:
         f.write(spiece)
     for name, obj in (("config.json", config_json(a, dtype_label)),

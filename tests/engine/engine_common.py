@@ -46,6 +46,27 @@ def embed_image(c, vkclip, model, paths, extra, label, timeout=120, env=None):
     return lines
 
 
+# Embeddings against a float64 reference: fp32 activations must give
+# 1 - cos below STRICT_F32 (the random models of the family tests reach
+# 1e-13; a wrong activation or a few wrong position rows give 1e-9 and more),
+# fp16 activations cos >= COS_F16; norms within 1e-4 and 2e-2.
+PRECISIONS = (("f32", [], 0.99999, 1e-10, 1e-4), ("f16", ["--precision", "f16"], 0.9995, 1.0, 2e-2))
+
+
+def check_embeddings(c, label, got, ref, need, strict, norm_tol, what):
+    """One check over every embedding: the worst cosine (>= need, and
+    1 - cos < strict) and the worst relative norm error (<= norm_tol)."""
+    if not c.check(len(got) == len(ref) and all(len(e) == len(r) for e, r in zip(got, ref)),
+                   f"{label}: {len(got)} embeddings of {[len(e) for e in got][:1]} values, reference "
+                   f"{len(ref)} of {[len(r) for r in ref][:1]}"):
+        return
+    worst_cos = min(testlib.cosine(e, r) for e, r in zip(got, ref))
+    worst_norm = max(abs(testlib.norm(e) - testlib.norm(r)) / testlib.norm(r) for e, r in zip(got, ref))
+    c.check(worst_cos >= need and 1 - worst_cos < strict and worst_norm <= norm_tol,
+            f"{label}: {len(got)} {what}, 1-cos {1 - worst_cos:.2e} (need cos >= {need}"
+            + (f", 1-cos < {strict:g}" if strict < 1 else "") + f"), max norm error {worst_norm:.1e}")
+
+
 def compare_pixels(ours, ref, mean=CLIP_MEAN, std=CLIP_STD):
     """Both float32 CHW tensors (numpy) with mean/std applied. Returns
     (fraction within 1/255, max abs difference in 1/255 units, fraction of

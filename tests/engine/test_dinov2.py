@@ -23,12 +23,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import engine_common as ec  # noqa: E402 -- it also puts tests/ on sys.path
 import testlib  # noqa: E402
 
-COS_F32 = 0.99999
-# fp32 gives 1 - cos near 1e-13 on these models (the reference is float64):
-# a bound this tight also catches a few wrong position rows at the borders.
-ONE_MINUS_COS_F32_STRICT = 1e-10
-COS_F16 = 0.9995
-
 # (name, generator options): position grid (image-size / patch) against the
 # input's grid (crop / patch).
 MODELS = [
@@ -91,22 +85,11 @@ def check_model(c, vkclip, dinov2_torch, model, name, images):
         ref_model = dinov2_torch.Dinov2(model, torch.float64)
         pcfg = dinov2_torch.load_preprocessor_config(model)
         ref = [ref_model.forward(dinov2_torch.preprocess(p, pcfg)[None])[0].tolist() for p in images]
-    for precision, extra, need, strict, norm_tol in (("f32", [], COS_F32, ONE_MINUS_COS_F32_STRICT, 1e-4),
-                                                     ("f16", ["--precision", "f16"], COS_F16, 1.0, 2e-2)):
+    for precision, extra, need, strict, norm_tol in ec.PRECISIONS:
         label = f"{name} {precision}"
         lines = ec.embed_image(c, vkclip, model, images, ["--raw"] + extra, label, timeout=300)
-        if lines is None:
-            continue
-        worst_cos, worst_norm = 1.0, 0.0
-        for line, r in zip(lines, ref):
-            e = line["embedding"]
-            if not c.check(len(e) == len(r), f"{label}: {len(e)} values, reference {len(r)}"):
-                break
-            worst_cos = min(worst_cos, testlib.cosine(e, r))
-            worst_norm = max(worst_norm, abs(testlib.norm(e) - testlib.norm(r)) / testlib.norm(r))
-        c.check(worst_cos >= need and 1 - worst_cos < strict and worst_norm <= norm_tol,
-                f"{label}: {len(images)} images, min cos {worst_cos:.12f} (need >= {need}"
-                + (f", 1-cos < {strict:g}" if strict < 1 else "") + f"), max norm error {worst_norm:.1e}")
+        if lines is not None:
+            ec.check_embeddings(c, label, [ln["embedding"] for ln in lines], ref, need, strict, norm_tol, "images")
 
 
 def check_info(c, vkclip, model, name, cfg, registers):

@@ -25,8 +25,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import engine_common as ec  # noqa: E402 -- it also puts tests/ on sys.path
 import testlib  # noqa: E402
 
-COS_F32, ONE_MINUS_COS_F32_STRICT, COS_F16 = 0.99999, 1e-10, 0.9995
-
 MODELS = [
     ("p16-s64-w64h4-f32", ["--image-size", "64", "--dtype", "F32"]),
     ("p16-s224-w96h3-f16", ["--vision-width", "96", "--vision-heads", "3", "--text-width", "48", "--text-heads", "2",
@@ -68,22 +66,11 @@ def make_images(folder):
 def check_model(c, vkclip, siglip_torch, model, name, images):
     ref = [json.loads(ln)["embedding"]
            for ln in quiet(siglip_torch.main, ["embed-image", "--raw", "--model", model] + images).splitlines()]
-    for precision, extra, need, strict, norm_tol in (("f32", [], COS_F32, ONE_MINUS_COS_F32_STRICT, 1e-4),
-                                                     ("f16", ["--precision", "f16"], COS_F16, 1.0, 2e-2)):
+    for precision, extra, need, strict, norm_tol in ec.PRECISIONS:
         label = f"{name} {precision}"
         lines = ec.embed_image(c, vkclip, model, images, ["--raw"] + extra, label, timeout=300)
-        if lines is None:
-            continue
-        worst_cos, worst_norm = 1.0, 0.0
-        for line, r in zip(lines, ref):
-            e = line["embedding"]
-            if not c.check(len(e) == len(r), f"{label}: {len(e)} values, reference {len(r)}"):
-                break
-            worst_cos = min(worst_cos, testlib.cosine(e, r))
-            worst_norm = max(worst_norm, abs(testlib.norm(e) - testlib.norm(r)) / testlib.norm(r))
-        c.check(worst_cos >= need and 1 - worst_cos < strict and worst_norm <= norm_tol,
-                f"{label}: {len(images)} images, 1-cos {1 - worst_cos:.2e} (need cos >= {need}"
-                + (f", 1-cos < {strict:g}" if strict < 1 else "") + f"), max norm error {worst_norm:.1e}")
+        if lines is not None:
+            ec.check_embeddings(c, label, [ln["embedding"] for ln in lines], ref, need, strict, norm_tol, "images")
 
 
 CAPTIONS = ["a photo of a cat.", "A Photo, of a CAT!!", "  leading and   trailing  ", "tabs\tand\nnewlines",
@@ -112,16 +99,13 @@ def check_text(c, vkclip, siglip_torch, model, name):
     texts = CAPTIONS[:10]
     ref = [json.loads(ln)["embedding"]
            for ln in quiet(siglip_torch.main, ["embed-text", "--raw", "--model", model] + texts).splitlines()]
-    for precision, extra, need, strict in (("f32", [], COS_F32, ONE_MINUS_COS_F32_STRICT),
-                                           ("f16", ["--precision", "f16"], COS_F16, 1.0)):
+    for precision, extra, need, strict, norm_tol in ec.PRECISIONS:
         r = ec.run_vkclip(vkclip, ["embed-text", "--raw", "--model", model] + extra + texts)
         lines = ec.parse_json_lines(r.stdout) if r.rc == 0 else []
-        if not c.check(len(lines) == len(texts), f"{name} text {precision}: {len(lines)} lines for {len(texts)} texts "
-                       + r.describe()):
-            continue
-        worst = min(testlib.cosine(ln["embedding"], w) for ln, w in zip(lines, ref))
-        c.check(worst >= need and 1 - worst < strict, f"{name} text {precision}: {len(texts)} texts, 1-cos "
-                f"{1 - worst:.2e} (need cos >= {need}" + (f", 1-cos < {strict:g}" if strict < 1 else "") + ")")
+        if c.check(len(lines) == len(texts), f"{name} text {precision}: {len(lines)} lines for {len(texts)} texts "
+                   + r.describe()):
+            ec.check_embeddings(c, f"{name} text {precision}", [ln["embedding"] for ln in lines], ref, need, strict,
+                                norm_tol, "texts")
 
 
 LABELS = ["a photo of a cat", "a red car", "Two dogs, playing!", "a blue sky", "noise"]
