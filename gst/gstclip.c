@@ -872,8 +872,9 @@ static void install_properties(GObjectClass *oc)
     g_object_class_install_property(
         oc, PROP_MODEL,
         g_param_spec_string("model", "Model",
-                            "Hugging Face CLIP directory (config.json, model.safetensors, vocab.json, merges.txt, "
-                            "preprocessor_config.json); the default is $VKCLIP_MODEL, else the built-in model",
+                            "Hugging Face CLIP, SigLIP or DINOv2 directory (config.json, model.safetensors, the "
+                            "tokenizer's files, preprocessor_config.json); the default is $VKCLIP_MODEL, else the "
+                            "built-in model",
                             vkclip_default_model_dir(), READY_FLAGS));
     g_object_class_install_property(
         oc, PROP_LABELS,
