@@ -110,7 +110,7 @@ vkclip_tokenizer *vkclip_tokenizer_load(const char *dir, vkclip_error *err)
             return NULL;
         }
         t->context = cfg.max_position_embeddings;
-        if (cfg.family == &family_siglip) { /* its tower does not run yet; its tokenizer does */
+        if (cfg.family->text.whole_context) { /* SigLIP's SentencePiece */
             if (!(t->spm = siglip_tokenizer_load(dir, t->context, &e))) {
                 export_error(err, &e);
                 free(t);
