@@ -48,8 +48,8 @@ plain=${VKCLIP_VALIDATE_BUILD:-build-validate}
 steps=${*:-engine gst-validation gst-leaks gst-asan}
 # The system plugins the gst tests use (GStreamer 1.22 names): fakesink, queue,
 # identity, tee, filesrc, capsfilter; videotestsrc; videoconvert, videoscale; pngdec;
-# appsrc, appsink; matroskamux/demux; avenc_ffv1/avdec_*; typefinding; decodebin.
-GST_PLUGINS="coreelements videotestsrc videoconvertscale png app matroska libav typefindfunctions playback"
+# appsrc, appsink; matroskamux/demux; avenc_ffv1/avdec_*; typefinding; decodebin; multifilesrc.
+GST_PLUGINS="coreelements videotestsrc videoconvertscale png app matroska libav typefindfunctions playback multifile"
 lavapipe_icd=/usr/share/vulkan/icd.d/lvp_icd.x86_64.json
 lavapipe_so=/usr/lib/x86_64-linux-gnu/libvulkan_lvp.so
 wrapper=$root/tests/gst/check-wrapper.sh
