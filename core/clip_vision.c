@@ -27,7 +27,14 @@ static float *read_host(weight_loader *L, const char *name, int ndim, const int6
  * the host: [class token + position 0, registers...] (registers take no
  * position, as DINOv2 inserts them after adding positions), and the patch
  * grid's positions, resized when the input's grid differs from the trained one. */
-static bool upload_norm(weight_loader *L, dbuf *gamma, dbuf *beta, const char *prefix, uint32_t D);
+static bool upload_norm(weight_loader *L, dbuf *gamma, dbuf *beta, const char *prefix, uint32_t D)
+{
+    char w[160], b[160];
+    snprintf(w, sizeof w, "%s.weight", prefix);
+    snprintf(b, sizeof b, "%s.bias", prefix);
+    int64_t d[1] = {D};
+    return upload_vector(L, gamma, w, 1, d) && upload_vector(L, beta, b, 1, d);
+}
 
 static bool load_token_tables(clip_vision *v, weight_loader *L, const clip_config *cfg)
 {
@@ -118,15 +125,6 @@ static bool load_pooling_head(clip_vision *v, weight_loader *L, const char *head
            upload_linear(L, &v->head_fc2, f2w, f2b, 1, D, intermediate);
 }
 
-static bool upload_norm(weight_loader *L, dbuf *gamma, dbuf *beta, const char *prefix, uint32_t D)
-{
-    char w[160], b[160];
-    snprintf(w, sizeof w, "%s.weight", prefix);
-    snprintf(b, sizeof b, "%s.bias", prefix);
-    int64_t d[1] = {D};
-    return upload_vector(L, gamma, w, 1, d) && upload_vector(L, beta, b, 1, d);
-}
-
 bool clip_vision_load(clip_vision *v, weight_loader *L, const clip_config *cfg)
 {
     const vision_names *n = &cfg->family->vision;
@@ -162,7 +160,8 @@ bool clip_vision_load(clip_vision *v, weight_loader *L, const clip_config *cfg)
     int64_t d[1] = {D};
     if (!conv || !upload_matrix(L, &v->patch_embed, &conv, 1, D, 3 * P * P) ||
         (n->patch_bias && !upload_vector(L, &v->patch_embed.bias, bias_name, 1, d)) ||
-        !load_token_tables(v, L, cfg) || (n->pre_norm && !upload_norm(L, &v->pre_gamma, &v->pre_beta, n->pre_norm, D)) ||
+        !load_token_tables(v, L, cfg) ||
+        (n->pre_norm && !upload_norm(L, &v->pre_gamma, &v->pre_beta, n->pre_norm, D)) ||
         !upload_norm(L, &v->post_gamma, &v->post_beta, n->post_norm, D))
         return false;
     const char *proj[1] = {n->projection};

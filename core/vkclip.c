@@ -206,7 +206,7 @@ static bool check_logit_scalar(const model_weights *w, const char *dir, const ch
     float v;
     convert_to_f32(t, &v);
     if (!isfinite(v) || !isfinite(expf(v)))
-        return errbuf_set(e, "%s: tensor %s is %g; exp(logit_scale) must be finite", file, name, (double)v);
+        return errbuf_set(e, "%s: tensor %s is %g; it and its exp must be finite", file, name, (double)v);
     return true;
 }
 

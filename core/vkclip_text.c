@@ -288,7 +288,7 @@ int vkclip_encode_texts(vkclip_model *m, const char *const *texts, int n, float 
 /* ---- zero-shot classifiers ---- */
 
 /* The tensors a classifier depends on: the text tower's, the projection
- * and the logit scale (what clip_text_load and logit_scale_of read). */
+ * and the logit scale and bias (what clip_text_load and build_classifier read). */
 #define FIXED_KEY_TENSORS 8
 #define KEY_TENSORS_PER_LAYER 16
 
@@ -420,20 +420,6 @@ static bool model_fingerprint(const vkclip_model *m, const char *dir, uint64_t *
     return true;
 }
 
-static float logit_scale_of(const vkclip_model *m)
-{
-    vkclip_model_info info;
-    vkclip_model_get_info(m, &info); /* takes no lock */
-    return info.logit_scale;
-}
-
-static float logit_bias_of(const vkclip_model *m)
-{
-    vkclip_model_info info;
-    vkclip_model_get_info(m, &info);
-    return info.logit_bias;
-}
-
 /* Each label's prompts embedded, normalised, averaged, normalised. */
 static bool build_classifier(vkclip_model *m, classifier *c, const char *const *labels, int nlabels,
                              const char *const *templates, int ntemplates, const progress_fn *progress,
@@ -452,9 +438,11 @@ static bool build_classifier(vkclip_model *m, classifier *c, const char *const *
     if (ok) {
         c->labels = nlabels;
         c->dim = E;
-        c->scale = logit_scale_of(m);
-        c->sigmoid = m->cfg.family->sigmoid_scores;
-        c->bias = c->sigmoid ? logit_bias_of(m) : 0.0f;
+        vkclip_model_info info;
+        vkclip_model_get_info(m, &info); /* takes no lock */
+        c->scale = info.logit_scale;
+        c->sigmoid = info.sigmoid_scores;
+        c->bias = info.logit_bias;
         c->weights = calloc((size_t)nlabels * E, sizeof *c->weights);
         c->names = calloc((size_t)nlabels, sizeof *c->names);
         ok = c->weights && c->names;

@@ -63,14 +63,18 @@ static void get_stacked_row(void *user, uint32_t n, float *dst)
     const stacked_rows *s = user;
     const st_tensor *t = s->parts[n / s->part_rows];
     size_t base = (size_t)(n % s->part_rows) * s->K;
-    float f = s->scale ? element_f32(s->scale, n) : 1.0f;
+    float f = s->scale ? element_f32(s->scale, n) : 1.0f; /* x * 1.0f is x, bit for bit */
     for (uint32_t k = 0; k < s->K; k++)
-        dst[k] = s->scale ? element_f32(t, base + k) * f : element_f32(t, base + k);
+        dst[k] = element_f32(t, base + k) * f;
 }
 
+/* Scaled rows are kept in fp32 even where matrices are fp16: the products
+ * with a small scale (DINOv2 starts its layer scales at 1e-5) would be
+ * rounded again, or fall below fp16's normal range. */
 static bool upload_rows(weight_loader *L, linear_weight *out, const st_tensor *const *parts, int nparts,
                         uint32_t part_rows, uint32_t K, const st_tensor *scale)
 {
+    storage_type type = scale ? STORAGE_F32 : L->matrix_type;
     memset(out, 0, sizeof *out);
     stacked_rows rows = {.part_rows = part_rows, .K = K, .scale = scale};
     for (int i = 0; i < nparts; i++)
@@ -79,18 +83,18 @@ static bool upload_rows(weight_loader *L, linear_weight *out, const st_tensor *c
         return errbuf_set(L->err, "tensor '%s': inner size %u is not a multiple of 4", parts[0]->name, K);
     out->N = part_rows * (uint32_t)nparts;
     out->K = K;
-    uint64_t bytes = packed_weight_bytes(out->N, K, L->tiles, L->matrix_type);
-    uint64_t texels = bytes / (4 * storage_size(L->matrix_type));
+    uint64_t bytes = packed_weight_bytes(out->N, K, L->tiles, type);
+    uint64_t texels = bytes / (4 * storage_size(type));
     if (texels > L->ctx->props.limits.maxTexelBufferElements)
         return errbuf_set(L->err, "tensor '%s': %llu texels exceed the device's limit of %u",
                           parts[0]->name, (unsigned long long)texels,
                           L->ctx->props.limits.maxTexelBufferElements);
-    if (!allocate(L, &out->w, bytes, L->matrix_type))
+    if (!allocate(L, &out->w, bytes, type))
         return false;
     void *dst = vk_uploader_reserve(&L->uploader, out->w.slice, L->err);
     if (!dst)
         return false;
-    if (!pack_weight(dst, out->N, K, L->tiles, L->matrix_type, get_stacked_row, &rows))
+    if (!pack_weight(dst, out->N, K, L->tiles, type, get_stacked_row, &rows))
         return errbuf_set(L->err, "out of memory");
     return true;
 }
@@ -142,12 +146,5 @@ bool upload_linear_scaled(weight_loader *L, linear_weight *out, const char *weig
     int64_t shape[1] = {N};
     const st_tensor *scale = model_weights_expect(L->weights, scale_name, 1, shape, L->err);
     const char *w[1] = {weight_name}, *b[1] = {bias_name};
-    /* Kept in fp32 even where matrices are fp16: the products with a small
-     * scale (DINOv2 starts them at 1e-5) would be rounded again, or fall
-     * below fp16's normal range. */
-    storage_type type = L->matrix_type;
-    L->matrix_type = STORAGE_F32;
-    bool ok = scale && linear_from(L, out, w, bias_name ? b : NULL, 1, N, K, scale);
-    L->matrix_type = type;
-    return ok;
+    return scale && linear_from(L, out, w, bias_name ? b : NULL, 1, N, K, scale);
 }

@@ -16,16 +16,16 @@ Run with Debian's /usr/bin/python3 (torch).
 """
 
 import argparse
+import functools
 import json
 import math
 import os
 import sys
-import zlib
 
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from safetensors_writer import DTYPES, tensor_bytes, write_safetensors  # noqa: E402
+from random_weights import DTYPES, plan_layer_norm, plan_linear, write_safetensors  # noqa: E402
 
 # Activations scripts/reference/dinov2_torch.py knows (transformers' ACT2FN names).
 QK_GAIN = 3.0
@@ -39,20 +39,15 @@ def swiglu_hidden(d, mlp_ratio):
 
 
 def tensor_plan(a):
-    """name -> (shape, init): ("normal", std) | ("uniform", lo, hi) | ("gain",)
-    where "gain" is 1 + N(0, 0.2), for LayerNorm weights."""
+    """name -> (shape, init), as random_weights.py describes."""
     d, p = a.width, a.patch
     grid = a.image_size // p
     plan = {}
 
-    def linear(name, n_out, n_in, gain=1.0):  # PyTorch's default bounds, times gain
-        b = n_in ** -0.5
-        plan[name + ".weight"] = ([n_out, n_in], ("uniform", -gain * b, gain * b))
-        plan[name + ".bias"] = ([n_out], ("uniform", -b, b))
+    linear = functools.partial(plan_linear, plan)
 
     def layer_norm(name):
-        plan[name + ".weight"] = ([d], ("gain",))
-        plan[name + ".bias"] = ([d], ("normal", 0.2))
+        plan_layer_norm(plan, name, d)
 
     e = "embeddings."
     plan[e + "cls_token"] = ([1, 1, d], ("normal", 0.5))
@@ -84,19 +79,6 @@ def tensor_plan(a):
         plan[L + "layer_scale2.lambda1"] = ([d], ("uniform", 0.1, 2.0))
     layer_norm("layernorm")
     return plan
-
-
-def make_tensor(name, shape, init, seed, dtype):
-    """Draws one tensor with a generator of its own, returns its raw bytes."""
-    g = torch.Generator().manual_seed(seed * 1_000_003 + zlib.crc32(name.encode()))
-    t = torch.empty(shape)
-    if init[0] == "normal":
-        t.normal_(0.0, init[1], generator=g)
-    elif init[0] == "uniform":
-        t.uniform_(init[1], init[2], generator=g)
-    else:
-        t.normal_(1.0, 0.2, generator=g)
-    return tensor_bytes(t.to(dtype))
 
 
 def config_json(a, dtype_label):
@@ -157,8 +139,7 @@ def main(argv=None):
     plan = tensor_plan(a)
     os.makedirs(a.out, exist_ok=True)
     dtype, dtype_label = DTYPES[a.dtype]
-    total = write_safetensors(os.path.join(a.out, "model.safetensors"), plan,
-                              lambda name, shape, init: make_tensor(name, shape, init, a.seed, dtype), dtype, a.dtype)
+    total = write_safetensors(os.path.join(a.out, "model.safetensors"), plan, a.seed, dtype, a.dtype)
     with open(os.path.join(a.out, "config.json"), "w") as f:
         json.dump(config_json(a, dtype_label), f, indent=2)
     with open(os.path.join(a.out, "preprocessor_config.json"), "w") as f:

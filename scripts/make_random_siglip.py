@@ -20,19 +20,19 @@ Run with Debian's /usr/bin/python3 (torch, sentencepiece).
 """
 
 import argparse
+import functools
 import io
 import json
 import math
 import os
 import random
 import sys
-import zlib
 
 import sentencepiece as spm
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from safetensors_writer import DTYPES, tensor_bytes, write_safetensors  # noqa: E402
+from random_weights import DTYPES, plan_layer_norm, plan_linear, write_safetensors  # noqa: E402
 
 ACTS = ["gelu_pytorch_tanh", "gelu", "gelu_new", "quick_gelu", "relu", "silu"]
 QK_GAIN = 2.0
@@ -49,18 +49,12 @@ LOGIT_SCALE, LOGIT_BIAS = math.log(10.0), -1.0
 # ------------------------------------------------------------ tensor plan
 
 def tensor_plan(a):
-    """name -> (shape, init): ("normal", std) | ("uniform", lo, hi) | ("gain",)
-    | ("const", v) where "gain" is 1 + N(0, 0.2), for LayerNorm weights."""
+    """name -> (shape, init), as random_weights.py describes."""
     plan = {}
 
-    def linear(name, n_out, n_in, gain=1.0):  # PyTorch's default bounds, times gain
-        b = n_in ** -0.5
-        plan[name + ".weight"] = ([n_out, n_in], ("uniform", -gain * b, gain * b))
-        plan[name + ".bias"] = ([n_out], ("uniform", -b, b))
+    linear = functools.partial(plan_linear, plan)
 
-    def layer_norm(name, d):
-        plan[name + ".weight"] = ([d], ("gain",))
-        plan[name + ".bias"] = ([d], ("normal", 0.2))
+    layer_norm = functools.partial(plan_layer_norm, plan)
 
     def encoder(tower, d, layers, mlp, qk=QK_GAIN, v=1.0):
         for i in range(layers):
@@ -103,21 +97,6 @@ def tensor_plan(a):
     plan["logit_scale"] = ([1], ("const", LOGIT_SCALE))
     plan["logit_bias"] = ([1], ("const", LOGIT_BIAS))
     return plan
-
-
-def make_tensor(name, shape, init, seed, dtype):
-    """Draws one tensor with a generator of its own, returns its raw bytes."""
-    g = torch.Generator().manual_seed(seed * 1_000_003 + zlib.crc32(name.encode()))
-    t = torch.empty(shape)
-    if init[0] == "normal":
-        t.normal_(0.0, init[1], generator=g)
-    elif init[0] == "uniform":
-        t.uniform_(init[1], init[2], generator=g)
-    elif init[0] == "gain":
-        t.normal_(1.0, 0.2, generator=g)
-    else:  # logit scale/bias: the constant plus a little noise, so the seed shows
-        t.normal_(init[1], 0.05, generator=g)
-    return tensor_bytes(t.to(dtype))
 
 
 # ------------------------------------------------------------ json files
@@ -281,8 +260,7 @@ def main(argv=None):
     plan = tensor_plan(a)
     os.makedirs(a.out, exist_ok=True)
     dtype, dtype_label = DTYPES[a.dtype]
-    total = write_safetensors(os.path.join(a.out, "model.safetensors"), plan,
-                              lambda name, shape, init: make_tensor(name, shape, init, a.seed, dtype), dtype, a.dtype)
+    total = write_safetensors(os.path.join(a.out, "model.safetensors"), plan, a.seed, dtype, a.dtype)
     with open(os.path.join(a.out, "spiece.model"), "wb") as f:
         f.write(spiece)
     for name, obj in (("config.json", config_json(a, dtype_label)),

@@ -86,6 +86,17 @@ def reference_module(name):
     return importlib.import_module(name)
 
 
+def quiet(main, argv):
+    """Runs a script's main(argv) in this process (a generator, a reference);
+    returns what it printed instead of printing it."""
+    import contextlib
+    import io
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        main(argv)
+    return out.getvalue()
+
+
 def logit_scale(model_dir):
     """exp(logit_scale) of a checkpoint, read by the PyTorch reference's
     safetensors reader (not by vkclip)."""

@@ -99,7 +99,8 @@ static bool read_act(const json_value *obj, clip_act *out, const source *s, errb
     else {
         char shown[48];
         json_printable(shown, sizeof shown, v->str, v->str_len);
-        return errbuf_set(err, "%s: %s%shidden_act '%s' is not supported (expected quick_gelu, gelu, gelu_pytorch_tanh or gelu_new)",
+        return errbuf_set(err, "%s: %s%shidden_act '%s' is not supported "
+                               "(expected quick_gelu, gelu, gelu_pytorch_tanh or gelu_new)",
                           s->file, s->section, dot(s), shown);
     }
     return true;
@@ -232,14 +233,13 @@ static bool check_siglip_head(const json_value *vision, const source *s, errbuf 
 
 /* SiglipTextConfig / SiglipVisionConfig defaults, in place of CLIP's; the
  * keys are CLIP's. */
-static bool siglip_defaults(clip_config *cfg)
+static void siglip_defaults(clip_config *cfg)
 {
     cfg->vision = (clip_tower_config){768, 3072, 12, 12, CLIP_ACT_GELU_TANH, 1e-6f, false};
     cfg->text = cfg->vision;
     cfg->patch_size = 16;
     cfg->vocab_size = 32000;
     cfg->max_position_embeddings = 64;
-    return true;
 }
 
 bool clip_config_parse(clip_config *cfg, const char *json, size_t len, const char *name,
@@ -264,21 +264,19 @@ bool clip_config_parse(clip_config *cfg, const char *json, size_t len, const cha
     source top = { name, "" };
     source text = { name, "text_config" }, vision = { name, "vision_config" };
     const json_value *text_obj = NULL, *vision_obj = NULL;
-    bool ok;
-    if (root->type != JSON_OBJECT)
-        ok = errbuf_set(err, "%s: top level is %s, expected an object", name,
-                        json_type_phrase(root->type));
-    else if (!(ok = read_model_type(root, &cfg->family, &top, err)))
-        ;
-    else if (cfg->family->resamples_positions) /* the DINOv2 family */
+    bool ok = root->type == JSON_OBJECT
+                  ? read_model_type(root, &cfg->family, &top, err)
+                  : errbuf_set(err, "%s: top level is %s, expected an object", name, json_type_phrase(root->type));
+    if (ok && cfg->family == &family_siglip)
+        siglip_defaults(cfg);
+    if (ok && cfg->family->resamples_positions) /* the DINOv2 family */
         ok = parse_dinov2(cfg, root, json_get(root, "model_type")->str, &top, err) &&
              check_tower(&cfg->vision, &top, err) &&
              check_range(cfg->image_size, 1, 4096, "image_size", &top, err) &&
              check_range(cfg->patch_size, 1, cfg->image_size, "patch_size", &top, err) &&
              check_range(cfg->num_channels, 3, 3, "num_channels", &top, err);
-    else
-        ok = (cfg->family != &family_siglip || siglip_defaults(cfg)) &&
-             read_int(root, "projection_dim", &cfg->projection_dim, &top, err) &&
+    else if (ok)
+        ok = read_int(root, "projection_dim", &cfg->projection_dim, &top, err) &&
              pick_section(root, "text_config", "text_config_dict", &text_obj, &text, err) &&
              pick_section(root, "vision_config", "vision_config_dict", &vision_obj, &vision, err) &&
              read_tower(text_obj, &cfg->text, &text, err) &&

@@ -7,6 +7,7 @@
 #include <utf8proc.h>
 
 #include "text/spm_shim.h"
+#include "util/regular_file.h"
 
 #define UNK "<unk>"
 #define EOS "</s>"
@@ -80,11 +81,7 @@ siglip_tokenizer *siglip_tokenizer_load(const char *dir, int context, errbuf *er
     t->context = context;
     char gemma[4200];
     snprintf(gemma, sizeof gemma, "%s/tokenizer.model", dir);
-    FILE *probe_file = fopen(path, "rb");
-    if (probe_file)
-        fclose(probe_file);
-    else if ((probe_file = fopen(gemma, "rb"))) { /* a SigLIP 2 checkpoint */
-        fclose(probe_file);
+    if (!file_exists(path) && file_exists(gemma)) { /* a SigLIP 2 checkpoint */
         errbuf_set(err, "%s: Gemma's tokenizer (SigLIP 2's text) is not supported yet (image embeddings work)", gemma);
         free(t);
         return NULL;

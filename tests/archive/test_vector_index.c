@@ -173,6 +173,21 @@ static void check_kind(vector_index_kind kind, const char *name, double min_reca
     vector_index_free(index);
 }
 
+/* A file holding `bytes` is refused with a message containing `want`. */
+static void expect_read_error(const char *bytes, const char *want)
+{
+    char err[256] = "";
+    FILE *f = tmpfile();
+    CHECK(f != NULL);
+    if (!f)
+        return;
+    fputs(bytes, f);
+    rewind(f);
+    CHECKF(vector_index_read(f, err, sizeof err) == NULL, "%s: read as an index", bytes);
+    CHECKF(strstr(err, want) != NULL, "%s: message \"%s\" lacks \"%s\"", bytes, err, want);
+    fclose(f);
+}
+
 static void check_errors(void)
 {
     char err[256] = "";
@@ -180,26 +195,8 @@ static void check_errors(void)
     CHECKF(strstr(err, "multiple of 8") != NULL, "dimension 60 refused for codes: %s", err);
     CHECK(vector_index_new(VECTOR_INDEX_IVF, DIM, 0, err, sizeof err) == NULL);
 
-    FILE *f = tmpfile();
-    CHECK(f != NULL);
-    if (f) {
-        fputs("Xnot an index", f);
-        rewind(f);
-        err[0] = 0;
-        CHECK(vector_index_read(f, err, sizeof err) == NULL);
-        CHECKF(strstr(err, "not a vkclip vector index") != NULL, "wrong tag: %s", err);
-        fclose(f);
-    }
-    f = tmpfile();
-    CHECK(f != NULL);
-    if (f) {
-        fputs("Egarbage after the tag", f);
-        rewind(f);
-        err[0] = 0;
-        CHECK(vector_index_read(f, err, sizeof err) == NULL);
-        CHECKF(strstr(err, "vector index: read") != NULL, "damaged body: %s", err);
-        fclose(f);
-    }
+    expect_read_error("Xnot an index", "not a vkclip vector index");
+    expect_read_error("Egarbage after the tag", "vector index: read");
 
     /* More answers asked for than vectors stored: the rest are -1. */
     vector_index *small = vector_index_new(VECTOR_INDEX_EXACT, 4, 0, err, sizeof err);

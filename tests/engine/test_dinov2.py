@@ -12,7 +12,6 @@ by image); and the errors an image-only model gives for text.
 """
 
 import argparse
-import io
 import os
 import shutil
 import sys
@@ -46,12 +45,7 @@ MODELS = [
 
 def make_model(generator, folder, name, extra, seed):
     out = os.path.join(folder, name)
-    buf = io.StringIO()
-    stdout, sys.stdout = sys.stdout, buf
-    try:
-        generator.main(["--out", out, "--seed", str(seed)] + extra)
-    finally:
-        sys.stdout = stdout
+    testlib.quiet(generator.main, ["--out", out, "--seed", str(seed)] + extra)
     return out
 
 

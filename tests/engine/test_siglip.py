@@ -13,8 +13,6 @@ the checkpoint's logit_bias, built and read back from the classifier cache.
 """
 
 import argparse
-import contextlib
-import io
 import json
 import os
 import sys
@@ -33,14 +31,6 @@ MODELS = [
                                "--vision-layers", "3", "--vision-mlp", "120", "--text-width", "48",
                                "--text-heads", "2", "--projection", "48", "--dtype", "BF16"]),
 ]
-
-
-def quiet(fn, argv):
-    """Runs a script's main(argv) in-process; returns what it printed."""
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        fn(argv)
-    return out.getvalue()
 
 
 def make_images(folder):
@@ -65,7 +55,7 @@ def make_images(folder):
 
 def check_model(c, vkclip, siglip_torch, model, name, images):
     ref = [json.loads(ln)["embedding"]
-           for ln in quiet(siglip_torch.main, ["embed-image", "--raw", "--model", model] + images).splitlines()]
+           for ln in testlib.quiet(siglip_torch.main, ["embed-image", "--raw", "--model", model] + images).splitlines()]
     for precision, extra, need, strict, norm_tol in ec.PRECISIONS:
         label = f"{name} {precision}"
         lines = ec.embed_image(c, vkclip, model, images, ["--raw"] + extra, label, timeout=300)
@@ -86,7 +76,8 @@ def check_tokenizer(c, vkclip, siglip_torch, model):
         texts = CAPTIONS + [f"a video of a person {label.strip()}." for label in f.readlines()[:150]]
     r = ec.run_vkclip(vkclip, ["tokenize", "--model", model] + texts)
     ours = ec.parse_json_lines(r.stdout) if r.rc == 0 else []
-    ref = [json.loads(ln) for ln in quiet(siglip_torch.main, ["tokenize", "--model", model] + texts).splitlines()]
+    printed = testlib.quiet(siglip_torch.main, ["tokenize", "--model", model] + texts)
+    ref = [json.loads(ln) for ln in printed.splitlines()]
     wrong = [(t, o.get("ids"), w["ids"]) for t, o, w in zip(texts, ours, ref) if o.get("ids") != w["ids"]]
     c.check(r.rc == 0 and len(ours) == len(texts) and not wrong,
             f"tokenize: {len(texts)} texts, ids as SiglipTokenizer's (64 each, </s> then padding)"
@@ -98,7 +89,7 @@ def check_text(c, vkclip, siglip_torch, model, name):
     last, text_model.head) against the reference's."""
     texts = CAPTIONS[:10]
     ref = [json.loads(ln)["embedding"]
-           for ln in quiet(siglip_torch.main, ["embed-text", "--raw", "--model", model] + texts).splitlines()]
+           for ln in testlib.quiet(siglip_torch.main, ["embed-text", "--raw", "--model", model] + texts).splitlines()]
     for precision, extra, need, strict, norm_tol in ec.PRECISIONS:
         r = ec.run_vkclip(vkclip, ["embed-text", "--raw", "--model", model] + extra + texts)
         lines = ec.parse_json_lines(r.stdout) if r.rc == 0 else []
@@ -117,7 +108,7 @@ def check_scores(c, vkclip, siglip_torch, model, name, images, cache):
     a softmax over them; the same again when read from the classifier cache."""
     ref = {}
     argv = ["probs", "--model", model] + [a for label in LABELS for a in ("--text", label)] + images
-    for ln in quiet(siglip_torch.main, argv).splitlines():
+    for ln in testlib.quiet(siglip_torch.main, argv).splitlines():
         j = json.loads(ln)
         ref[j["file"]] = dict(zip(LABELS, j["probs"]))
     env = {"VKCLIP_CACHE_DIR": cache}
@@ -168,7 +159,7 @@ def main():
         images = make_images(tmp)
         for seed, (name, extra) in enumerate(MODELS, start=21):
             model = os.path.join(tmp, name)
-            quiet(make_random_siglip.main, ["--out", model, "--seed", str(seed)] + extra)
+            testlib.quiet(make_random_siglip.main, ["--out", model, "--seed", str(seed)] + extra)
             r = ec.run_vkclip(args.vkclip, ["info", "--model", model])
             c.check(r.rc == 0 and "family: siglip" in r.stdout and "gelu_pytorch_tanh" in r.stdout,
                     f"{name}: info says family siglip, act gelu_pytorch_tanh: {r.describe()}")

@@ -17,8 +17,6 @@ chain). Exit 0 pass, 1 fail, 77 skip (no torch/numpy/Pillow, python3-gst,
 sentencepiece or clip element).
 """
 
-import contextlib
-import io
 import json
 import os
 import shutil
@@ -34,13 +32,6 @@ import test_element_reference as ter  # noqa: E402 -- its pipeline helpers
 COSINE = 0.9999
 SCORE_TOLERANCE = 1e-3
 LABELS = ["a photo of a cat", "a red car", "noise", "a blue sky"]
-
-
-def quiet(fn, argv):
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        fn(argv)
-    return out.getvalue()
 
 
 def main():
@@ -71,8 +62,8 @@ def main():
         Image.fromarray(np.clip(frame, 0, 255).astype(np.uint8), "RGB").save(png)
 
         dinov2 = os.path.join(workdir, "dinov2")
-        quiet(make_random_dinov2.main, ["--out", dinov2, "--registers", "2", "--seed", "5"])
-        ref = json.loads(quiet(dinov2_torch.main, ["--model", dinov2, png]))["embedding"]
+        testlib.quiet(make_random_dinov2.main, ["--out", dinov2, "--registers", "2", "--seed", "5"])
+        ref = json.loads(testlib.quiet(dinov2_torch.main, ["--model", dinov2, png]))["embedding"]
         msg = ter.one_message(c, "DINOv2 RGB", ter.run_png(png, "video/x-raw,format=RGB",
                                                            {"model": dinov2, "embedding": True}))
         if msg:
@@ -80,10 +71,10 @@ def main():
             c.check(cos >= COSINE, f"DINOv2 with registers through the element: cosine {cos:.7f} (>= {COSINE})")
 
         siglip = os.path.join(workdir, "siglip")
-        quiet(make_random_siglip.main, ["--out", siglip, "--image-size", "64", "--seed", "6"])
-        ref = json.loads(quiet(siglip_torch.main, ["embed-image", "--model", siglip, png]))["embedding"]
+        testlib.quiet(make_random_siglip.main, ["--out", siglip, "--image-size", "64", "--seed", "6"])
+        ref = json.loads(testlib.quiet(siglip_torch.main, ["embed-image", "--model", siglip, png]))["embedding"]
         argv = ["probs", "--model", siglip] + [a for label in LABELS for a in ("--text", label)] + [png]
-        probs = dict(zip(LABELS, json.loads(quiet(siglip_torch.main, argv))["probs"]))
+        probs = dict(zip(LABELS, json.loads(testlib.quiet(siglip_torch.main, argv))["probs"]))
         props = {"model": siglip, "embedding": True, "labels": ";".join(LABELS), "templates": "{}",
                  "top-k": len(LABELS)}
         msg = ter.one_message(c, "SigLIP RGB", ter.run_png(png, "video/x-raw,format=RGB", props))
