@@ -10,7 +10,11 @@ save_pretrained writes: no position_ids, which SigLIP does not persist),
 preprocessor_config.json as google/siglip-base-patch16-224 ships it, and a
 tokenizer laid out as that checkpoint's: spiece.model (a small SentencePiece
 unigram model with byte fallback, trained here on generated captions),
-tokenizer_config.json and special_tokens_map.json.
+tokenizer_config.json and special_tokens_map.json. With --tokenizer gemma the
+checkpoint is laid out as a SigLIP 2 one of fixed resolution
+(google/siglip2-base-patch16-224): Gemma's tokenizer.model (a small BPE
+SentencePiece model with Gemma's special pieces, trained here) in place of
+spiece.model, and a bilinear resize.
 Nothing is left at its neutral value: LayerNorm gains and biases are pushed
 far from 1 and 0, every bias is random, and queries/keys are scaled up so that
 attention (the pooling head's above all) depends on content. Each tensor has
@@ -41,6 +45,10 @@ QK_GAIN = 2.0
 TEXT_QK_GAIN, TEXT_V_GAIN = 3.0, 3.0
 # The real tokenizer's special pieces (T5 layout): pad 0, eos 1, unk 2, no bos.
 PAD, EOS, UNK = "<pad>", "</s>", "<unk>"
+# SigLIP 2's (Gemma's layout): pad 0, eos 1, bos 2, unk 3, then user-defined
+# pieces such as <mask> and the chat markers.
+GEMMA_PAD, GEMMA_EOS, GEMMA_BOS, GEMMA_UNK = "<pad>", "<eos>", "<bos>", "<unk>"
+GEMMA_USER_PIECES = ["<mask>", "<start_of_turn>", "<end_of_turn>"]
 # Logit scale and bias: sigmoid(cos * 10 - 1) spans about 0.05 .. 0.7 for the
 # cosines random towers give, so probabilities are neither all 0 nor all 1.
 LOGIT_SCALE, LOGIT_BIAS = math.log(10.0), -1.0
@@ -129,14 +137,14 @@ def config_json(a, dtype_label):
 
 
 def preprocessor_json(a):
-    # As google/siglip-base-patch16-224 ships it: a plain resize to S x S (no
+    # As google/siglip-base-patch16-224 ships it (SigLIP 2: bilinear, resample 2): a plain resize to S x S (no
     # aspect ratio kept, no crop), /255, then (x - 0.5) / 0.5. No
     # do_convert_rgb key (the processor's default is None: no conversion).
     return {
         "do_normalize": True, "do_rescale": True, "do_resize": True,
         "image_mean": [0.5, 0.5, 0.5], "image_std": [0.5, 0.5, 0.5],
         "image_processor_type": "SiglipImageProcessor", "processor_class": "SiglipProcessor",
-        "resample": 3, "rescale_factor": 1 / 255,
+        "resample": 2 if a.tokenizer == "gemma" else 3, "rescale_factor": 1 / 255,
         "size": {"height": a.image_size, "width": a.image_size},
     }
 
@@ -161,6 +169,33 @@ def tokenizer_config_json(a):
         "sp_model_kwargs": {},
         "tokenizer_class": "SiglipTokenizer",
     }
+
+
+def gemma_tokenizer_config_json(a):
+    # As the SigLIP 2 checkpoints ship it: Gemma's tokenizer without <bos>,
+    # with <eos>, padded on the right (the length itself lives in their
+    # tokenizer.json, which vkclip does not read).
+    def added(content):
+        return {"content": content, "lstrip": False, "normalized": False, "rstrip": False,
+                "single_word": False, "special": True}
+    pieces = [GEMMA_PAD, GEMMA_EOS, GEMMA_BOS, GEMMA_UNK] + GEMMA_USER_PIECES
+    return {
+        "add_bos_token": False, "add_eos_token": True,
+        "added_tokens_decoder": {str(i): added(p) for i, p in enumerate(pieces)},
+        "bos_token": GEMMA_BOS, "eos_token": GEMMA_EOS, "pad_token": GEMMA_PAD, "unk_token": GEMMA_UNK,
+        "clean_up_tokenization_spaces": False,
+        "model_max_length": a.context, "padding_side": "right",
+        "processor_class": "SiglipProcessor", "sp_model_kwargs": {},
+        "spaces_between_special_tokens": False,
+        "tokenizer_class": "GemmaTokenizer",
+    }
+
+
+def gemma_special_tokens_map_json():
+    plain = lambda c: {"content": c, "lstrip": False, "normalized": False, "rstrip": False,  # noqa: E731
+                       "single_word": False}
+    return {"bos_token": plain(GEMMA_BOS), "eos_token": plain(GEMMA_EOS), "pad_token": plain(GEMMA_PAD),
+            "unk_token": plain(GEMMA_UNK)}
 
 
 def special_tokens_map_json():
@@ -222,6 +257,28 @@ def train_spiece(seed, vocab):
     return buf.getvalue()
 
 
+def train_gemma_like(seed, vocab):
+    """A BPE SentencePiece model laid out as Gemma's (SigLIP 2's text): its
+    special ids and user-defined pieces, byte fallback, digits split, no
+    normalisation at all (identity, no dummy prefix, whitespace kept), so
+    that only the lowercasing in front of it prepares the text. Trained on
+    the captions with some uppercase and doubled spaces left in, so that
+    pieces for both exist."""
+    rng = random.Random(seed + 7)
+    lines = [c.upper() if rng.random() < 0.1 else c.replace(" ", "  ", 1) if rng.random() < 0.2 else c
+             for c in captions(seed)]
+    buf = io.BytesIO()
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(lines), model_writer=buf,
+        model_type="bpe", vocab_size=vocab, character_coverage=1.0,
+        pad_id=0, eos_id=1, bos_id=2, unk_id=3,
+        pad_piece=GEMMA_PAD, eos_piece=GEMMA_EOS, bos_piece=GEMMA_BOS, unk_piece=GEMMA_UNK,
+        user_defined_symbols=GEMMA_USER_PIECES, byte_fallback=True, split_digits=True,
+        normalization_rule_name="identity", add_dummy_prefix=False, remove_extra_whitespaces=False,
+        allow_whitespace_only_pieces=True, num_threads=1, minloglevel=2)
+    return buf.getvalue()
+
+
 # ------------------------------------------------------------------ main
 
 def main(argv=None):
@@ -242,6 +299,8 @@ def main(argv=None):
     ap.add_argument("--projection", type=int,
                     help="text projection_size (text_model.head's output); default and needed for "
                          "scores: the vision width")
+    ap.add_argument("--tokenizer", choices=["siglip", "gemma"], default="siglip",
+                    help="siglip: spiece.model (SigLIP); gemma: tokenizer.model laid out as SigLIP 2's")
     ap.add_argument("--act", choices=ACTS, default="gelu_pytorch_tanh")
     ap.add_argument("--dtype", choices=sorted(DTYPES), default="F32")
     ap.add_argument("--out", required=True)
@@ -256,17 +315,19 @@ def main(argv=None):
             or a.image_size % a.patch or a.vocab <= 259 + 30:
         raise SystemExit(f"make_random_siglip.py: inconsistent sizes {vars(a)}")
 
-    spiece = train_spiece(a.seed, a.vocab)
+    gemma = a.tokenizer == "gemma"
+    pieces = train_gemma_like(a.seed, a.vocab) if gemma else train_spiece(a.seed, a.vocab)
     plan = tensor_plan(a)
     os.makedirs(a.out, exist_ok=True)
     dtype, dtype_label = DTYPES[a.dtype]
     total = write_safetensors(os.path.join(a.out, "model.safetensors"), plan, a.seed, dtype, a.dtype)
-    with open(os.path.join(a.out, "spiece.model"), "wb") as f:
-        f.write(spiece)
+    with open(os.path.join(a.out, "tokenizer.model" if gemma else "spiece.model"), "wb") as f:
+        f.write(pieces)
     for name, obj in (("config.json", config_json(a, dtype_label)),
                       ("preprocessor_config.json", preprocessor_json(a)),
-                      ("tokenizer_config.json", tokenizer_config_json(a)),
-                      ("special_tokens_map.json", special_tokens_map_json())):
+                      ("tokenizer_config.json", gemma_tokenizer_config_json(a) if gemma else tokenizer_config_json(a)),
+                      ("special_tokens_map.json", gemma_special_tokens_map_json() if gemma
+                       else special_tokens_map_json())):
         with open(os.path.join(a.out, name), "w", encoding="utf-8") as f:
             json.dump(obj, f, indent=2)
     params = sum(math.prod(s) for s, _ in plan.values())

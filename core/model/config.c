@@ -184,10 +184,14 @@ static bool read_model_type(const json_value *root, const model_family **family,
     *family = strlen(v->str) == v->str_len ? family_of_model_type(v->str) : NULL;
     if (*family)
         return true;
+    if (strcmp(v->str, "siglip2") == 0)
+        return errbuf_set(err, "%s: model_type 'siglip2' (SigLIP 2 NaFlex: variable resolution and aspect) is not "
+                               "supported; SigLIP 2 checkpoints of fixed resolution (model_type siglip) are",
+                          s->file);
     char shown[48];
     json_printable(shown, sizeof shown, v->str, v->str_len);
-    return errbuf_set(err, "%s: model_type '%s' is not supported (expected clip, dinov2 or dinov2_with_registers)",
-                      s->file, shown);
+    return errbuf_set(err, "%s: model_type '%s' is not supported (expected clip, siglip, dinov2 or "
+                           "dinov2_with_registers)", s->file, shown);
 }
 
 /* Dinov2Config: one tower, its keys at the top level; the MLP's width is

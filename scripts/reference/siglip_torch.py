@@ -12,6 +12,9 @@ Pillow, sentencepiece); transformers is not needed.
   siglip_torch.py probs       --model DIR --text T [--text U ...] IMAGE...
                                                                     {"file", "logits", "probs"}
 
+SigLIP 2 checkpoints of fixed resolution (model_type siglip, Gemma's
+tokenizer.model in place of spiece.model) are read the same way.
+
 Embeddings are the towers' pooled outputs (vision: attention-pooling head;
 text: last position through text_model.head), L2-normalised unless --raw.
 logits[j] = cos(image, text j) * exp(logit_scale) + logit_bias and
@@ -243,6 +246,36 @@ class Tokenizer:
         return ids + [self.pad] * (self.length - len(ids))
 
 
+class Siglip2Tokenizer:
+    """SigLIP 2's: transformers' Siglip2Tokenizer (Gemma's tokenizer with a
+    Lowercase normalizer in front) as the checkpoints' tokenizer.json sets it
+    up: no <bos>, <eos> appended after truncation to length - 1, right padding
+    with <pad> to the text tower's length."""
+
+    def __init__(self, model_dir, length):
+        self.sp = spm.SentencePieceProcessor(model_file=os.path.join(model_dir, "tokenizer.model"))
+        self.eos, self.pad = self.sp.piece_to_id("<eos>"), self.sp.piece_to_id("<pad>")
+        self.length = length
+
+    @staticmethod
+    def lowercase(text):
+        # The tokenizers library lowercases character by character (Rust's
+        # char::to_lowercase): no final-sigma rule, İ to i + U+0307.
+        return "".join(c.lower() for c in text)
+
+    def encode(self, text):
+        ids = self.sp.encode(self.lowercase(text))[: self.length - 1] + [self.eos]
+        return ids + [self.pad] * (self.length - len(ids))
+
+
+def make_tokenizer(model_dir):
+    """SigLIP's spiece.model, else SigLIP 2's tokenizer.model."""
+    if os.path.exists(os.path.join(model_dir, "spiece.model")) or \
+            not os.path.exists(os.path.join(model_dir, "tokenizer.model")):
+        return Tokenizer(model_dir)
+    return Siglip2Tokenizer(model_dir, int(load_config(model_dir)["text"]["max_position_embeddings"]))
+
+
 # ---------------------------------------------------------- preprocessing
 
 def preprocess(path, pcfg):
@@ -288,7 +321,7 @@ def main(argv=None):
     args = ap.parse_args(argv)
 
     if args.cmd in ("embed-text", "tokenize", "probs"):
-        tok = Tokenizer(args.model)
+        tok = make_tokenizer(args.model)
     if args.cmd == "tokenize":
         for text in args.inputs:
             print(json.dumps({"text": text, "ids": tok.encode(text)}, ensure_ascii=False))

@@ -8,6 +8,8 @@ attention-pooling head, tanh GELU), F32/F16/BF16 weights, fp16 activations;
 SigLIP's tokenizer (ids exact against the reference's, SentencePiece's own
 Python module); the text tower's embeddings; and the sigmoid scores with
 the checkpoint's logit_bias, built and read back from the classifier cache.
+The same for a SigLIP 2 checkpoint of fixed resolution (Gemma's tokenizer:
+ids exact against SentencePiece's Python module on the lowercased text).
 
   test_siglip.py VKCLIP
 """
@@ -30,6 +32,8 @@ MODELS = [
     ("p14-s56-w48h3-l3-bf16", ["--patch", "14", "--image-size", "56", "--vision-width", "48", "--vision-heads", "3",
                                "--vision-layers", "3", "--vision-mlp", "120", "--text-width", "48",
                                "--text-heads", "2", "--projection", "48", "--dtype", "BF16"]),
+    # SigLIP 2 of fixed resolution: Gemma's tokenizer.model, bilinear resize.
+    ("siglip2-p16-s64-w64h4-f16", ["--tokenizer", "gemma", "--image-size", "64", "--dtype", "F16"]),
 ]
 
 
@@ -65,12 +69,14 @@ def check_model(c, vkclip, siglip_torch, model, name, images):
 
 CAPTIONS = ["a photo of a cat.", "A Photo, of a CAT!!", "  leading and   trailing  ", "tabs\tand\nnewlines",
             "naïve café — ¿qué?", "ΟΔΟΣ straße", "", "!!!", "a \u2581 word", "emoji \U0001F600 ok",
-            "non\u00a0breaking\u3000spaces", " ".join(["word"] * 80)]
+            "non\u00a0breaking\u3000spaces", "\u0130stanbul \u1e9e \u212a", "x <mask> y",
+            " ".join(["word"] * 80)]
 
 
 def check_tokenizer(c, vkclip, siglip_torch, model):
-    """vkclip tokenize against the reference's SiglipTokenizer (Python
-    SentencePiece) on awkward captions and Kinetics-700 prompts: ids exact."""
+    """vkclip tokenize against the reference's SiglipTokenizer or
+    Siglip2Tokenizer (Python SentencePiece) on awkward captions and
+    Kinetics-700 prompts: ids exact."""
     labels_file = os.path.join(testlib.source_root(), "data", "prompts", "kinetics700-labels.txt")
     with open(labels_file, encoding="utf-8") as f:
         texts = CAPTIONS + [f"a video of a person {label.strip()}." for label in f.readlines()[:150]]
@@ -80,7 +86,8 @@ def check_tokenizer(c, vkclip, siglip_torch, model):
     ref = [json.loads(ln) for ln in printed.splitlines()]
     wrong = [(t, o.get("ids"), w["ids"]) for t, o, w in zip(texts, ours, ref) if o.get("ids") != w["ids"]]
     c.check(r.rc == 0 and len(ours) == len(texts) and not wrong,
-            f"tokenize: {len(texts)} texts, ids as SiglipTokenizer's (64 each, </s> then padding)"
+            f"tokenize {os.path.basename(model)}: {len(texts)} texts, ids as the reference's (64 each, the end "
+            "token then padding)"
             + (f" -- {len(wrong)} differ, first {wrong[0]}" if wrong else "") + ("" if r.rc == 0 else r.describe()))
 
 
@@ -127,20 +134,19 @@ def check_scores(c, vkclip, siglip_torch, model, name, images, cache):
                 f"(<= 1e-4); per image they sum to {[round(s, 3) for s in sums]}, not 1 " + r.describe())
 
 
-def check_siglip2_text_refused(c, vkclip, model, tmp, image):
-    """A SigLIP 2 fixed-resolution checkpoint (model_type siglip, Gemma's
-    tokenizer.model in place of spiece.model): images work, text is refused
-    with one line naming the file."""
+def check_missing_tokenizer(c, vkclip, model, tmp, image):
+    """No spiece.model nor tokenizer.model: text is refused with one line
+    naming both; image embeddings still work."""
     import shutil
-    g2 = os.path.join(tmp, "siglip2-like")
-    shutil.copytree(model, g2)
-    os.rename(os.path.join(g2, "spiece.model"), os.path.join(g2, "tokenizer.model"))
-    r = ec.run_vkclip(vkclip, ["embed-text", "--model", g2, "a cat"])
+    bare = os.path.join(tmp, "no-tokenizer")
+    shutil.copytree(model, bare)
+    os.remove(os.path.join(bare, "tokenizer.model"))
+    r = ec.run_vkclip(vkclip, ["embed-text", "--model", bare, "a cat"])
     err = r.stderr.strip().splitlines()
-    c.check(r.rc == 1 and len(err) == 1 and "tokenizer.model" in err[0] and "not supported yet" in err[0],
-            f"SigLIP 2 text: exit 1, one line naming tokenizer.model: {r.describe()}")
-    r = ec.run_vkclip(vkclip, ["embed-image", "--model", g2, image])
-    c.check(r.rc == 0, f"SigLIP 2 image embeddings still work: {r.describe()}")
+    c.check(r.rc == 1 and len(err) == 1 and "spiece.model" in err[0] and "tokenizer.model" in err[0],
+            f"no tokenizer file: exit 1, one line naming both: {r.describe()}")
+    r = ec.run_vkclip(vkclip, ["embed-image", "--model", bare, image])
+    c.check(r.rc == 0, f"no tokenizer file: image embeddings still work: {r.describe()}")
 
 
 def main():
@@ -167,7 +173,8 @@ def main():
             check_text(c, args.vkclip, siglip_torch, model, name)
             check_scores(c, args.vkclip, siglip_torch, model, name, images, os.path.join(tmp, "cache"))
         check_tokenizer(c, args.vkclip, siglip_torch, os.path.join(tmp, MODELS[1][0]))
-        check_siglip2_text_refused(c, args.vkclip, os.path.join(tmp, MODELS[0][0]), tmp, images[0])
+        check_tokenizer(c, args.vkclip, siglip_torch, os.path.join(tmp, MODELS[3][0]))
+        check_missing_tokenizer(c, args.vkclip, os.path.join(tmp, MODELS[3][0]), tmp, images[0])
     return c.finish()
 
 

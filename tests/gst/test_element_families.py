@@ -9,7 +9,8 @@ pipelines, against the PyTorch references written from the architectures:
     scripts/reference/siglip_torch.py (>= 0.9999), and with labels, template
     "{}" and top-k every label, each score within 1e-3 of the reference's
     sigmoid(exp(logit_scale) * cos + logit_bias): independent probabilities,
-    which need not sum to 1.
+    which need not sum to 1; the same for SigLIP 2 of fixed resolution
+    (Gemma's tokenizer, bilinear resize).
 
 Frames: an odd-sized RGB PNG through `filesrc ! pngdec ! videoconvert !
 video/x-raw,format=RGB ! clip ! appsink` (test_element_reference.py's
@@ -32,6 +33,24 @@ import test_element_reference as ter  # noqa: E402 -- its pipeline helpers
 COSINE = 0.9999
 SCORE_TOLERANCE = 1e-3
 LABELS = ["a photo of a cat", "a red car", "noise", "a blue sky"]
+
+
+def check_siglip(c, siglip_torch, make_random_siglip, siglip, name, extra, png):
+    testlib.quiet(make_random_siglip.main, ["--out", siglip, "--image-size", "64", "--seed", "6"] + extra)
+    ref = json.loads(testlib.quiet(siglip_torch.main, ["embed-image", "--model", siglip, png]))["embedding"]
+    argv = ["probs", "--model", siglip] + [a for label in LABELS for a in ("--text", label)] + [png]
+    probs = dict(zip(LABELS, json.loads(testlib.quiet(siglip_torch.main, argv))["probs"]))
+    props = {"model": siglip, "embedding": True, "labels": ";".join(LABELS), "templates": "{}",
+             "top-k": len(LABELS)}
+    msg = ter.one_message(c, f"{name} RGB", ter.run_png(png, "video/x-raw,format=RGB", props))
+    if msg:
+        cos = testlib.cosine(msg["embedding"], ref)
+        c.check(cos >= COSINE, f"{name} through the element: cosine {cos:.7f} (>= {COSINE})")
+        got = dict(zip(msg.get("labels", []), msg.get("scores", [])))
+        worst = max((abs(got[k] - probs[k]) for k in LABELS if k in got), default=1.0)
+        c.check(sorted(got) == sorted(LABELS) and worst <= SCORE_TOLERANCE,
+                f"{name} scores through the element: {len(got)} labels, largest difference from the reference "
+                f"{worst:.1e} (<= {SCORE_TOLERANCE}); they sum to {sum(got.values()):.3f}: {got}")
 
 
 def main():
@@ -70,22 +89,9 @@ def main():
             cos = testlib.cosine(msg["embedding"], ref)
             c.check(cos >= COSINE, f"DINOv2 with registers through the element: cosine {cos:.7f} (>= {COSINE})")
 
-        siglip = os.path.join(workdir, "siglip")
-        testlib.quiet(make_random_siglip.main, ["--out", siglip, "--image-size", "64", "--seed", "6"])
-        ref = json.loads(testlib.quiet(siglip_torch.main, ["embed-image", "--model", siglip, png]))["embedding"]
-        argv = ["probs", "--model", siglip] + [a for label in LABELS for a in ("--text", label)] + [png]
-        probs = dict(zip(LABELS, json.loads(testlib.quiet(siglip_torch.main, argv))["probs"]))
-        props = {"model": siglip, "embedding": True, "labels": ";".join(LABELS), "templates": "{}",
-                 "top-k": len(LABELS)}
-        msg = ter.one_message(c, "SigLIP RGB", ter.run_png(png, "video/x-raw,format=RGB", props))
-        if msg:
-            cos = testlib.cosine(msg["embedding"], ref)
-            c.check(cos >= COSINE, f"SigLIP through the element: cosine {cos:.7f} (>= {COSINE})")
-            got = dict(zip(msg.get("labels", []), msg.get("scores", [])))
-            worst = max((abs(got[k] - probs[k]) for k in LABELS if k in got), default=1.0)
-            c.check(sorted(got) == sorted(LABELS) and worst <= SCORE_TOLERANCE,
-                    f"SigLIP scores through the element: {len(got)} labels, largest difference from the reference "
-                    f"{worst:.1e} (<= {SCORE_TOLERANCE}); they sum to {sum(got.values()):.3f}: {got}")
+        for name, extra in (("SigLIP", []), ("SigLIP 2", ["--tokenizer", "gemma"])):
+            check_siglip(c, siglip_torch, make_random_siglip, os.path.join(workdir, name.replace(" ", "")), name,
+                         extra, png)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     return c.finish()

@@ -297,7 +297,10 @@ static void test_dinov2(void)
     CHECKF(c.vision.intermediate_size == 176, "(int(256 * 2 / 3) + 7) // 8 * 8 is 176, got %d",
            c.vision.intermediate_size);
     expect_config_error("{\"model_type\": \"dinov2\", \"mlp_ratio\": 0}", "mlp_ratio");
-    expect_config_error("{\"model_type\": \"siglip2\"}", "model_type 'siglip2' is not supported");
+    expect_config_error("{\"model_type\": \"siglip2\"}", "model_type 'siglip2' (SigLIP 2 NaFlex: variable resolution "
+                                                       "and aspect) is not supported");
+    expect_config_error("{\"model_type\": \"blip\"}",
+                        "model_type 'blip' is not supported (expected clip, siglip, dinov2 or dinov2_with_registers)");
     expect_config_error("{\"model_type\": 3}", "model_type is a number");
     CHECKF(parse(&c, "{\"model_type\": \"clip\"}", &err) && c.family == &family_clip && c.family->has_text, "%s",
            err.msg);
