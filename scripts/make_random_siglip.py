@@ -312,7 +312,7 @@ def main(argv=None):
     sizes = (a.vision_width, a.vision_layers, a.vision_heads, a.vision_mlp, a.patch, a.image_size,
              a.text_width, a.text_layers, a.text_heads, a.text_mlp, a.context, a.projection)
     if min(sizes) <= 0 or a.vision_width % a.vision_heads or a.text_width % a.text_heads \
-            or a.image_size % a.patch or a.vocab <= 259 + 30:
+            or a.image_size < a.patch or a.vocab <= 259 + 30:
         raise SystemExit(f"make_random_siglip.py: inconsistent sizes {vars(a)}")
 
     gemma = a.tokenizer == "gemma"

@@ -29,7 +29,9 @@ MODELS = [
     ("p16-s64-w64h4-f32", ["--image-size", "64", "--dtype", "F32"]),
     ("p16-s224-w96h3-f16", ["--vision-width", "96", "--vision-heads", "3", "--text-width", "48", "--text-heads", "2",
                             "--projection", "96", "--dtype", "F16"]),
-    ("p14-s56-w48h3-l3-bf16", ["--patch", "14", "--image-size", "56", "--vision-width", "48", "--vision-heads", "3",
+    # 60 = 4 x 14 + 4, as so400m-patch14-384's 384 = 27 x 14 + 6: the patch
+    # convolution's stride drops the last pixels.
+    ("p14-s60-w48h3-l3-bf16", ["--patch", "14", "--image-size", "60", "--vision-width", "48", "--vision-heads", "3",
                                "--vision-layers", "3", "--vision-mlp", "120", "--text-width", "48",
                                "--text-heads", "2", "--projection", "48", "--dtype", "BF16"]),
     # SigLIP 2 of fixed resolution: Gemma's tokenizer.model, bilinear resize.
