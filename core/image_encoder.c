@@ -6,7 +6,9 @@
  * (vision_graph), a recorded preprocessing command buffer and a fence. A
  * submission is one vkQueueSubmit of [preprocessing, forward] with the slot's
  * fence; collecting a ticket waits for (or polls) that fence and reads the
- * embeddings. The preprocessing command buffer is recorded again only when
+ * embeddings. On the CPU backend a slot has a job on the encoder's
+ * cpu_queue in place of a fence.
+ * The preprocessing command buffer is recorded again only when
  * the batch's geometries (size, format, strides, colorimetry, chroma siting,
  * crop, which frames share an upload) differ from what it was recorded for. */
 #include <pthread.h>
@@ -14,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cpu/cpu_queue.h"
 #include "vkclip_internal.h"
 
 #define MAX_IN_FLIGHT 8
@@ -33,6 +36,7 @@ typedef struct enc_slot {
     int64_t ticket;
     int count;
     VkFence fence;
+    cpu_job job; /* the CPU backend's fence */
     vision_graph graph; /* activations for the full batch and its forward pass */
     vk_sequence partial[PARTIAL_FORWARDS];
     uint32_t partial_count[PARTIAL_FORWARDS]; /* 0: unused */
@@ -63,6 +67,7 @@ struct vkclip_encoder {
      * where device-local memory is mapped (tests the discrete-GPU path). */
     bool force_upload;
     plan_cache plans;
+    cpu_queue queue; /* the CPU backend's */
     /* Scratch for one submission, [batch] each. */
     const plan_entry **plan_of;
     frame_use *use;
@@ -80,6 +85,8 @@ static void slot_free(vkclip_encoder *enc, enc_slot *s)
     vk_context *ctx = enc->ctx;
     if (s->busy && s->fence)
         vkWaitForFences(ctx->device, 1, &s->fence, VK_TRUE, UINT64_MAX);
+    if (s->busy && ctx->cpu)
+        cpu_queue_wait(&enc->queue, &s->job, UINT64_MAX);
     vk_sequence_destroy(&s->prep);
     for (int i = 0; i < PARTIAL_FORWARDS; i++)
         vk_sequence_destroy(&s->partial[i]);
@@ -100,7 +107,7 @@ static bool slot_init(vkclip_encoder *enc, enc_slot *s, errbuf *e)
     vkclip_model *m = enc->m;
     memset(s, 0, sizeof *s);
     VkFenceCreateInfo fci = {.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
-    VkResult r = vkCreateFence(enc->ctx->device, &fci, NULL, &s->fence);
+    VkResult r = enc->ctx->cpu ? VK_SUCCESS : vkCreateFence(enc->ctx->device, &fci, NULL, &s->fence);
     if (r != VK_SUCCESS) {
         s->fence = VK_NULL_HANDLE;
         return errbuf_set(e, "vulkan: cannot create a fence: %s", vk_result_name(r));
@@ -158,6 +165,7 @@ vkclip_encoder *encoder_new(vkclip_model *m, int batch_size, int max_in_flight, 
         errbuf_set(e, "out of memory");
     /* Room for two batches of distinct geometries: a batch never evicts its own plans. */
     ok = ok && plan_cache_init(&enc->plans, batch_size < 8 ? 16 : 2 * batch_size, e);
+    ok = ok && (!enc->ctx->cpu || cpu_queue_start(&enc->queue, e));
     for (int i = 0; ok && i < (lazy ? 1 : max_in_flight); i++)
         ok = slot_init(enc, &enc->slots[i], e);
     if (!ok) {
@@ -187,6 +195,7 @@ void vkclip_encoder_free(vkclip_encoder *enc)
         return;
     for (int i = 0; i < MAX_IN_FLIGHT; i++)
         slot_free(enc, &enc->slots[i]);
+    cpu_queue_stop(&enc->queue);
     plan_cache_free(&enc->plans);
     free(enc->plan_of);
     free(enc->use);
@@ -378,7 +387,12 @@ static int64_t submit_locked(vkclip_encoder *enc, const vkclip_frame *frames, in
     if (!forward)
         return -1;
     VkCommandBuffer cmds[2] = {s->prep.cmd, forward->cmd};
-    if (!vk_submit(ctx, cmds, 2, s->fence, e))
+    s->job = (cpu_job){.programs = {&s->prep.host, &forward->host}, .count = 2};
+    if (ctx->cpu && !cpu_queue_push(&enc->queue, &s->job)) { /* a slot's job at most each: never */
+        errbuf_set(e, "encoder: the CPU queue is full");
+        return -1;
+    }
+    if (!ctx->cpu && !vk_submit(ctx, cmds, 2, s->fence, e))
         return -1;
     s->busy = true;
     s->forward = forward;
@@ -419,7 +433,12 @@ int encoder_collect(vkclip_encoder *enc, int64_t ticket, bool block, float *out,
     enc_slot *s = slot_of(enc, ticket, e);
     VkDevice dev = enc->ctx->device;
     VkResult r = VK_ERROR_UNKNOWN;
-    if (s && block) {
+    if (s && enc->ctx->cpu) {
+        cpu_job *job = &s->job; /* waited for without the lock, as a fence */
+        pthread_mutex_unlock(&enc->lock);
+        r = cpu_queue_wait(&enc->queue, job, block ? UINT64_MAX : 0) ? VK_SUCCESS : VK_NOT_READY;
+        pthread_mutex_lock(&enc->lock);
+    } else if (s && block) {
         /* Wait without the lock: other tickets may be submitted meanwhile. A
          * ticket has one collector, so the slot stays ours. */
         VkFence fence = s->fence;
@@ -434,7 +453,7 @@ int encoder_collect(vkclip_encoder *enc, int64_t ticket, bool block, float *out,
         result = 0;
     } else if (s) {
         s->busy = false; /* done or failed: the ticket retires either way */
-        if (r == VK_SUCCESS)
+        if (r == VK_SUCCESS && s->fence)
             r = vkResetFences(dev, 1, &s->fence);
         if (r != VK_SUCCESS) {
             errbuf_set(e, "vulkan: waiting for the device failed: %s", vk_result_name(r));
@@ -465,6 +484,8 @@ int vkclip_encoder_wait_ready(vkclip_encoder *enc, int64_t ticket, uint64_t time
     pthread_mutex_unlock(&enc->lock);
     if (!s)
         return fail(err, &e);
+    if (enc->ctx->cpu)
+        return cpu_queue_wait(&enc->queue, &s->job, timeout_ns) ? 1 : 0;
     VkResult r = vkWaitForFences(enc->ctx->device, 1, &fence, VK_TRUE, timeout_ns);
     if (r == VK_TIMEOUT)
         return 0;
@@ -500,8 +521,12 @@ void vkclip_encoder_discard(vkclip_encoder *enc)
         enc_slot *s = &enc->slots[i];
         if (!s->busy)
             continue;
-        vkWaitForFences(enc->ctx->device, 1, &s->fence, VK_TRUE, UINT64_MAX);
-        vkResetFences(enc->ctx->device, 1, &s->fence);
+        if (s->fence) {
+            vkWaitForFences(enc->ctx->device, 1, &s->fence, VK_TRUE, UINT64_MAX);
+            vkResetFences(enc->ctx->device, 1, &s->fence);
+        } else if (enc->ctx->cpu) {
+            cpu_queue_wait(&enc->queue, &s->job, UINT64_MAX);
+        }
         s->busy = false;
     }
     pthread_mutex_unlock(&enc->lock);

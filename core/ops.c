@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cpu/cpu_kernels.h"
 #include "model/dtype.h"
 
 size_t storage_size(storage_type t)
@@ -40,6 +41,48 @@ static vk_binding storage(dbuf b)
     return (vk_binding){.slice = b.slice};
 }
 
+/* ---- the CPU backend: each op becomes a step of the sequence's program ---- */
+
+static bool on_cpu(const recorder *r)
+{
+    return r->seq->ctx->cpu;
+}
+
+/* The fp32 values of b (the CPU backend stores nothing else). */
+static float *host(dbuf b)
+{
+    return (float *)b.slice.mapped;
+}
+
+static bool add_step(recorder *r, const char *name, cpu_step_fn run, const void *args, size_t size)
+{
+    if (r->failed)
+        return false;
+    if (!cpu_program_add(&r->seq->host, name, run, args, size)) {
+        r->failed = true;
+        return errbuf_set(r->err, "out of memory recording the CPU steps");
+    }
+    return true;
+}
+
+static bool cpu_matmul(recorder *r, const matmul_op *op)
+{
+    /* Texel offsets and strides are four floats each; C's are floats. A
+     * packed weight is [N][K] rows on this backend (pack_weight). */
+    cpu_matmul_args a = {
+        .M = op->M, .N = op->N, .K = op->K, .batch_outer = op->batch_outer, .batch_inner = op->batch_inner,
+        .a = host(op->a.buf) + 4 * (size_t)op->a.off, .a_outer = 4 * (size_t)op->a.outer,
+        .a_inner = 4 * (size_t)op->a.inner, .lda = op->a.row ? 4 * (size_t)op->a.row : op->K,
+        .b = host(op->b.buf) + 4 * (size_t)op->b.off,
+        .b_outer = op->b_packed ? 0 : 4 * (size_t)op->b.outer, .b_inner = op->b_packed ? 0 : 4 * (size_t)op->b.inner,
+        .ldb = op->b_packed ? op->K : 4 * (size_t)op->b.row,
+        .c = host(op->c.buf) + op->c.off, .c_outer = op->c.outer, .c_inner = op->c.inner, .ldc = op->c.row,
+        .bias = op->bias ? host(*op->bias) : NULL,
+        .residual = op->residual, .act = op->act, .alpha = op->alpha,
+    };
+    return add_step(r, "matmul (sgemm)", cpu_matmul_run, &a, sizeof a);
+}
+
 static bool dispatch(recorder *r, kernel_id id, const uint32_t *spec, uint32_t nspec,
                      const vk_binding *bindings, const void *push, uint32_t gx, uint32_t gy, uint32_t gz)
 {
@@ -55,6 +98,8 @@ static bool dispatch(recorder *r, kernel_id id, const uint32_t *spec, uint32_t n
 
 bool op_matmul(recorder *r, const matmul_op *op)
 {
+    if (on_cpu(r))
+        return cpu_matmul(r, op);
     const matmul_tiles *t = &op->tiles;
     push_matmul pc = {
         .M = op->M, .N = op->N, .K4 = op->K / 4, .batch_inner = op->batch_inner,
@@ -81,6 +126,12 @@ bool op_layernorm(recorder *r, dbuf x, uint32_t x_off, uint32_t x_row, const dbu
                   const dbuf *beta, dbuf y, uint32_t y_off, uint32_t y_row, uint32_t rows, uint32_t D,
                   float eps)
 {
+    if (on_cpu(r)) {
+        cpu_layernorm_args a = {.x = host(x) + 4 * (size_t)x_off, .y = host(y) + 4 * (size_t)y_off,
+                                .x_row = 4 * (size_t)x_row, .y_row = 4 * (size_t)y_row, .gamma = host(*gamma),
+                                .beta = host(*beta), .rows = rows, .D = D, .eps = eps};
+        return add_step(r, "layernorm", cpu_layernorm_run, &a, sizeof a);
+    }
     push_layernorm pc = {.rows = rows, .D4 = D / 4, .x_off = x_off, .x_row = x_row,
                          .y_off = y_off, .y_row = y_row, .eps = eps};
     vk_binding b[4] = {texels4(x), texels4(*gamma), texels4(*beta), storage(y)};
@@ -90,6 +141,10 @@ bool op_layernorm(recorder *r, dbuf x, uint32_t x_off, uint32_t x_row, const dbu
 
 bool op_softmax(recorder *r, dbuf scores, uint32_t rows, uint32_t T, uint32_t Tp, bool causal)
 {
+    if (on_cpu(r)) {
+        cpu_softmax_args a = {.s = host(scores), .rows = rows, .T = T, .Tp = Tp, .causal = causal};
+        return add_step(r, "softmax", cpu_softmax_run, &a, sizeof a);
+    }
     push_softmax pc = {.rows = rows, .T = T, .Tp = Tp, .causal = causal};
     vk_binding b[2] = {texels1(scores), storage(scores)};
     return dispatch(r, KERNEL_SOFTMAX, NULL, 0, b, &pc, div_up(rows, 64), 1, 1);
@@ -98,6 +153,11 @@ bool op_softmax(recorder *r, dbuf scores, uint32_t rows, uint32_t T, uint32_t Tp
 bool op_transpose_heads(recorder *r, dbuf qkv, dbuf vt, uint32_t images, uint32_t T, uint32_t Tp,
                         uint32_t H, uint32_t hd, uint32_t D)
 {
+    if (on_cpu(r)) {
+        cpu_transpose_heads_args a = {.qkv = host(qkv), .vt = host(vt), .images = images, .T = T, .Tp = Tp,
+                                      .H = H, .hd = hd, .row = 3 * D, .v_col = 2 * D};
+        return add_step(r, "transpose_heads", cpu_transpose_heads_run, &a, sizeof a);
+    }
     push_transpose_heads pc = {.total = images * H * hd * Tp, .T = T, .Tp = Tp, .H = H, .hd = hd,
                                .row = 3 * D, .v_col = 2 * D};
     vk_binding b[2] = {texels1(qkv), storage(vt)};
@@ -107,6 +167,10 @@ bool op_transpose_heads(recorder *r, dbuf qkv, dbuf vt, uint32_t images, uint32_
 
 bool op_swiglu(recorder *r, dbuf x, dbuf y, uint32_t rows, uint32_t h)
 {
+    if (on_cpu(r)) {
+        cpu_swiglu_args a = {.x = host(x), .y = host(y), .rows = rows, .h = h};
+        return add_step(r, "swiglu", cpu_swiglu_run, &a, sizeof a);
+    }
     push_swiglu pc = {.total = rows * h, .h = h};
     vk_binding b[2] = {texels1(x), storage(y)};
     kernel_id id = y.type == STORAGE_F16 ? KERNEL_SWIGLU_F16 : KERNEL_SWIGLU_F32;
@@ -116,6 +180,11 @@ bool op_swiglu(recorder *r, dbuf x, dbuf y, uint32_t rows, uint32_t h)
 bool op_embed_tokens(recorder *r, dbuf x, const dbuf *prefix, const dbuf *pos, uint32_t images,
                      uint32_t T, uint32_t D, uint32_t prefix_tokens)
 {
+    if (on_cpu(r)) {
+        cpu_embed_tokens_args a = {.x = host(x), .prefix = host(*prefix), .pos = host(*pos), .images = images,
+                                   .T = T, .D = D, .prefix_tokens = prefix_tokens};
+        return add_step(r, "embed_tokens", cpu_embed_tokens_run, &a, sizeof a);
+    }
     push_embed_tokens pc = {.total = images * T * (D / 4), .T = T, .D4 = D / 4, .prefix = prefix_tokens};
     vk_binding b[4] = {texels4(x), texels4(*prefix), texels4(*pos), storage(x)};
     return dispatch(r, KERNEL_EMBED_TOKENS, NULL, 0, b, &pc, div_up(pc.total, 64), 1, 1);
@@ -124,6 +193,11 @@ bool op_embed_tokens(recorder *r, dbuf x, const dbuf *prefix, const dbuf *pos, u
 bool op_preprocess(recorder *r, vk_slice frame, vk_slice table, vk_slice rows_tmp, dbuf out,
                    const push_preprocess_h *h, const push_preprocess_v *v)
 {
+    if (on_cpu(r)) {
+        cpu_preprocess_args a = {.frame = frame.mapped, .table = table.mapped, .rows = rows_tmp.mapped,
+                                 .out = host(out), .h = *h, .v = *v};
+        return add_step(r, "preprocess", cpu_preprocess_run, &a, sizeof a);
+    }
     vk_binding hb[4] = {
         {.slice = frame, .format = VK_FORMAT_R8_UINT},
         {.slice = frame, .format = VK_FORMAT_R8G8B8A8_UINT},

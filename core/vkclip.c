@@ -69,7 +69,9 @@ vkclip_device *vkclip_device_open(const vkclip_device_options *opts, vkclip_erro
     }
     vk_context_options o = {.device_index = opts ? opts->device_index : -1,
                             .validation = opts && opts->validation};
-    if (!vk_context_create(&dev->ctx, &o, &e)) {
+    const char *env = getenv("VKCLIP_DEVICE");
+    bool cpu = o.device_index == VKCLIP_DEVICE_CPU || (o.device_index == -1 && env && strcmp(env, "cpu") == 0);
+    if (!(cpu ? vk_context_create_cpu(&dev->ctx, &e) : vk_context_create(&dev->ctx, &o, &e))) {
         free(dev);
         export_error(err, &e);
         return NULL;
@@ -95,6 +97,13 @@ int vkclip_device_index(const vkclip_device *dev)
 void vkclip_device_get_info(const vkclip_device *dev, vkclip_device_info *info)
 {
     vk_device_info d = {0};
+    if (dev->ctx.cpu) {
+        snprintf(d.name, sizeof d.name, "%s", dev->ctx.props.deviceName);
+        d.type = VK_PHYSICAL_DEVICE_TYPE_CPU;
+        d.usable = true;
+        fill_info(info, &d);
+        return;
+    }
     snprintf(d.name, sizeof d.name, "%s", dev->ctx.props.deviceName);
     d.type = dev->ctx.props.deviceType;
     d.api_version = dev->ctx.props.apiVersion;
@@ -130,6 +139,8 @@ matmul_tiles choose_tiles(const vk_context *ctx)
 
 static bool format_supports_texels(const vk_context *ctx, VkFormat f)
 {
+    if (ctx->cpu) /* the CPU backend reads fp32 only */
+        return false;
     VkFormatProperties p;
     vkGetPhysicalDeviceFormatProperties(ctx->physical, f, &p);
     return p.bufferFeatures & VK_FORMAT_FEATURE_UNIFORM_TEXEL_BUFFER_BIT;

@@ -60,8 +60,12 @@ typedef struct vkclip_device_info {
     bool usable;
 } vkclip_device_info;
 
+/* device_index of vkclip's own CPU backend (OpenBLAS; no Vulkan needed).
+ * $VKCLIP_DEVICE=cpu chooses it too. */
+#define VKCLIP_DEVICE_CPU (-2)
+
 typedef struct vkclip_device_options {
-    int device_index; /* -1: choose (discrete, integrated, virtual, CPU) or $VKCLIP_DEVICE */
+    int device_index; /* -1: choose (discrete, integrated, virtual, CPU) or $VKCLIP_DEVICE; VKCLIP_DEVICE_CPU */
     bool validation;  /* Vulkan validation layer (also $VKCLIP_VALIDATION=1) */
 } vkclip_device_options;
 

@@ -74,7 +74,8 @@ static void get_stacked_row(void *user, uint32_t n, float *dst)
 static bool upload_rows(weight_loader *L, linear_weight *out, const st_tensor *const *parts, int nparts,
                         uint32_t part_rows, uint32_t K, const st_tensor *scale)
 {
-    storage_type type = scale ? STORAGE_F32 : L->matrix_type;
+    bool rows_as_they_are = L->ctx->cpu; /* the CPU backend's sgemm reads [N][K] fp32 */
+    storage_type type = scale || rows_as_they_are ? STORAGE_F32 : L->matrix_type;
     memset(out, 0, sizeof *out);
     stacked_rows rows = {.part_rows = part_rows, .K = K, .scale = scale};
     for (int i = 0; i < nparts; i++)
@@ -83,7 +84,7 @@ static bool upload_rows(weight_loader *L, linear_weight *out, const st_tensor *c
         return errbuf_set(L->err, "tensor '%s': inner size %u is not a multiple of 4", parts[0]->name, K);
     out->N = part_rows * (uint32_t)nparts;
     out->K = K;
-    uint64_t bytes = packed_weight_bytes(out->N, K, L->tiles, type);
+    uint64_t bytes = rows_as_they_are ? (uint64_t)out->N * K * 4 : packed_weight_bytes(out->N, K, L->tiles, type);
     uint64_t texels = bytes / (4 * storage_size(type));
     if (texels > L->ctx->props.limits.maxTexelBufferElements)
         return errbuf_set(L->err, "tensor '%s': %llu texels exceed the device's limit of %u",
@@ -94,6 +95,11 @@ static bool upload_rows(weight_loader *L, linear_weight *out, const st_tensor *c
     void *dst = vk_uploader_reserve(&L->uploader, out->w.slice, L->err);
     if (!dst)
         return false;
+    if (rows_as_they_are) {
+        for (uint32_t n = 0; n < out->N; n++)
+            get_stacked_row(&rows, n, (float *)dst + (size_t)n * K);
+        return true;
+    }
     if (!pack_weight(dst, out->N, K, L->tiles, type, get_stacked_row, &rows))
         return errbuf_set(L->err, "out of memory");
     return true;

@@ -49,7 +49,12 @@ static bool set_out(cli_options *o, const char *v, char *problem, size_t cap)
 
 static bool set_device(cli_options *o, const char *v, char *problem, size_t cap)
 {
-    return parse_int(v, 0, 999, &o->device) || bad_value(problem, cap, v, "device", "a device index, 0 to 999");
+    if (strcmp(v, "cpu") == 0) {
+        o->device = VKCLIP_DEVICE_CPU;
+        return true;
+    }
+    return parse_int(v, 0, 999, &o->device) ||
+           bad_value(problem, cap, v, "device", "a Vulkan device index, 0 to 999, or cpu");
 }
 
 static bool set_batch(cli_options *o, const char *v, char *problem, size_t cap)
@@ -254,7 +259,8 @@ static const option_spec option_specs[] = {
     {"exact", NULL, "compare every frame, however large the archive", set_exact},
     {"keep-blank", NULL, "count blank frames (black, flat, fades) too", set_keep_blank},
     {"json", NULL, "one JSON object a line", set_json},
-    {"device", "N", "Vulkan device index (default: $VKCLIP_DEVICE, else the best)", set_device},
+    {"device", "N|cpu", "Vulkan device index, or cpu: vkclip's CPU backend (default: $VKCLIP_DEVICE, else the best)",
+     set_device},
     {"validation", NULL, "the Khronos validation layer; any message fails the command", set_validation},
 };
 

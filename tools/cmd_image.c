@@ -66,9 +66,13 @@ static void print_device_info(const vkclip_device *dev, const vkclip_device_info
     int chosen = vkclip_device_index(dev);
     for (int i = 0; i < n; i++)
         printf("device %d: %s (%s)%s\n", i, all[i].name, all[i].type, i == chosen ? " [chosen]" : "");
+    printf("device cpu: vkclip's CPU backend (OpenBLAS)%s\n", chosen == VKCLIP_DEVICE_CPU ? " [chosen]" : "");
     vkclip_device_info d;
     vkclip_device_get_info(dev, &d);
-    printf("vulkan: %u.%u.%u\n", d.api_version >> 22, (d.api_version >> 12) & 0x3ff, d.api_version & 0xfff);
+    if (chosen == VKCLIP_DEVICE_CPU)
+        printf("vulkan: not used\n");
+    else
+        printf("vulkan: %u.%u.%u\n", d.api_version >> 22, (d.api_version >> 12) & 0x3ff, d.api_version & 0xfff);
     printf("memory: %llu MiB\n", (unsigned long long)(d.memory_bytes >> 20));
     printf("16-bit storage: %s\n", d.storage16 ? "yes" : "no");
     printf("fp16 arithmetic: %s\n", d.float16 ? "yes" : "no");

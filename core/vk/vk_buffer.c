@@ -49,10 +49,29 @@ static int choose_memory_type(const vk_context *ctx, uint32_t bits, vk_memory_ki
     return -1;
 }
 
+/* The CPU backend's buffers: zeroed host memory, 64-byte aligned for the
+ * vector loads. The handle is the memory itself, so that "has a buffer"
+ * checks read the same on both backends; nothing passes it to Vulkan. */
+static bool host_buffer_create(vk_buffer *buf, VkDeviceSize size, errbuf *err)
+{
+    size_t bytes = (size_t)((size ? size : 16) + 63) / 64 * 64;
+    void *p = aligned_alloc(64, bytes);
+    if (!p)
+        return errbuf_set(err, "cannot allocate %llu MiB of memory", (unsigned long long)(size >> 20));
+    memset(p, 0, bytes);
+    buf->buffer = (VkBuffer)p;
+    buf->mapped = p;
+    buf->size = size;
+    buf->coherent = true;
+    return true;
+}
+
 bool vk_buffer_create(vk_context *ctx, vk_buffer *buf, VkDeviceSize size, vk_memory_kind kind,
                       errbuf *err)
 {
     memset(buf, 0, sizeof *buf);
+    if (ctx->cpu)
+        return host_buffer_create(buf, size, err);
     VkBufferCreateInfo bci = {
         .sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO,
         .size = size ? size : 16,
@@ -98,9 +117,11 @@ bool vk_buffer_create(vk_context *ctx, vk_buffer *buf, VkDeviceSize size, vk_mem
 
 void vk_buffer_destroy(vk_context *ctx, vk_buffer *buf)
 {
-    if (buf->buffer)
+    if (ctx->cpu)
+        free(buf->mapped);
+    else if (buf->buffer)
         vkDestroyBuffer(ctx->device, buf->buffer, NULL);
-    if (buf->memory)
+    if (!ctx->cpu && buf->memory)
         vkFreeMemory(ctx->device, buf->memory, NULL); /* unmaps implicitly */
     memset(buf, 0, sizeof *buf);
 }

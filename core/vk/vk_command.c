@@ -110,6 +110,10 @@ bool vk_sequence_begin(vk_context *ctx, vk_sequence *seq, errbuf *err)
     memset(seq, 0, sizeof *seq);
     seq->ctx = ctx;
     seq->pool_at = -1;
+    if (ctx->cpu) {
+        cpu_program_init(&seq->host);
+        return true;
+    }
     if (!create_pool(ctx, &seq->command_pool, err) ||
         !allocate_command_buffer(ctx, seq->command_pool, &seq->cmd, err) ||
         !create_fence(ctx, &seq->fence, err)) {
@@ -135,6 +139,10 @@ bool vk_sequence_begin(vk_context *ctx, vk_sequence *seq, errbuf *err)
 
 bool vk_sequence_reset(vk_sequence *seq, errbuf *err)
 {
+    if (seq->ctx->cpu) {
+        cpu_program_clear(&seq->host);
+        return true;
+    }
     VkDevice dev = seq->ctx->device;
     if (seq->pending && !vk_sequence_wait(seq, err))
         return false;
@@ -251,6 +259,8 @@ static void compute_barrier(VkCommandBuffer cmd)
 bool vk_sequence_dispatch(vk_sequence *seq, const vk_kernel *k, const vk_binding *bindings,
                           const void *push, uint32_t gx, uint32_t gy, uint32_t gz, errbuf *err)
 {
+    if (seq->ctx->cpu)
+        return errbuf_set(err, "%s: a shader dispatched on the CPU backend", k->name);
     if (seq->sets_left == 0 && !next_pool(seq, err))
         return false;
     VkDescriptorSetAllocateInfo ai = {
@@ -305,8 +315,19 @@ bool vk_sequence_dispatch(vk_sequence *seq, const vk_kernel *k, const vk_binding
     return true;
 }
 
+static void host_copy(const void *args)
+{
+    const vk_slice *s = args; /* source, destination */
+    memcpy(s[1].mapped, s[0].mapped, s[0].size < s[1].size ? s[0].size : s[1].size);
+}
+
 void vk_sequence_copy(vk_sequence *seq, vk_slice src, vk_slice dst)
 {
+    if (seq->ctx->cpu) {
+        vk_slice both[2] = {src, dst};
+        cpu_program_add(&seq->host, "copy", host_copy, both, sizeof both); /* a failure: vk_sequence_end says */
+        return;
+    }
     VkBufferCopy c = {.srcOffset = src.offset, .dstOffset = dst.offset,
                       .size = src.size < dst.size ? src.size : dst.size};
     vkCmdCopyBuffer(seq->cmd, src.buffer, dst.buffer, 1, &c);
@@ -315,6 +336,8 @@ void vk_sequence_copy(vk_sequence *seq, vk_slice src, vk_slice dst)
 
 bool vk_sequence_end(vk_sequence *seq, errbuf *err)
 {
+    if (seq->ctx->cpu)
+        return !seq->host.failed || errbuf_set(err, "out of memory recording the CPU steps");
     /* Make the last results visible to the host after the fence. */
     VkMemoryBarrier mb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
                           .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT,
@@ -329,6 +352,10 @@ bool vk_sequence_end(vk_sequence *seq, errbuf *err)
 
 bool vk_sequence_submit(vk_sequence *seq, errbuf *err)
 {
+    if (seq->ctx->cpu) {
+        cpu_program_run(&seq->host);
+        return true;
+    }
     if (!vk_submit(seq->ctx, &seq->cmd, 1, seq->fence, err))
         return false;
     seq->pending = true;
@@ -347,6 +374,11 @@ void vk_sequence_destroy(vk_sequence *seq)
 {
     if (!seq->ctx)
         return;
+    if (seq->ctx->cpu) {
+        cpu_program_free(&seq->host);
+        memset(seq, 0, sizeof *seq);
+        return;
+    }
     VkDevice dev = seq->ctx->device;
     if (seq->pending)
         vkWaitForFences(dev, 1, &seq->fence, VK_TRUE, UINT64_MAX);
@@ -368,6 +400,10 @@ void vk_sequence_destroy(vk_sequence *seq)
 
 void vk_sequence_print_profile(vk_sequence *seq)
 {
+    if (seq->ctx && seq->ctx->cpu) {
+        cpu_program_print_profile(&seq->host);
+        return;
+    }
     uint32_t n = seq->dispatches < seq->timestamp_capacity ? seq->dispatches : seq->timestamp_capacity;
     if (!seq->timestamps || n == 0)
         return;

@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 
+#include "cpu/cpu_program.h"
 #include "vk_buffer.h"
 #include "vk_context.h"
 #include "vk_kernel.h"
@@ -35,6 +36,9 @@ typedef struct vk_sequence {
     VkQueryPool timestamps;
     const char **dispatch_names;
     uint32_t timestamp_capacity;
+    /* On the CPU backend (ctx->cpu) the sequence is these steps instead:
+     * ops append to them and submitting runs them before it returns. */
+    cpu_program host;
 } vk_sequence;
 
 bool vk_sequence_begin(vk_context *ctx, vk_sequence *seq, errbuf *err);

@@ -387,6 +387,22 @@ bool vk_context_create(vk_context *ctx, const vk_context_options *opts, errbuf *
     return true;
 }
 
+bool vk_context_create_cpu(vk_context *ctx, errbuf *err)
+{
+    memset(ctx, 0, sizeof *ctx);
+    atomic_init(&ctx->validation_messages, 0u);
+    if (pthread_mutex_init(&ctx->queue_lock, NULL) != 0)
+        return errbuf_set(err, "cannot create a mutex");
+    ctx->queue_lock_made = true;
+    ctx->cpu = true;
+    ctx->device_index = -2;
+    ctx->props.deviceType = VK_PHYSICAL_DEVICE_TYPE_CPU;
+    snprintf(ctx->props.deviceName, sizeof ctx->props.deviceName, "CPU (vkclip's own backend, OpenBLAS)");
+    ctx->props.limits.maxStorageBufferRange = UINT32_MAX;
+    ctx->props.limits.maxTexelBufferElements = UINT32_MAX;
+    return true;
+}
+
 void vk_context_destroy(vk_context *ctx)
 {
     if (ctx->device) {

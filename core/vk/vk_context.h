@@ -49,6 +49,10 @@ typedef struct vk_context {
     int device_index;
     /* Messages the validation layer reported (errors and warnings). */
     atomic_uint validation_messages;
+    /* The CPU backend (core/cpu/): no Vulkan object at all. Its buffers are
+     * host memory and its sequences lists of host steps; props holds its
+     * name and limits as large as a buffer can be. */
+    bool cpu;
 } vk_context;
 
 typedef struct vk_context_options {
@@ -64,6 +68,8 @@ int vk_list_devices(vk_device_info *out, int max, errbuf *err);
 int vk_choose_device(const vk_device_info *devices, int count);
 
 bool vk_context_create(vk_context *ctx, const vk_context_options *opts, errbuf *err);
+/* The CPU backend's context (ctx->cpu); cannot fail past a mutex. */
+bool vk_context_create_cpu(vk_context *ctx, errbuf *err);
 void vk_context_destroy(vk_context *ctx);
 
 /* vkQueueSubmit on the context's queue, under its lock. */
