@@ -1,0 +1,332 @@
+/* test_backend_ops: each op of ops.h run by both backends on the same random
+ * inputs (ggml's test-backend-ops pattern): the CPU backend's C and sgemm
+ * against the shaders on lavapipe, fp32 on both sides. Shapes are the
+ * awkward ones the towers use: batched strided attention matmuls with a
+ * scale, packed weights with bias, every activation and a residual, a
+ * shared operand (SigLIP's probe), LayerNorm on strided rows in place and
+ * out, causal and padded softmax, and the token embedding with and without
+ * a prefix. Exit 77 without a Vulkan device. */
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../check.h"
+#include "kernels.h"
+#include "ops.h"
+#include "vk/vk_command.h"
+
+typedef struct backend {
+    vk_context ctx;
+    kernel_cache kernels;
+    vk_arena arena;
+    vk_sequence seq;
+} backend;
+
+static float next_uniform(uint64_t *state)
+{
+    *state = *state * 6364136223846793005ull + 1442695040888963407ull;
+    return (float)((*state >> 40) & 0xffffff) / (float)0x1000000 * 2.0f - 1.0f;
+}
+
+static void fill(float *v, size_t n, uint64_t seed, float scale)
+{
+    uint64_t s = seed * 2654435761u + 1;
+    for (size_t i = 0; i < n; i++)
+        v[i] = next_uniform(&s) * scale;
+}
+
+static bool backend_open(backend *b, bool cpu)
+{
+    memset(b, 0, sizeof *b);
+    errbuf e = {{0}};
+    vk_context_options o = {.device_index = -1};
+    if (!(cpu ? vk_context_create_cpu(&b->ctx, &e) : vk_context_create(&b->ctx, &o, &e))) {
+        fprintf(stderr, "%s\n", e.msg);
+        return false;
+    }
+    kernel_cache_init(&b->kernels, &b->ctx);
+    vk_arena_init(&b->arena, VK_MEMORY_READBACK, 64u << 20);
+    return true;
+}
+
+static void backend_close(backend *b)
+{
+    vk_arena_destroy(&b->ctx, &b->arena);
+    kernel_cache_destroy(&b->kernels);
+    vk_context_destroy(&b->ctx);
+}
+
+/* n fp32 values, a copy of init (or zeros). */
+static dbuf buffer(backend *b, size_t n, const float *init)
+{
+    errbuf e = {{0}};
+    dbuf d = {.type = STORAGE_F32};
+    if (!vk_arena_alloc(&b->ctx, &b->arena, n * 4, &d.slice, &e) || !d.slice.mapped) {
+        fprintf(stderr, "buffer: %s\n", e.msg);
+        exit(1);
+    }
+    if (init)
+        memcpy(d.slice.mapped, init, n * 4);
+    else
+        memset(d.slice.mapped, 0, n * 4);
+    return d;
+}
+
+static recorder begin(backend *b, errbuf *e)
+{
+    vk_sequence_begin(&b->ctx, &b->seq, e);
+    return (recorder){.seq = &b->seq, .kernels = &b->kernels, .dummy = buffer(b, 16, NULL).slice, .err = e};
+}
+
+static bool finish(backend *b, bool recorded, errbuf *e)
+{
+    bool ok = recorded && vk_sequence_end(&b->seq, e) && vk_sequence_submit(&b->seq, e) &&
+              vk_sequence_wait(&b->seq, e);
+    vk_sequence_destroy(&b->seq);
+    return ok;
+}
+
+/* Largest |a - b| relative to the largest |b| (at least 1). */
+static double compare(const float *a, const float *b, size_t n)
+{
+    double worst = 0, scale = 1;
+    for (size_t i = 0; i < n; i++)
+        scale = fmax(scale, fabs(b[i]));
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)a[i] - b[i]);
+        worst = isnan(d) ? INFINITY : fmax(worst, d);
+    }
+    return worst / scale;
+}
+
+static void expect_close(const char *what, const float *cpu, const float *gpu, size_t n, double tolerance)
+{
+    double err = compare(cpu, gpu, n);
+    CHECKF(err <= tolerance, "%s: CPU and lavapipe differ by %.3g (relative, > %.1g)", what, err, tolerance);
+    printf("%-58s relative difference %.2e\n", what, err);
+}
+
+static backend vk, cpu;
+
+/* ---- matmul ---- */
+
+/* A weight W [N][K] in each backend's layout. */
+typedef struct weight_rows {
+    const float *w;
+    uint32_t K;
+} weight_rows;
+
+static void get_row(void *user, uint32_t n, float *dst)
+{
+    const weight_rows *r = user;
+    memcpy(dst, r->w + (size_t)n * r->K, r->K * sizeof *dst);
+}
+
+static dbuf packed(backend *b, const float *w, uint32_t N, uint32_t K, matmul_tiles t)
+{
+    if (b->ctx.cpu) /* the CPU backend's packing is the rows themselves */
+        return buffer(b, (size_t)N * K, w);
+    dbuf d = buffer(b, packed_weight_bytes(N, K, t, STORAGE_F32) / 4, NULL);
+    weight_rows r = {w, K};
+    pack_weight(d.slice.mapped, N, K, t, STORAGE_F32, get_row, &r);
+    return d;
+}
+
+/* A linear layer y = act(x Wᵀ + b) (+ y) over `rows` rows. */
+static void check_linear(uint32_t rows, uint32_t N, uint32_t K, activation act, bool residual, const char *what)
+{
+    matmul_tiles tiles = {.tm = 12, .tn = 8, .wg = 8};
+    float *x = malloc((size_t)rows * K * 4), *w = malloc((size_t)N * K * 4), *bias = malloc(N * 4);
+    float *y0 = malloc((size_t)rows * N * 4), *out[2];
+    fill(x, (size_t)rows * K, 1, 1.0f);
+    fill(w, (size_t)N * K, 2, 0.2f);
+    fill(bias, N, 3, 0.5f);
+    fill(y0, (size_t)rows * N, 4, 1.0f);
+    backend *bs[2] = {&cpu, &vk};
+    for (int i = 0; i < 2; i++) {
+        errbuf e = {{0}};
+        recorder r = begin(bs[i], &e);
+        dbuf xb = buffer(bs[i], (size_t)rows * K, x), yb = buffer(bs[i], (size_t)rows * N, y0);
+        dbuf wb = packed(bs[i], w, N, K, tiles), bb = buffer(bs[i], N, bias);
+        matmul_op op = {.M = rows, .N = N, .K = K, .batch_outer = 1, .batch_inner = 1,
+                        .a = {.buf = xb, .row = K / 4}, .b = {.buf = wb}, .c = {.buf = yb, .row = N},
+                        .b_packed = true, .tiles = tiles, .bias = &bb, .residual = residual, .act = act,
+                        .alpha = 1.0f};
+        CHECKF(finish(bs[i], op_matmul(&r, &op), &e), "%s: %s", what, e.msg);
+        out[i] = yb.slice.mapped;
+    }
+    expect_close(what, out[0], out[1], (size_t)rows * N, 1e-5);
+    free(x), free(w), free(bias), free(y0);
+}
+
+/* Attention's two matmuls over (image, head) batches of the fused q|k|v rows. */
+static void check_attention_matmuls(void)
+{
+    const uint32_t S = 3, H = 4, T = 7, Tp = 8, hd = 8, D = H * hd, row4 = 3 * D / 4;
+    matmul_tiles tiles = {.tm = 8, .tn = 2, .wg = 8};
+    size_t nqkv = (size_t)S * T * 3 * D, nscores = (size_t)S * H * T * Tp;
+    float *qkv = malloc(nqkv * 4), *out[2];
+    fill(qkv, nqkv, 5, 1.0f);
+    backend *bs[2] = {&cpu, &vk};
+    for (int i = 0; i < 2; i++) {
+        errbuf e = {{0}};
+        recorder r = begin(bs[i], &e);
+        dbuf q = buffer(bs[i], nqkv, qkv), scores = buffer(bs[i], nscores, NULL);
+        matmul_op qk = {
+            .M = T, .N = T, .K = hd, .batch_outer = S, .batch_inner = H,
+            .a = {.buf = q, .off = 0, .outer = T * row4, .inner = hd / 4, .row = row4},
+            .b = {.buf = q, .off = D / 4, .outer = T * row4, .inner = hd / 4, .row = row4},
+            .c = {.buf = scores, .outer = H * T * Tp, .inner = T * Tp, .row = Tp},
+            .tiles = tiles, .alpha = 1.0f / sqrtf((float)hd),
+        };
+        CHECKF(finish(bs[i], op_matmul(&r, &qk), &e), "q·kᵀ: %s", e.msg);
+        out[i] = scores.slice.mapped;
+    }
+    /* Only the T used columns of each padded row are written. */
+    for (size_t row = 0; row < (size_t)S * H * T; row++)
+        for (uint32_t j = T; j < Tp; j++)
+            out[0][row * Tp + j] = out[1][row * Tp + j] = 0;
+    expect_close("matmul: q·kᵀ / sqrt(hd), 3 images x 4 heads, strided", out[0], out[1], nscores, 1e-5);
+    free(qkv);
+}
+
+/* SigLIP's head: one query row shared by every image (outer and row strides 0). */
+static void check_shared_query(void)
+{
+    const uint32_t B = 2, H = 2, T = 5, Tp = 8, hd = 8, D = H * hd, row4 = 3 * D / 4;
+    matmul_tiles tiles = {.tm = 8, .tn = 2, .wg = 8};
+    float query[16], *keys = malloc((size_t)B * T * 3 * D * 4), *out[2];
+    fill(query, D, 6, 1.0f);
+    fill(keys, (size_t)B * T * 3 * D, 7, 1.0f);
+    backend *bs[2] = {&cpu, &vk};
+    for (int i = 0; i < 2; i++) {
+        errbuf e = {{0}};
+        recorder r = begin(bs[i], &e);
+        dbuf qb = buffer(bs[i], D, query), kb = buffer(bs[i], (size_t)B * T * 3 * D, keys);
+        dbuf scores = buffer(bs[i], (size_t)B * H * Tp, NULL);
+        matmul_op qk = {
+            .M = 1, .N = T, .K = hd, .batch_outer = B, .batch_inner = H,
+            .a = {.buf = qb, .outer = 0, .inner = hd / 4, .row = 0},
+            .b = {.buf = kb, .off = D / 4, .outer = T * row4, .inner = hd / 4, .row = row4},
+            .c = {.buf = scores, .outer = H * Tp, .inner = Tp, .row = Tp},
+            .tiles = tiles, .alpha = 0.5f,
+        };
+        CHECKF(finish(bs[i], op_matmul(&r, &qk), &e), "shared query: %s", e.msg);
+        out[i] = scores.slice.mapped;
+    }
+    expect_close("matmul: one query row shared by every image (SigLIP)", out[0], out[1], (size_t)B * H * Tp, 1e-5);
+    free(keys);
+}
+
+/* ---- the other ops ---- */
+
+static void check_layernorm(void)
+{
+    const uint32_t rows = 5, D = 48, stride = 3 * D; /* every third row: class tokens of a batch */
+    float *x = malloc((size_t)rows * stride * 4), gamma[48], beta[48], *out[2];
+    fill(x, (size_t)rows * stride, 8, 3.0f);
+    fill(gamma, D, 9, 1.0f);
+    fill(beta, D, 10, 1.0f);
+    backend *bs[2] = {&cpu, &vk};
+    for (int i = 0; i < 2; i++) {
+        errbuf e = {{0}};
+        recorder r = begin(bs[i], &e);
+        dbuf xb = buffer(bs[i], (size_t)rows * stride, x), yb = buffer(bs[i], (size_t)rows * D, NULL);
+        dbuf g = buffer(bs[i], D, gamma), b = buffer(bs[i], D, beta);
+        bool ok = op_layernorm(&r, xb, 0, stride / 4, &g, &b, yb, 0, D / 4, rows, D, 1e-5f) &&
+                  op_layernorm(&r, xb, D / 4, stride / 4, &g, &b, xb, D / 4, stride / 4, rows, D, 1e-5f);
+        CHECKF(finish(bs[i], ok, &e), "layernorm: %s", e.msg);
+        out[i] = malloc(((size_t)rows * D + (size_t)rows * stride) * 4);
+        memcpy(out[i], yb.slice.mapped, (size_t)rows * D * 4);
+        memcpy(out[i] + (size_t)rows * D, xb.slice.mapped, (size_t)rows * stride * 4);
+    }
+    expect_close("layernorm: strided rows, out of place and in place", out[0], out[1],
+                 (size_t)rows * D + (size_t)rows * stride, 1e-5);
+    free(x), free(out[0]), free(out[1]);
+}
+
+static void check_softmax(bool causal)
+{
+    const uint32_t rows = 3 * 6, T = 6, Tp = 8;
+    float s[18 * 8], *out[2];
+    fill(s, rows * Tp, causal ? 11 : 12, 4.0f);
+    backend *bs[2] = {&cpu, &vk};
+    for (int i = 0; i < 2; i++) {
+        errbuf e = {{0}};
+        recorder r = begin(bs[i], &e);
+        dbuf sb = buffer(bs[i], rows * Tp, s);
+        CHECKF(finish(bs[i], op_softmax(&r, sb, rows, T, Tp, causal), &e), "softmax: %s", e.msg);
+        out[i] = sb.slice.mapped;
+    }
+    expect_close(causal ? "softmax: causal, rows padded 6 -> 8" : "softmax: rows padded 6 -> 8", out[0], out[1],
+                 rows * Tp, 1e-6);
+}
+
+static void check_transpose_and_swiglu(void)
+{
+    const uint32_t S = 2, T = 5, Tp = 8, H = 3, hd = 4, D = H * hd, rows = 6, h = 10;
+    float qkv[2 * 5 * 36], x[6 * 20], *vt[2], *y[2];
+    fill(qkv, S * T * 3 * D, 13, 1.0f);
+    fill(x, rows * 2 * h, 14, 3.0f);
+    backend *bs[2] = {&cpu, &vk};
+    for (int i = 0; i < 2; i++) {
+        errbuf e = {{0}};
+        recorder r = begin(bs[i], &e);
+        dbuf q = buffer(bs[i], S * T * 3 * D, qkv), v = buffer(bs[i], S * H * hd * Tp, NULL);
+        dbuf xb = buffer(bs[i], rows * 2 * h, x), yb = buffer(bs[i], rows * h, NULL);
+        bool ok = op_transpose_heads(&r, q, v, S, T, Tp, H, hd, D) && op_swiglu(&r, xb, yb, rows, h);
+        CHECKF(finish(bs[i], ok, &e), "transpose/swiglu: %s", e.msg);
+        vt[i] = v.slice.mapped;
+        y[i] = yb.slice.mapped;
+    }
+    expect_close("transpose_heads: v per head, zero-padded 5 -> 8", vt[0], vt[1], S * H * hd * Tp, 0);
+    expect_close("swiglu: silu(a) * b", y[0], y[1], rows * h, 1e-6);
+}
+
+static void check_embed_tokens(uint32_t prefix_tokens)
+{
+    const uint32_t B = 2, T = 6, D = 8;
+    float x[2 * 6 * 8], prefix[2 * 8], pos[6 * 8], *out[2];
+    fill(x, B * T * D, 15, 1.0f);
+    fill(prefix, 2 * D, 16, 1.0f);
+    fill(pos, (T - prefix_tokens) * D, 17, 1.0f);
+    backend *bs[2] = {&cpu, &vk};
+    for (int i = 0; i < 2; i++) {
+        errbuf e = {{0}};
+        recorder r = begin(bs[i], &e);
+        dbuf xb = buffer(bs[i], B * T * D, x), pb = buffer(bs[i], 2 * D, prefix), qb = buffer(bs[i], T * D, pos);
+        CHECKF(finish(bs[i], op_embed_tokens(&r, xb, &pb, &qb, B, T, D, prefix_tokens), &e), "embed: %s", e.msg);
+        out[i] = xb.slice.mapped;
+    }
+    expect_close(prefix_tokens ? "embed_tokens: class token and a register, then positions"
+                               : "embed_tokens: positions only (SigLIP)",
+                 out[0], out[1], B * T * D, 1e-6);
+}
+
+int main(void)
+{
+    if (!backend_open(&vk, false))
+        SKIP("no Vulkan device");
+    if (!backend_open(&cpu, true))
+        return 1;
+    const char *acts[] = {"none", "quick_gelu", "gelu", "gelu_pytorch_tanh"};
+    for (int a = ACTIVATION_NONE; a <= ACTIVATION_GELU_TANH; a++) {
+        char what[96];
+        snprintf(what, sizeof what, "matmul: 50 x 40 x 64 weight, bias, %s", acts[a]);
+        check_linear(50, 40, 64, (activation)a, false, what);
+    }
+    check_linear(9, 24, 32, ACTIVATION_NONE, true, "matmul: bias and residual");
+    check_linear(9, 24, 32, ACTIVATION_QUICK_GELU, true, "matmul: bias, quick_gelu and residual");
+    check_attention_matmuls();
+    check_shared_query();
+    check_layernorm();
+    check_softmax(false);
+    check_softmax(true);
+    check_transpose_and_swiglu();
+    check_embed_tokens(2);
+    check_embed_tokens(0);
+    backend_close(&cpu);
+    backend_close(&vk);
+    return check_exit();
+}
