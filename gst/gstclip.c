@@ -929,8 +929,10 @@ static void install_properties(GObjectClass *oc)
                           256, DEFAULT_BATCH_SIZE, READY_FLAGS));
     g_object_class_install_property(
         oc, PROP_DEVICE,
-        g_param_spec_int("device", "Device", "Vulkan device index (-1: the best: discrete, integrated, CPU)", -1,
-                         63, DEFAULT_DEVICE, READY_FLAGS));
+        g_param_spec_int("device", "Device",
+                         "Vulkan device index (-1: the best: discrete, integrated, CPU; $VKCLIP_DEVICE when set), "
+                         "or -2: vkclip's CPU backend (no Vulkan)",
+                         VKCLIP_DEVICE_CPU, 63, DEFAULT_DEVICE, READY_FLAGS));
     g_object_class_install_property(
         oc, PROP_PRECISION,
         g_param_spec_enum("precision", "Precision", "Activation storage on the device",

@@ -34,11 +34,11 @@ static SharedDevice *find_device(gint index)
     return NULL;
 }
 
-/* The device for an index; -1 is resolved by opening, since only the
- * engine knows which device "best" is. */
+/* The device for an index (VKCLIP_DEVICE_CPU: the CPU backend); -1 is
+ * resolved by opening, since only the engine knows which device "best" is. */
 static SharedDevice *acquire_device(gint index, gchar **error)
 {
-    SharedDevice *d = index >= 0 ? find_device(index) : NULL;
+    SharedDevice *d = index != -1 ? find_device(index) : NULL;
     if (d) {
         d->users++;
         return d;

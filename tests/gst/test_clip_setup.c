@@ -6,7 +6,9 @@
  *   message (naming the file), never a crash or a hang;
  * - two elements naming one model share it (the debug log says so), other
  *   precisions do not;
+ * - device=-2 (the CPU backend) gives the Vulkan device's embedding;
  * - NULL -> PLAYING -> NULL again and again. */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -148,6 +150,39 @@ GST_START_TEST(test_embedding_without_labels)
 }
 GST_END_TEST
 
+/* One frame's embedding with the element's device set to `device`. */
+static void embed_one_frame(gint device, gfloat *e)
+{
+    GstElement *p = gst_parse_launch("videotestsrc num-buffers=1 pattern=smpte ! video/x-raw,width=96,height=64 ! "
+                                     "clip name=c embedding=true ! fakesink",
+                                     NULL);
+    GstElement *clip = gst_bin_get_by_name(GST_BIN(p), "c");
+    g_object_set(clip, "model", clip_test_model(), "device", device, NULL);
+    GList *results = clip_test_run(p);
+    fail_unless_equals_int(g_list_length(results), 1);
+    fail_unless(clip_test_embedding(results->data, e, REF_DIM));
+    g_list_free_full(results, (GDestroyNotify)gst_structure_free);
+    gst_object_unref(clip);
+    gst_object_unref(p);
+}
+
+/* device=-2 runs the CPU backend: the same embedding as the Vulkan device's. */
+GST_START_TEST(test_cpu_backend_device)
+{
+    gfloat vulkan[REF_DIM], cpu[REF_DIM];
+    embed_one_frame(-1, vulkan);
+    embed_one_frame(-2, cpu);
+    double dot = 0, nv = 0, nc = 0;
+    for (int i = 0; i < REF_DIM; i++) {
+        dot += (double)vulkan[i] * cpu[i];
+        nv += (double)vulkan[i] * vulkan[i];
+        nc += (double)cpu[i] * cpu[i];
+    }
+    double cosine = dot / sqrt(nv * nc);
+    fail_unless(cosine >= 0.99999, "CPU backend against the Vulkan device: cosine %.7f", cosine);
+}
+GST_END_TEST
+
 static GMutex log_lock;
 static GString *log_text;
 
@@ -224,6 +259,7 @@ static Suite *clip_setup_suite(void)
     tcase_add_test(tc, test_bad_settings_are_errors);
     tcase_add_test(tc, test_missing_labels_file);
     tcase_add_test(tc, test_embedding_without_labels);
+    tcase_add_test(tc, test_cpu_backend_device);
     tcase_add_test(tc, test_elements_share_a_model);
     tcase_add_test(tc, test_restart_many_times);
     return s;
