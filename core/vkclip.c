@@ -58,6 +58,24 @@ int vkclip_list_devices(vkclip_device_info *out, int max, vkclip_error *err)
     return n;
 }
 
+/* VKCLIP_DEVICE_BEST's choice: $VKCLIP_DEVICE where set ("cpu"; an index
+ * or "vulkan" choose Vulkan), else a GPU where there is one, else the CPU
+ * backend (faster than a Vulkan CPU driver, and needs none). */
+static bool best_is_cpu_backend(void)
+{
+    const char *env = getenv("VKCLIP_DEVICE");
+    if (env && *env)
+        return strcmp(env, "cpu") == 0;
+    vk_device_info infos[16];
+    errbuf e = {{0}};
+    int n = vk_list_devices(infos, 16, &e);
+    for (int i = 0; i < n && i < 16; i++)
+        if (infos[i].usable && infos[i].type != VK_PHYSICAL_DEVICE_TYPE_CPU &&
+            infos[i].type != VK_PHYSICAL_DEVICE_TYPE_OTHER)
+            return false;
+    return true;
+}
+
 vkclip_device *vkclip_device_open(const vkclip_device_options *opts, vkclip_error *err)
 {
     errbuf e = {{0}};
@@ -67,10 +85,15 @@ vkclip_device *vkclip_device_open(const vkclip_device_options *opts, vkclip_erro
         export_error(err, &e);
         return NULL;
     }
-    vk_context_options o = {.device_index = opts ? opts->device_index : -1,
-                            .validation = opts && opts->validation};
-    const char *env = getenv("VKCLIP_DEVICE");
-    bool cpu = o.device_index == VKCLIP_DEVICE_CPU || (o.device_index == -1 && env && strcmp(env, "cpu") == 0);
+    int wanted = opts ? opts->device_index : VKCLIP_DEVICE_BEST;
+    vk_context_options o = {.device_index = wanted >= 0 ? wanted : -1, .validation = opts && opts->validation};
+    bool cpu = wanted == VKCLIP_DEVICE_CPU || (wanted == VKCLIP_DEVICE_BEST && best_is_cpu_backend());
+    if (wanted < VKCLIP_DEVICE_VULKAN) {
+        errbuf_set(&e, "device %d: not a device index (0 and up, or -1, -2, -3)", wanted);
+        free(dev);
+        export_error(err, &e);
+        return NULL;
+    }
     if (!(cpu ? vk_context_create_cpu(&dev->ctx, &e) : vk_context_create(&dev->ctx, &o, &e))) {
         free(dev);
         export_error(err, &e);

@@ -60,12 +60,18 @@ typedef struct vkclip_device_info {
     bool usable;
 } vkclip_device_info;
 
-/* device_index of vkclip's own CPU backend (OpenBLAS; no Vulkan needed).
- * $VKCLIP_DEVICE=cpu chooses it too. */
+/* device_index values beside a Vulkan device's index (0, 1, ...):
+ * - VKCLIP_DEVICE_BEST: a GPU (discrete, integrated, virtual), else the CPU
+ *   backend; $VKCLIP_DEVICE (an index, "cpu" or "vulkan") overrides it.
+ * - VKCLIP_DEVICE_CPU: vkclip's own CPU backend (OpenBLAS; no Vulkan needed).
+ * - VKCLIP_DEVICE_VULKAN: the best Vulkan device, a CPU driver (lavapipe)
+ *   included: what the test suite runs the Vulkan code on. */
+#define VKCLIP_DEVICE_BEST (-1)
 #define VKCLIP_DEVICE_CPU (-2)
+#define VKCLIP_DEVICE_VULKAN (-3)
 
 typedef struct vkclip_device_options {
-    int device_index; /* -1: choose (discrete, integrated, virtual, CPU) or $VKCLIP_DEVICE; VKCLIP_DEVICE_CPU */
+    int device_index; /* a Vulkan device's index, or VKCLIP_DEVICE_BEST, _CPU or _VULKAN */
     bool validation;  /* Vulkan validation layer (also $VKCLIP_VALIDATION=1) */
 } vkclip_device_options;
 

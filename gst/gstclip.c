@@ -930,9 +930,10 @@ static void install_properties(GObjectClass *oc)
     g_object_class_install_property(
         oc, PROP_DEVICE,
         g_param_spec_int("device", "Device",
-                         "Vulkan device index (-1: the best: discrete, integrated, CPU; $VKCLIP_DEVICE when set), "
-                         "or -2: vkclip's CPU backend (no Vulkan)",
-                         VKCLIP_DEVICE_CPU, 63, DEFAULT_DEVICE, READY_FLAGS));
+                         "A Vulkan device's index; -1: the best ($VKCLIP_DEVICE when set, else a GPU, else the CPU "
+                         "backend); -2: vkclip's CPU backend (no Vulkan); -3: the best Vulkan device, lavapipe "
+                         "included",
+                         VKCLIP_DEVICE_VULKAN, 63, DEFAULT_DEVICE, READY_FLAGS));
     g_object_class_install_property(
         oc, PROP_PRECISION,
         g_param_spec_enum("precision", "Precision", "Activation storage on the device",

@@ -49,12 +49,12 @@ static bool set_out(cli_options *o, const char *v, char *problem, size_t cap)
 
 static bool set_device(cli_options *o, const char *v, char *problem, size_t cap)
 {
-    if (strcmp(v, "cpu") == 0) {
-        o->device = VKCLIP_DEVICE_CPU;
+    if (strcmp(v, "cpu") == 0 || strcmp(v, "vulkan") == 0) {
+        o->device = v[0] == 'c' ? VKCLIP_DEVICE_CPU : VKCLIP_DEVICE_VULKAN;
         return true;
     }
     return parse_int(v, 0, 999, &o->device) ||
-           bad_value(problem, cap, v, "device", "a Vulkan device index, 0 to 999, or cpu");
+           bad_value(problem, cap, v, "device", "a Vulkan device index, 0 to 999, cpu or vulkan");
 }
 
 static bool set_batch(cli_options *o, const char *v, char *problem, size_t cap)
@@ -259,8 +259,8 @@ static const option_spec option_specs[] = {
     {"exact", NULL, "compare every frame, however large the archive", set_exact},
     {"keep-blank", NULL, "count blank frames (black, flat, fades) too", set_keep_blank},
     {"json", NULL, "one JSON object a line", set_json},
-    {"device", "N|cpu", "Vulkan device index, or cpu: vkclip's CPU backend (default: $VKCLIP_DEVICE, else the best)",
-     set_device},
+    {"device", "N|cpu|vulkan", "a Vulkan device's index, cpu (vkclip's CPU backend) or vulkan (the best Vulkan "
+     "device); default: $VKCLIP_DEVICE, else a GPU, else cpu", set_device},
     {"validation", NULL, "the Khronos validation layer; any message fails the command", set_validation},
 };
 

@@ -21,7 +21,7 @@
 static const cli_command commands[] = {
     {
         .name = "info",
-        .usage = "vkclip info [--model DIR] [--precision f32|f16] [--device N|cpu] [--validation]",
+        .usage = "vkclip info [--model DIR] [--precision f32|f16] [--device N|cpu|vulkan] [--validation]",
         .summary = "the Vulkan devices and, with --model, the model",
         .description = "Lists the Vulkan devices (the one used marked [chosen]) and the chosen device's features.\n"
                        "With --model also the model: its towers' shapes, parameters and bytes as stored,\n"
@@ -31,7 +31,7 @@ static const cli_command commands[] = {
     },
     {
         .name = "preprocess",
-        .usage = "vkclip preprocess [--model DIR] --out FILE [--crop X,Y,W,H] [--device N|cpu] [--validation] IMAGE",
+        .usage = "vkclip preprocess [--model DIR] --out FILE [--crop X,Y,W,H] [--device N|cpu|vulkan] [--validation] IMAGE",
         .summary = "write the model's input tensor for an image",
         .description = "Writes the model's input tensor for IMAGE to FILE: float32 little-endian, CHW\n"
                        "(3 x S x S), the model's resize, crop, mean and std applied.",
@@ -42,7 +42,7 @@ static const cli_command commands[] = {
     {
         .name = "embed-image",
         .usage = "vkclip embed-image [--model DIR] [--raw] [--batch N] [--precision f32|f16] [--crop X,Y,W,H] "
-                 "[--device N|cpu] [--validation] IMAGE...",
+                 "[--device N|cpu|vulkan] [--validation] IMAGE...",
         .summary = "image embeddings, one JSON line an image",
         .description = "One JSON line an image: {\"file\": PATH, \"embedding\": [...]}, L2-normalised unless --raw.\n"
                        "An image that cannot be read is reported on stderr and left out; the others are\n"
@@ -53,7 +53,7 @@ static const cli_command commands[] = {
     },
     {
         .name = "bench",
-        .usage = "vkclip bench [--model DIR] [--batch N] [--seconds S] [--precision f32|f16] [--device N|cpu] "
+        .usage = "vkclip bench [--model DIR] [--batch N] [--seconds S] [--precision f32|f16] [--device N|cpu|vulkan] "
                  "[--validation]",
         .summary = "the image tower's speed on random input",
         .description = "Runs the image tower on a batch of random input for S seconds (preprocessing\n"
@@ -75,7 +75,7 @@ static const cli_command commands[] = {
     },
     {
         .name = "embed-text",
-        .usage = "vkclip embed-text [--model DIR] [--raw] [--precision f32|f16] [--device N|cpu] [--validation] TEXT...",
+        .usage = "vkclip embed-text [--model DIR] [--raw] [--precision f32|f16] [--device N|cpu|vulkan] [--validation] TEXT...",
         .summary = "text embeddings, one JSON line a text",
         .description = "One JSON line a text: {\"text\": TEXT, \"embedding\": [...]}, L2-normalised unless --raw.",
         .options = "model,raw,precision,device,validation",
@@ -86,7 +86,7 @@ static const cli_command commands[] = {
         .name = "classify",
         .usage = "vkclip classify [--model DIR] (--labels \"a;b;c\" | --labels-file F) [--template T]... "
                  "[--templates-file F] [--top-k K] [--examples DIR [--examples-weight W]] [--batch N] "
-                 "[--precision f32|f16] [--no-cache] [--device N|cpu] [--validation] IMAGE...",
+                 "[--precision f32|f16] [--no-cache] [--device N|cpu|vulkan] [--validation] IMAGE...",
         .summary = "zero-shot classification, one JSON line an image",
         .description = "One JSON line an image: {\"file\": PATH, \"labels\": [{\"label\": ..., \"score\": ...}, ...]},\n"
                        "the K best labels first. Each label's classifier is the normalised mean of its prompts'\n"
@@ -105,7 +105,7 @@ static const cli_command commands[] = {
 #ifdef VKCLIP_ARCHIVE
     {
         .name = "index",
-        .usage = "vkclip index --db DB [--model DIR] [--fps F] [--batch N] [--precision f32|f16] [--device N|cpu] "
+        .usage = "vkclip index --db DB [--model DIR] [--fps F] [--batch N] [--precision f32|f16] [--device N|cpu|vulkan] "
                  "PATH...",
         .summary = "index video files and folders into an archive",
         .description = "Runs every video file (folders recursively, hidden entries passed by) through\n"
@@ -124,7 +124,7 @@ static const cli_command commands[] = {
     {
         .name = "search",
         .usage = "vkclip search --db DB [--model DIR] [--top N] [--json] [--keep-blank] [--approximate | --exact] "
-                 "[--device N|cpu] (TEXT | --image FILE)",
+                 "[--device N|cpu|vulkan] (TEXT | --image FILE)",
         .summary = "the moments of an archive that best match a text or an image",
         .description = "Compares TEXT's (or the image's) embedding with every indexed frame (exact search)\n"
                        "and merges neighbouring frames of a video into moments: one line each, best first,\n"
@@ -215,7 +215,7 @@ static void print_help(FILE *f)
                "%s when it holds config.json, else %s\n"
                "(now: %s).\n",
             VKCLIP_INSTALLED_MODEL_DIR, VKCLIP_SOURCE_MODEL_DIR, vkclip_default_model_dir());
-    fputs("Environment: VKCLIP_DEVICE (device index), VKCLIP_VALIDATION=1, VKCLIP_CACHE_DIR (the\n"
+    fputs("Environment: VKCLIP_DEVICE (an index, cpu or vulkan), VKCLIP_VALIDATION=1, VKCLIP_CACHE_DIR (the\n"
           "classifier cache), VKCLIP_PROFILE=1 (each kernel's time on stderr), VKCLIP_TILES=tm,tn,wg.\n"
           "Exit status: 0 success, 1 error, 2 wrong command line.\n", f);
 }

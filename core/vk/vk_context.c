@@ -239,6 +239,8 @@ static int requested_device_index(const vk_context_options *opts)
     if (opts && opts->device_index >= 0)
         return opts->device_index;
     const char *env = getenv("VKCLIP_DEVICE");
+    if (env && (strcmp(env, "cpu") == 0 || strcmp(env, "vulkan") == 0))
+        return -1; /* the engine's choice between backends (vkclip_device_open) */
     if (env && *env) {
         char *end;
         long v = strtol(env, &end, 10);
@@ -350,7 +352,7 @@ bool vk_context_create(vk_context *ctx, const vk_context_options *opts, errbuf *
     ctx->queue_lock_made = true;
     int wanted = requested_device_index(opts);
     if (wanted == -2) {
-        errbuf_set(err, "VKCLIP_DEVICE='%s' is not a device index", getenv("VKCLIP_DEVICE"));
+        errbuf_set(err, "VKCLIP_DEVICE='%s' is not a device index, cpu or vulkan", getenv("VKCLIP_DEVICE"));
         vk_context_destroy(ctx);
         return false;
     }

@@ -1,0 +1,87 @@
+/* sgemm_bench: the machine's own ceiling for the CPU backend. Times
+ * OpenBLAS's sgemm on exactly the GEMMs of one ViT image-tower forward pass
+ * (patch embedding; per layer q|k|v, out_proj, fc1, fc2; the projection)
+ * at a batch size, with the backend's layout (activations [M][K], weights
+ * [N][K]), and prints their time and rate.
+ *
+ *   sgemm_bench [--batch B] [--width D] [--layers L] [--patch P] [--image S] [--seconds T]
+ *
+ * Defaults are ViT-B/32's (768 wide, 12 layers, patch 32 at 224). */
+#include <cblas.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+typedef struct gemm {
+    int M, N, K, count;
+} gemm;
+
+int main(int argc, char **argv)
+{
+    int batch = 1, D = 768, layers = 12, patch = 32, image = 224;
+    double seconds = 5;
+    for (int i = 1; i + 1 < argc; i += 2) {
+        int *target = !strcmp(argv[i], "--batch") ? &batch : !strcmp(argv[i], "--width") ? &D
+                      : !strcmp(argv[i], "--layers") ? &layers : !strcmp(argv[i], "--patch") ? &patch
+                      : !strcmp(argv[i], "--image") ? &image : NULL;
+        if (!strcmp(argv[i], "--seconds"))
+            seconds = atof(argv[i + 1]);
+        else if (target)
+            *target = atoi(argv[i + 1]);
+        else {
+            fprintf(stderr, "sgemm_bench: unknown option %s\n", argv[i]);
+            return 2;
+        }
+    }
+    int grid = image / patch, tokens = grid * grid + 1, rows = batch * tokens;
+    gemm gemms[] = {
+        {batch * grid * grid, D, 3 * patch * patch, 1}, /* patch embedding */
+        {rows, 3 * D, D, layers},                       /* q|k|v */
+        {rows, D, D, layers},                           /* out_proj */
+        {rows, 4 * D, D, layers},                       /* fc1 */
+        {rows, D, 4 * D, layers},                       /* fc2 */
+        {batch, D, D, 1},                               /* projection */
+    };
+    int n = sizeof gemms / sizeof gemms[0];
+    size_t most_a = 0, most_b = 0, most_c = 0;
+    double flops = 0;
+    for (int i = 0; i < n; i++) {
+        gemm g = gemms[i];
+        most_a = (size_t)g.M * g.K > most_a ? (size_t)g.M * g.K : most_a;
+        most_b = (size_t)g.N * g.K > most_b ? (size_t)g.N * g.K : most_b;
+        most_c = (size_t)g.M * g.N > most_c ? (size_t)g.M * g.N : most_c;
+        flops += 2.0 * g.M * g.N * g.K * g.count;
+    }
+    float *a = calloc(most_a, 4), *b = calloc(most_b, 4), *c = calloc(most_c, 4);
+    if (!a || !b || !c)
+        return 1;
+    for (size_t i = 0; i < most_a; i++)
+        a[i] = (float)(i % 17) * 0.01f;
+    for (size_t i = 0; i < most_b; i++)
+        b[i] = (float)(i % 13) * 0.01f;
+    int passes = 0;
+    double start = now(), elapsed = 0;
+    do { /* one pass: every GEMM of a forward pass */
+        for (int i = 0; i < n; i++)
+            for (int r = 0; r < gemms[i].count; r++)
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, gemms[i].M, gemms[i].N, gemms[i].K, 1.0f, a,
+                            gemms[i].K, b, gemms[i].K, 0.0f, c, gemms[i].N);
+        passes++;
+        elapsed = now() - start;
+    } while (elapsed < seconds || passes < 2);
+    double ms = elapsed / passes * 1e3;
+    printf("batch: %d\n", batch);
+    printf("gemm ms per forward pass: %.2f\n", ms);
+    printf("gflop/s: %.1f\n", flops / (elapsed / passes) * 1e-9);
+    printf("images/s if only the GEMMs ran: %.2f\n", batch / (elapsed / passes));
+    free(a), free(b), free(c);
+    return 0;
+}
