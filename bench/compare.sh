@@ -1,6 +1,8 @@
 #!/bin/sh
-# Side by side, in one run: vkclip (Vulkan; lavapipe without a GPU) and
-# PyTorch CPU on the same weights. Prints a Markdown table with ratios.
+# Side by side, in one run: vkclip's CPU backend, vkclip on Vulkan (lavapipe
+# without a GPU) and PyTorch CPU on the same weights, and OpenBLAS's sgemm on
+# the same forward pass's GEMMs alone (the CPU backend's ceiling). Prints a
+# Markdown table with ratios.
 #
 #   bench/compare.sh [MODEL_DIR] [SECONDS]           image tower, batch 1 and 8
 #   ZEROSHOT=1 bench/compare.sh [MODEL_DIR]          also a Kinetics-700 classifier (700 x 28 prompts)
@@ -16,12 +18,16 @@ vkclip=${VKCLIP:-build/tools/vkclip}
 last() { sed -n "s|^$1: *||p" | tail -n 1; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 
-echo "| workload | vkclip | PyTorch CPU | vkclip / PyTorch |"
-echo "|---|---|---|---|"
+sgemm=${SGEMM_BENCH:-build/bench/sgemm_bench}
+width=$(sed -n 's/.*"hidden_size": *\([0-9]*\).*/\1/p' "$model/config.json" | tail -n 1)
+echo "| workload | vkclip CPU backend | vkclip on Vulkan | PyTorch CPU | CPU backend / PyTorch | Vulkan / PyTorch | sgemm alone | CPU backend / sgemm |"
+echo "|---|---|---|---|---|---|---|---|"
 for batch in 1 8; do
-    v=$("$vkclip" bench --model "$model" --batch "$batch" --seconds "$seconds" | last "images/s")
+    c=$("$vkclip" bench --device cpu --model "$model" --batch "$batch" --seconds "$seconds" | last "images/s")
+    v=$("$vkclip" bench --device vulkan --model "$model" --batch "$batch" --seconds "$seconds" | last "images/s")
     t=$(/usr/bin/python3 bench/torch_bench.py --model "$model" --batch "$batch" --seconds "$seconds" | last "images/s")
-    echo "| image tower, batch $batch (images/s) | $v | $t | $(ratio "$v" "$t") |"
+    g=$("$sgemm" --batch "$batch" --width "${width:-768}" --seconds "$seconds" | last "images/s if only the GEMMs ran")
+    echo "| image tower, batch $batch (images/s) | $c | $v | $t | $(ratio "$c" "$t") | $(ratio "$v" "$t") | $g | $(ratio "$c" "$g") |"
 done
 
 if [ "${ZEROSHOT:-0}" = 1 ]; then
