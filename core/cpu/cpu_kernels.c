@@ -40,8 +40,16 @@ static void matmul_one(const cpu_matmul_args *p, const float *a, const float *b,
     if (p->residual) {
         out = malloc((size_t)p->M * p->N * sizeof *out);
         ld = p->N;
-        if (!out)
-            abort(); /* a few MiB at most; nothing sensible to do without them */
+        if (!out) { /* no room beside C: one dot product at a time (no tower takes this path) */
+            for (uint32_t m = 0; m < p->M; m++)
+                for (uint32_t n = 0; n < p->N; n++) {
+                    float sum = 0;
+                    for (uint32_t k = 0; k < p->K; k++)
+                        sum += a[m * p->lda + k] * b[n * p->ldb + k];
+                    c[m * p->ldc + n] += activate(p->alpha * sum + (p->bias ? p->bias[n] : 0.0f), p->act);
+                }
+            return;
+        }
     }
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)p->M, (int)p->N, (int)p->K, p->alpha, a,
                 (int)p->lda, b, (int)p->ldb, 0.0f, out, (int)ld);
