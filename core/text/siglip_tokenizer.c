@@ -66,6 +66,17 @@ static size_t put_lowercase(utf8proc_int32_t c, char *w)
     return n + (size_t)utf8proc_encode_char(c, (utf8proc_uint8_t *)w + n);
 }
 
+/* The code point at text[*i] (of len bytes) into *c, *i moved past it;
+ * false where the text is not UTF-8. */
+static bool next_code_point(const char *text, size_t len, size_t *i, utf8proc_int32_t *c)
+{
+    utf8proc_ssize_t n = utf8proc_iterate((const utf8proc_uint8_t *)text + *i, (utf8proc_ssize_t)(len - *i), c);
+    if (n <= 0)
+        return false;
+    *i += (size_t)n;
+    return true;
+}
+
 char *siglip_canonical_text(const char *text)
 {
     size_t len = strlen(text);
@@ -77,12 +88,10 @@ char *siglip_canonical_text(const char *text)
     bool pending_space = false;
     for (size_t i = 0; i < len;) {
         utf8proc_int32_t c;
-        utf8proc_ssize_t n = utf8proc_iterate((const utf8proc_uint8_t *)text + i, (utf8proc_ssize_t)(len - i), &c);
-        if (n <= 0) {
+        if (!next_code_point(text, len, &i, &c)) {
             free(out);
             return NULL;
         }
-        i += (size_t)n;
         if (c == WORD_BOUNDARY) /* a "▁" in the text is a space, as the reference replaces it */
             c = ' ';
         if (is_ascii_punctuation(c))
@@ -103,31 +112,26 @@ char *siglip_canonical_text(const char *text)
 static bool utf8_valid(const char *text)
 {
     size_t len = strlen(text);
-    for (size_t i = 0; i < len;) {
-        utf8proc_int32_t c;
-        utf8proc_ssize_t n = utf8proc_iterate((const utf8proc_uint8_t *)text + i, (utf8proc_ssize_t)(len - i), &c);
-        if (n <= 0)
+    utf8proc_int32_t c;
+    for (size_t i = 0; i < len;)
+        if (!next_code_point(text, len, &i, &c))
             return false;
-        i += (size_t)n;
-    }
     return true;
 }
 
 char *siglip2_lowercase_text(const char *text)
 {
     size_t len = strlen(text);
-    /* A code point of at most 4 bytes becomes at most 4 (İ: 2 become 3). */
+    /* Lowercasing grows a code point's bytes by half at most (İ: 2 become 3, Ⱥ: 2 become 3). */
     char *out = malloc(len * 2 + 1), *w = out;
     if (!out)
         return NULL;
     for (size_t i = 0; i < len;) {
         utf8proc_int32_t c;
-        utf8proc_ssize_t n = utf8proc_iterate((const utf8proc_uint8_t *)text + i, (utf8proc_ssize_t)(len - i), &c);
-        if (n <= 0) {
+        if (!next_code_point(text, len, &i, &c)) {
             free(out);
             return NULL;
         }
-        i += (size_t)n;
         w += put_lowercase(c, w);
     }
     *w = 0;
