@@ -87,13 +87,13 @@ vkclip_device *vkclip_device_open(const vkclip_device_options *opts, vkclip_erro
     }
     int wanted = opts ? opts->device_index : VKCLIP_DEVICE_BEST;
     vk_context_options o = {.device_index = wanted >= 0 ? wanted : -1, .validation = opts && opts->validation};
-    bool cpu = wanted == VKCLIP_DEVICE_CPU || (wanted == VKCLIP_DEVICE_BEST && best_is_cpu_backend());
     if (wanted < VKCLIP_DEVICE_VULKAN) {
         errbuf_set(&e, "device %d: not a device index (0 and up, or -1, -2, -3)", wanted);
         free(dev);
         export_error(err, &e);
         return NULL;
     }
+    bool cpu = wanted == VKCLIP_DEVICE_CPU || (wanted == VKCLIP_DEVICE_BEST && best_is_cpu_backend());
     if (!(cpu ? vk_context_create_cpu(&dev->ctx, &e) : vk_context_create(&dev->ctx, &o, &e))) {
         free(dev);
         export_error(err, &e);
@@ -119,14 +119,7 @@ int vkclip_device_index(const vkclip_device *dev)
 
 void vkclip_device_get_info(const vkclip_device *dev, vkclip_device_info *info)
 {
-    vk_device_info d = {0};
-    if (dev->ctx.cpu) {
-        snprintf(d.name, sizeof d.name, "%s", dev->ctx.props.deviceName);
-        d.type = VK_PHYSICAL_DEVICE_TYPE_CPU;
-        d.usable = true;
-        fill_info(info, &d);
-        return;
-    }
+    vk_device_info d = {0}; /* the CPU backend's context has its name and type, and no heaps */
     snprintf(d.name, sizeof d.name, "%s", dev->ctx.props.deviceName);
     d.type = dev->ctx.props.deviceType;
     d.api_version = dev->ctx.props.apiVersion;
