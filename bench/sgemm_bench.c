@@ -2,11 +2,14 @@
  * OpenBLAS's sgemm on exactly the GEMMs of one ViT image-tower forward pass
  * (patch embedding; per layer q|k|v, out_proj, fc1, fc2; the projection)
  * at a batch size, with the backend's layout (activations [M][K], weights
- * [N][K]), and prints their time and rate.
+ * [N][K]), and prints their time and rate; then the same through oneDNN's
+ * dnnl_sgemm where the build found it (libdnnl-dev), to choose between the two.
  *
  *   sgemm_bench [--batch B] [--width D] [--layers L] [--patch P] [--image S] [--seconds T]
  *
- * Defaults are ViT-B/32's (768 wide, 12 layers, patch 32 at 224). */
+ * Defaults are ViT-B/32's (768 wide, 12 layers, patch 32 at 224). oneDNN
+ * runs on OpenMP's threads: set OMP_WAIT_POLICY=PASSIVE as for PyTorch, or
+ * its spinning threads take the cores from OpenBLAS's. */
 #include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +26,40 @@ static double now(void)
 typedef struct gemm {
     int M, N, K, count;
 } gemm;
+
+typedef void (*sgemm_fn)(const gemm *g, const float *a, const float *b, float *c);
+
+static void openblas_sgemm(const gemm *g, const float *a, const float *b, float *c)
+{
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, g->M, g->N, g->K, 1.0f, a, g->K, b, g->K, 0.0f, c, g->N);
+}
+
+#ifdef HAVE_ONEDNN
+#include <oneapi/dnnl/dnnl.h>
+
+static void onednn_sgemm(const gemm *g, const float *a, const float *b, float *c)
+{
+    dnnl_sgemm('N', 'T', g->M, g->N, g->K, 1.0f, a, g->K, b, g->K, 0.0f, c, g->N);
+}
+#endif
+
+/* Seconds per forward pass: every GEMM, as many passes as fit in `seconds` (two at least). */
+static double time_passes(sgemm_fn run, const gemm *gemms, int n, const float *a, const float *b, float *c,
+                          double seconds)
+{
+    for (int i = 0; i < n; i++) /* warm-up: threads started, buffers touched */
+        run(&gemms[i], a, b, c);
+    int passes = 0;
+    double start = now(), elapsed = 0;
+    do {
+        for (int i = 0; i < n; i++)
+            for (int r = 0; r < gemms[i].count; r++)
+                run(&gemms[i], a, b, c);
+        passes++;
+        elapsed = now() - start;
+    } while (elapsed < seconds || passes < 2);
+    return elapsed / passes;
+}
 
 int main(int argc, char **argv)
 {
@@ -67,21 +104,17 @@ int main(int argc, char **argv)
         a[i] = (float)(i % 17) * 0.01f;
     for (size_t i = 0; i < most_b; i++)
         b[i] = (float)(i % 13) * 0.01f;
-    int passes = 0;
-    double start = now(), elapsed = 0;
-    do { /* one pass: every GEMM of a forward pass */
-        for (int i = 0; i < n; i++)
-            for (int r = 0; r < gemms[i].count; r++)
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, gemms[i].M, gemms[i].N, gemms[i].K, 1.0f, a,
-                            gemms[i].K, b, gemms[i].K, 0.0f, c, gemms[i].N);
-        passes++;
-        elapsed = now() - start;
-    } while (elapsed < seconds || passes < 2);
-    double ms = elapsed / passes * 1e3;
+    double pass = time_passes(openblas_sgemm, gemms, n, a, b, c, seconds);
     printf("batch: %d\n", batch);
-    printf("gemm ms per forward pass: %.2f\n", ms);
-    printf("gflop/s: %.1f\n", flops / (elapsed / passes) * 1e-9);
-    printf("images/s if only the GEMMs ran: %.2f\n", batch / (elapsed / passes));
+    printf("gemm ms per forward pass: %.2f\n", pass * 1e3);
+    printf("gflop/s: %.1f\n", flops / pass * 1e-9);
+    printf("images/s if only the GEMMs ran: %.2f\n", batch / pass);
+#ifdef HAVE_ONEDNN
+    pass = time_passes(onednn_sgemm, gemms, n, a, b, c, seconds);
+    printf("onednn gemm ms per forward pass: %.2f\n", pass * 1e3);
+    printf("onednn gflop/s: %.1f\n", flops / pass * 1e-9);
+    printf("onednn images/s if only the GEMMs ran: %.2f\n", batch / pass);
+#endif
     free(a), free(b), free(c);
     return 0;
 }

@@ -80,7 +80,8 @@ static bool cpu_matmul(recorder *r, const matmul_op *op)
         .bias = op->bias ? host(*op->bias) : NULL,
         .residual = op->residual, .act = op->act, .alpha = op->alpha,
     };
-    return add_step(r, "matmul (sgemm)", cpu_matmul_run, &a, sizeof a);
+    bool batched = op->batch_outer * op->batch_inner > 1; /* attention's products, one per head */
+    return add_step(r, batched ? "matmul per head (sgemm)" : "matmul (sgemm)", cpu_matmul_run, &a, sizeof a);
 }
 
 static bool dispatch(recorder *r, kernel_id id, const uint32_t *spec, uint32_t nspec,

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cpu/cpu_kernels.h"
 #include "model/dtype.h"
 #include "preprocess.h"
 #include "vkclip_internal.h"
@@ -76,6 +77,25 @@ static bool best_is_cpu_backend(void)
     return true;
 }
 
+/* The CPU backend's thread count: the option, else $VKCLIP_THREADS, else the cores available. */
+static bool cpu_threads(const vkclip_device_options *opts, int *threads, errbuf *e)
+{
+    *threads = opts ? opts->threads : 0;
+    const char *env = getenv("VKCLIP_THREADS");
+    if (*threads == 0 && env && *env) {
+        char *end;
+        long v = strtol(env, &end, 10);
+        if (*end || v < 1 || v > 1024)
+            return errbuf_set(e, "VKCLIP_THREADS=%s: not a thread count (1 to 1024)", env);
+        *threads = (int)v;
+    }
+    if (*threads < 0 || *threads > 1024)
+        return errbuf_set(e, "threads %d: not a thread count (1 to 1024, or 0 for the cores available)", *threads);
+    if (*threads == 0)
+        *threads = cpu_pool_cores_available();
+    return true;
+}
+
 vkclip_device *vkclip_device_open(const vkclip_device_options *opts, vkclip_error *err)
 {
     errbuf e = {{0}};
@@ -94,11 +114,15 @@ vkclip_device *vkclip_device_open(const vkclip_device_options *opts, vkclip_erro
         return NULL;
     }
     bool cpu = wanted == VKCLIP_DEVICE_CPU || (wanted == VKCLIP_DEVICE_BEST && best_is_cpu_backend());
-    if (!(cpu ? vk_context_create_cpu(&dev->ctx, &e) : vk_context_create(&dev->ctx, &o, &e))) {
+    int threads = 0;
+    if ((cpu && !cpu_threads(opts, &threads, &e)) ||
+        !(cpu ? vk_context_create_cpu(&dev->ctx, threads, &e) : vk_context_create(&dev->ctx, &o, &e))) {
         free(dev);
         export_error(err, &e);
         return NULL;
     }
+    if (cpu)
+        cpu_blas_set_threads(threads);
     kernel_cache_init(&dev->kernels, &dev->ctx);
     return dev;
 }
@@ -115,6 +139,11 @@ void vkclip_device_free(vkclip_device *dev)
 int vkclip_device_index(const vkclip_device *dev)
 {
     return dev->ctx.device_index;
+}
+
+int vkclip_device_threads(const vkclip_device *dev)
+{
+    return dev->ctx.cpu ? cpu_pool_threads(dev->ctx.pool) : 0;
 }
 
 void vkclip_device_get_info(const vkclip_device *dev, vkclip_device_info *info)

@@ -73,6 +73,9 @@ typedef struct vkclip_device_info {
 typedef struct vkclip_device_options {
     int device_index; /* a Vulkan device's index, or VKCLIP_DEVICE_BEST, _CPU or _VULKAN */
     bool validation;  /* Vulkan validation layer (also $VKCLIP_VALIDATION=1) */
+    int threads;      /* the CPU backend's threads, 1 to 1024; 0: $VKCLIP_THREADS, else the cores
+                         this process may run on. OpenBLAS's count is process-wide: the last CPU
+                         device opened sets it. */
 } vkclip_device_options;
 
 /* Fills at most max entries; returns how many devices exist, or -1. */
@@ -81,6 +84,8 @@ VKCLIP_API int vkclip_list_devices(vkclip_device_info *out, int max, vkclip_erro
 VKCLIP_API vkclip_device *vkclip_device_open(const vkclip_device_options *opts, vkclip_error *err);
 VKCLIP_API void vkclip_device_free(vkclip_device *dev);
 VKCLIP_API int vkclip_device_index(const vkclip_device *dev);
+/* The CPU backend's threads; 0 for a Vulkan device. */
+VKCLIP_API int vkclip_device_threads(const vkclip_device *dev);
 VKCLIP_API void vkclip_device_get_info(const vkclip_device *dev, vkclip_device_info *info);
 /* Messages the validation layer printed so far (0 when it is off). */
 VKCLIP_API uint32_t vkclip_device_validation_messages(const vkclip_device *dev);

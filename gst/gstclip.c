@@ -86,6 +86,7 @@ typedef enum {
 #define DEFAULT_MODE GST_CLIP_MODE_AUTO
 #define DEFAULT_BATCH_SIZE 8
 #define DEFAULT_DEVICE -1
+#define DEFAULT_THREADS 0
 #define DEFAULT_PRECISION GST_CLIP_PRECISION_F32
 #define DEFAULT_POST_MESSAGES TRUE
 #define DEFAULT_EMBEDDING FALSE
@@ -105,6 +106,7 @@ enum {
     PROP_MODE,
     PROP_BATCH_SIZE,
     PROP_DEVICE,
+    PROP_THREADS,
     PROP_PRECISION,
     PROP_POST_MESSAGES,
     PROP_EMBEDDING,
@@ -133,6 +135,7 @@ struct _GstClip {
     GstClipMode mode;
     guint batch_size;
     gint device;
+    gint threads;
     GstClipPrecision precision;
     gboolean post_messages;
     gboolean embedding;
@@ -710,12 +713,12 @@ static gboolean gst_clip_start(GstBaseTransform *trans)
     GstClip *self = GST_CLIP(trans);
     GST_OBJECT_LOCK(self);
     gchar *dir = g_strdup(self->model_dir);
-    gint device = self->device;
+    gint device = self->device, threads = self->threads;
     vkclip_precision precision = (vkclip_precision)self->precision;
     gboolean embedding = self->embedding;
     GST_OBJECT_UNLOCK(self);
     gchar *error = NULL;
-    self->shared = gst_clip_models_acquire(dir, device, precision, &error);
+    self->shared = gst_clip_models_acquire(dir, device, threads, precision, &error);
     if (!self->shared) {
         GST_ELEMENT_ERROR(self, RESOURCE, OPEN_READ, ("%s", error), ("model directory %s", dir));
         g_free(error);
@@ -811,6 +814,7 @@ static void gst_clip_set_property(GObject *object, guint prop, const GValue *val
     case PROP_MODE: self->mode = g_value_get_enum(value); break;
     case PROP_BATCH_SIZE: self->batch_size = g_value_get_uint(value); break;
     case PROP_DEVICE: self->device = g_value_get_int(value); break;
+    case PROP_THREADS: self->threads = g_value_get_int(value); break;
     case PROP_PRECISION: self->precision = g_value_get_enum(value); break;
     case PROP_POST_MESSAGES: self->post_messages = g_value_get_boolean(value); break;
     case PROP_EMBEDDING: self->embedding = g_value_get_boolean(value); break;
@@ -844,6 +848,7 @@ static void gst_clip_get_property(GObject *object, guint prop, GValue *value, GP
     case PROP_MODE: g_value_set_enum(value, self->mode); break;
     case PROP_BATCH_SIZE: g_value_set_uint(value, self->batch_size); break;
     case PROP_DEVICE: g_value_set_int(value, self->device); break;
+    case PROP_THREADS: g_value_set_int(value, self->threads); break;
     case PROP_PRECISION: g_value_set_enum(value, self->precision); break;
     case PROP_POST_MESSAGES: g_value_set_boolean(value, self->post_messages); break;
     case PROP_EMBEDDING: g_value_set_boolean(value, self->embedding); break;
@@ -935,6 +940,12 @@ static void install_properties(GObjectClass *oc)
                          "included",
                          VKCLIP_DEVICE_VULKAN, 63, DEFAULT_DEVICE, READY_FLAGS));
     g_object_class_install_property(
+        oc, PROP_THREADS,
+        g_param_spec_int("threads", "Threads",
+                         "The CPU backend's threads; 0: $VKCLIP_THREADS when set, else the cores this process may "
+                         "use (no effect on a Vulkan device)",
+                         0, 1024, DEFAULT_THREADS, READY_FLAGS));
+    g_object_class_install_property(
         oc, PROP_PRECISION,
         g_param_spec_enum("precision", "Precision", "Activation storage on the device",
                           gst_clip_precision_get_type(), DEFAULT_PRECISION, READY_FLAGS));
@@ -999,6 +1010,7 @@ static void gst_clip_init(GstClip *self)
     self->mode = DEFAULT_MODE;
     self->batch_size = DEFAULT_BATCH_SIZE;
     self->device = DEFAULT_DEVICE;
+    self->threads = DEFAULT_THREADS;
     self->precision = DEFAULT_PRECISION;
     self->post_messages = DEFAULT_POST_MESSAGES;
     self->embedding = DEFAULT_EMBEDDING;

@@ -11,6 +11,7 @@
 typedef struct SharedDevice {
     vkclip_device *dev;
     gint index;
+    gint threads; /* as asked for; only the CPU backend has any */
     guint users;
 } SharedDevice;
 
@@ -26,31 +27,33 @@ static GMutex table_lock;
 static GList *devices; /* SharedDevice* */
 static GList *models;  /* GstClipSharedModel* */
 
-static SharedDevice *find_device(gint index)
+static SharedDevice *find_device(gint index, gint threads)
 {
-    for (GList *l = devices; l; l = l->next)
-        if (((SharedDevice *)l->data)->index == index)
-            return l->data;
+    for (GList *l = devices; l; l = l->next) {
+        SharedDevice *d = l->data;
+        if (d->index == index && (index != VKCLIP_DEVICE_CPU || d->threads == threads))
+            return d;
+    }
     return NULL;
 }
 
 /* The device for an index (VKCLIP_DEVICE_CPU: the CPU backend); -1 is
  * resolved by opening, since only the engine knows which device "best" is. */
-static SharedDevice *acquire_device(gint index, gchar **error)
+static SharedDevice *acquire_device(gint index, gint threads, gchar **error)
 {
-    SharedDevice *d = index != -1 ? find_device(index) : NULL;
+    SharedDevice *d = index != VKCLIP_DEVICE_BEST ? find_device(index, threads) : NULL;
     if (d) {
         d->users++;
         return d;
     }
     vkclip_error err = {{0}};
-    vkclip_device_options opts = {.device_index = index};
+    vkclip_device_options opts = {.device_index = index, .threads = threads};
     vkclip_device *dev = vkclip_device_open(&opts, &err);
     if (!dev) {
         *error = g_strdup(err.message);
         return NULL;
     }
-    d = find_device(vkclip_device_index(dev));
+    d = find_device(vkclip_device_index(dev), threads);
     if (d) { /* "best" named a device already open */
         vkclip_device_free(dev);
         d->users++;
@@ -59,6 +62,7 @@ static SharedDevice *acquire_device(gint index, gchar **error)
     d = g_new0(SharedDevice, 1);
     d->dev = dev;
     d->index = vkclip_device_index(dev);
+    d->threads = threads;
     d->users = 1;
     devices = g_list_prepend(devices, d);
     return d;
@@ -73,7 +77,7 @@ static void release_device(SharedDevice *d)
     g_free(d);
 }
 
-GstClipSharedModel *gst_clip_models_acquire(const gchar *dir, gint device, vkclip_precision precision,
+GstClipSharedModel *gst_clip_models_acquire(const gchar *dir, gint device, gint threads, vkclip_precision precision,
                                             gchar **error)
 {
     char *canonical = realpath(dir, NULL);
@@ -83,7 +87,7 @@ GstClipSharedModel *gst_clip_models_acquire(const gchar *dir, gint device, vkcli
     }
     g_mutex_lock(&table_lock);
     GstClipSharedModel *found = NULL;
-    SharedDevice *d = acquire_device(device, error);
+    SharedDevice *d = acquire_device(device, threads, error);
     for (GList *l = models; d && l && !found; l = l->next) {
         GstClipSharedModel *m = l->data;
         if (m->device == d && m->precision == precision && strcmp(m->dir, canonical) == 0)

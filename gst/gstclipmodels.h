@@ -16,9 +16,11 @@ G_BEGIN_DECLS
 typedef struct GstClipSharedModel GstClipSharedModel;
 
 /* Loads the model or takes another reference to the one already loaded.
- * device: a Vulkan device index, -1 for the best. On failure returns NULL
- * and sets *error to the engine's one-line message (g_free it). */
-GstClipSharedModel *gst_clip_models_acquire(const gchar *dir, gint device, vkclip_precision precision,
+ * device: a Vulkan device index or VKCLIP_DEVICE_BEST, _CPU or _VULKAN;
+ * threads: the CPU backend's (0: the default), which tells CPU devices
+ * apart. On failure returns NULL and sets *error to the engine's one-line
+ * message (g_free it). */
+GstClipSharedModel *gst_clip_models_acquire(const gchar *dir, gint device, gint threads, vkclip_precision precision,
                                             gchar **error);
 void gst_clip_models_release(GstClipSharedModel *shared);
 vkclip_model *gst_clip_shared_model_get(GstClipSharedModel *shared);

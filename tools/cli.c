@@ -104,7 +104,7 @@ bool cli_session_open(cli_session *s, const cli_options *o, bool with_model)
     if (with_model && !(s->model_dir = cli_model_dir(o)))
         return false;
     vkclip_error err;
-    vkclip_device_options opts = {.device_index = o->device, .validation = o->validation};
+    vkclip_device_options opts = {.device_index = o->device, .validation = o->validation, .threads = o->threads};
     if (!(s->dev = vkclip_device_open(&opts, &err))) {
         cli_fail("%s", err.message);
         return false;

@@ -27,6 +27,7 @@ typedef struct cli_options {
     const char *model; /* NULL: the default model (cli_model_dir) */
     const char *out;
     int device;      /* -1: choose */
+    int threads;     /* the CPU backend's; 0: the default */
     int batch;       /* 0: default */
     double seconds;
     bool raw;

@@ -57,6 +57,11 @@ static bool set_device(cli_options *o, const char *v, char *problem, size_t cap)
            bad_value(problem, cap, v, "device", "a Vulkan device index, 0 to 999, cpu or vulkan");
 }
 
+static bool set_threads(cli_options *o, const char *v, char *problem, size_t cap)
+{
+    return parse_int(v, 1, 1024, &o->threads) || bad_value(problem, cap, v, "threads", "1 to 1024");
+}
+
 static bool set_batch(cli_options *o, const char *v, char *problem, size_t cap)
 {
     return parse_int(v, 1, 1024, &o->batch) || bad_value(problem, cap, v, "batch", "1 to 1024");
@@ -261,6 +266,7 @@ static const option_spec option_specs[] = {
     {"json", NULL, "one JSON object a line", set_json},
     {"device", "N|cpu|vulkan", "a Vulkan device's index, cpu (vkclip's CPU backend) or vulkan (the best Vulkan "
      "device); default: $VKCLIP_DEVICE, else a GPU, else cpu", set_device},
+    {"threads", "N", "the CPU backend's threads (default: $VKCLIP_THREADS, else the cores available)", set_threads},
     {"validation", NULL, "the Khronos validation layer; any message fails the command", set_validation},
 };
 

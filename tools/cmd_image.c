@@ -70,7 +70,7 @@ static void print_device_info(const vkclip_device *dev, const vkclip_device_info
     vkclip_device_info d;
     vkclip_device_get_info(dev, &d);
     if (chosen == VKCLIP_DEVICE_CPU)
-        printf("vulkan: not used\n");
+        printf("threads: %d\nvulkan: not used\n", vkclip_device_threads(dev));
     else
         printf("vulkan: %u.%u.%u\n", d.api_version >> 22, (d.api_version >> 12) & 0x3ff, d.api_version & 0xfff);
     printf("memory: %llu MiB\n", (unsigned long long)(d.memory_bytes >> 20));
@@ -195,6 +195,8 @@ static int run_bench(cli_session *s, const cli_options *o)
         status = cli_fail("%s", err.message);
     if (status == 0) {
         printf("device: %s (%s)\n", di.name, di.type);
+        if (vkclip_device_threads(s->dev) > 0)
+            printf("threads: %d\n", vkclip_device_threads(s->dev));
         printf("model: %s (vision width %d, %d layers, patch %d, image %d)\n", s->model_dir, mi.vision_width,
                mi.vision_layers, mi.patch_size, mi.image_size);
         printf("weights: %s, activations: %s, batch: %d\n", mi.device_weights, mi.activations, B);

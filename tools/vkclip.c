@@ -21,45 +21,45 @@
 static const cli_command commands[] = {
     {
         .name = "info",
-        .usage = "vkclip info [--model DIR] [--precision f32|f16] [--device N|cpu|vulkan] [--validation]",
+        .usage = "vkclip info [--model DIR] [--precision f32|f16] [--device N|cpu|vulkan] [--threads N] [--validation]",
         .summary = "the Vulkan devices and, with --model, the model",
         .description = "Lists the Vulkan devices (the one used marked [chosen]) and the chosen device's features.\n"
                        "With --model also the model: its towers' shapes, parameters and bytes as stored,\n"
                        "the embedding width, the logit scale and the weights' types.",
-        .options = "model,device,validation,precision",
+        .options = "model,device,threads,validation,precision",
         .run = cmd_info,
     },
     {
         .name = "preprocess",
-        .usage = "vkclip preprocess [--model DIR] --out FILE [--crop X,Y,W,H] [--device N|cpu|vulkan] [--validation] IMAGE",
+        .usage = "vkclip preprocess [--model DIR] --out FILE [--crop X,Y,W,H] [--device N|cpu|vulkan] [--threads N] [--validation] IMAGE",
         .summary = "write the model's input tensor for an image",
         .description = "Writes the model's input tensor for IMAGE to FILE: float32 little-endian, CHW\n"
                        "(3 x S x S), the model's resize, crop, mean and std applied.",
-        .options = "model,out,crop,device,validation",
+        .options = "model,out,crop,device,threads,validation",
         .operand = "IMAGE", .min_operands = 1, .max_operands = 1, .images = true, .needs_model = true,
         .run = cmd_preprocess,
     },
     {
         .name = "embed-image",
         .usage = "vkclip embed-image [--model DIR] [--raw] [--batch N] [--precision f32|f16] [--crop X,Y,W,H] "
-                 "[--device N|cpu|vulkan] [--validation] IMAGE...",
+                 "[--device N|cpu|vulkan] [--threads N] [--validation] IMAGE...",
         .summary = "image embeddings, one JSON line an image",
         .description = "One JSON line an image: {\"file\": PATH, \"embedding\": [...]}, L2-normalised unless --raw.\n"
                        "An image that cannot be read is reported on stderr and left out; the others are\n"
                        "embedded, and the exit status is 1.",
-        .options = "model,raw,batch,precision,crop,device,validation",
+        .options = "model,raw,batch,precision,crop,device,threads,validation",
         .operand = "IMAGE", .min_operands = 1, .images = true, .needs_model = true,
         .run = cmd_embed_image,
     },
     {
         .name = "bench",
-        .usage = "vkclip bench [--model DIR] [--batch N] [--seconds S] [--precision f32|f16] [--device N|cpu|vulkan] "
+        .usage = "vkclip bench [--model DIR] [--batch N] [--seconds S] [--precision f32|f16] [--device N|cpu|vulkan] [--threads N] "
                  "[--validation]",
         .summary = "the image tower's speed on random input",
         .description = "Runs the image tower on a batch of random input for S seconds (preprocessing\n"
                        "excluded) and prints device:, model:, weights:, seconds:, batches:,\n"
                        "cpu seconds per image: and last images/s:.",
-        .options = "model,batch,seconds,precision,device,validation",
+        .options = "model,batch,seconds,precision,device,threads,validation",
         .needs_model = true,
         .run = cmd_bench,
     },
@@ -75,10 +75,10 @@ static const cli_command commands[] = {
     },
     {
         .name = "embed-text",
-        .usage = "vkclip embed-text [--model DIR] [--raw] [--precision f32|f16] [--device N|cpu|vulkan] [--validation] TEXT...",
+        .usage = "vkclip embed-text [--model DIR] [--raw] [--precision f32|f16] [--device N|cpu|vulkan] [--threads N] [--validation] TEXT...",
         .summary = "text embeddings, one JSON line a text",
         .description = "One JSON line a text: {\"text\": TEXT, \"embedding\": [...]}, L2-normalised unless --raw.",
-        .options = "model,raw,precision,device,validation",
+        .options = "model,raw,precision,device,threads,validation",
         .operand = "TEXT", .min_operands = 1, .needs_model = true,
         .run = cmd_embed_text,
     },
@@ -86,7 +86,7 @@ static const cli_command commands[] = {
         .name = "classify",
         .usage = "vkclip classify [--model DIR] (--labels \"a;b;c\" | --labels-file F) [--template T]... "
                  "[--templates-file F] [--top-k K] [--examples DIR [--examples-weight W]] [--batch N] "
-                 "[--precision f32|f16] [--no-cache] [--device N|cpu|vulkan] [--validation] IMAGE...",
+                 "[--precision f32|f16] [--no-cache] [--device N|cpu|vulkan] [--threads N] [--validation] IMAGE...",
         .summary = "zero-shot classification, one JSON line an image",
         .description = "One JSON line an image: {\"file\": PATH, \"labels\": [{\"label\": ..., \"score\": ...}, ...]},\n"
                        "the K best labels first. Each label's classifier is the normalised mean of its prompts'\n"
@@ -98,14 +98,14 @@ static const cli_command commands[] = {
                        "label's prompt embedding with the mean of its examples' embeddings, weight W\n"
                        "(default 0.5; 0: zero-shot, 1: the examples alone).",
         .options = "model,labels,labels-file,template,templates-file,top-k,examples,examples-weight,batch,precision,"
-                   "no-cache,device,validation",
+                   "no-cache,device,threads,validation",
         .operand = "IMAGE", .min_operands = 1, .images = true, .needs_model = true,
         .run = cmd_classify,
     },
 #ifdef VKCLIP_ARCHIVE
     {
         .name = "index",
-        .usage = "vkclip index --db DB [--model DIR] [--fps F] [--batch N] [--precision f32|f16] [--device N|cpu|vulkan] "
+        .usage = "vkclip index --db DB [--model DIR] [--fps F] [--batch N] [--precision f32|f16] [--device N|cpu|vulkan] [--threads N] "
                  "PATH...",
         .summary = "index video files and folders into an archive",
         .description = "Runs every video file (folders recursively, hidden entries passed by) through\n"
@@ -117,14 +117,14 @@ static const cli_command commands[] = {
                        "files are passed by; several indexers may share DB. Without --model: the model DB\n"
                        "was made with, else the default model. A file that cannot be decoded is reported on\n"
                        "stderr and skipped; the exit status is then 1.",
-        .options = "db,model,fps,batch,precision,device",
+        .options = "db,model,fps,batch,precision,device,threads",
         .operand = "PATH", .min_operands = 1, .needs_model = true,
         .run = cmd_index,
     },
     {
         .name = "search",
         .usage = "vkclip search --db DB [--model DIR] [--top N] [--json] [--keep-blank] [--approximate | --exact] "
-                 "[--device N|cpu|vulkan] (TEXT | --image FILE)",
+                 "[--device N|cpu|vulkan] [--threads N] (TEXT | --image FILE)",
         .summary = "the moments of an archive that best match a text or an image",
         .description = "Compares TEXT's (or the image's) embedding with every indexed frame (exact search)\n"
                        "and merges neighbouring frames of a video into moments: one line each, best first,\n"
@@ -134,7 +134,7 @@ static const cli_command commands[] = {
                        "From 1,000,000 frames (or with --approximate) the search runs on an approximate\n"
                        "index (FAISS IVF with 8-bit vectors, 32 lists scanned), cached beside DB as\n"
                        "DB.ivf and rebuilt when DB has changed; --exact compares every frame anyway.",
-        .options = "db,model,top,json,keep-blank,approximate,exact,image,device,validation",
+        .options = "db,model,top,json,keep-blank,approximate,exact,image,device,threads,validation",
         .operand = "TEXT", .max_operands = 1, .needs_model = true,
         .run = cmd_search,
     },
@@ -154,7 +154,7 @@ static const cli_command commands[] = {
                        "all). One JSON line each: {\"file\", [\"start\", \"end\",] \"frames\", \"labels\": [...]}.",
         .options = "model,db,labels,labels-file,template,templates-file,top-k,examples,examples-weight,segment,fps,keep-blank,"
                    "no-cache,"
-                   "batch,precision,device",
+                   "batch,precision,device,threads",
         .operand = "VIDEO", .needs_model = true,
         .run = cmd_classify_video,
     },
@@ -170,7 +170,7 @@ static const cli_command commands[] = {
                        "{\"kind\": \"frames\", \"score\", \"frames\": [{\"video\", \"time\"}, ...]} for each group of\n"
                        "frames joined by duplicate pairs (score: the lowest cosine that joined it), best\n"
                        "first. Blank frames are left out unless --keep-blank.",
-        .options = "db,model,threshold,keep-blank,device",
+        .options = "db,model,threshold,keep-blank,device,threads",
         .run = cmd_dedup,
     },
     {
@@ -183,7 +183,7 @@ static const cli_command commands[] = {
                        "shaded; each label's best moment with a picture of its frame (at most N, default\n"
                        "10, best first); the blank spans listed. The plot's lines, the moments and the\n"
                        "spans carry data- attributes (label, times, scores) for scripts.",
-        .options = "db,model,labels,labels-file,template,templates-file,top,out,no-cache,device",
+        .options = "db,model,labels,labels-file,template,templates-file,top,out,no-cache,device,threads",
         .operand = "VIDEO", .min_operands = 1, .max_operands = 1, .needs_model = true,
         .run = cmd_report,
     },

@@ -3,7 +3,8 @@
  * their arguments resolved to pointers (strides in floats); each mirrors
  * its shader in shaders/ step for step, so that both backends compute the
  * same thing (tests/engine/test_backend_ops checks each against the other).
- * GEMMs go through OpenBLAS's sgemm. */
+ * GEMMs go through OpenBLAS's sgemm, with its own threads; the rest spread
+ * their rows (or heads, or images) over the device's cpu_pool. */
 #ifndef VKCLIP_CPU_KERNELS_H
 #define VKCLIP_CPU_KERNELS_H
 
@@ -11,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cpu/cpu_pool.h"
 #include "ops.h"
 
 /* C = act(alpha · A·Bᵀ + bias) (+ C when residual), batched over
@@ -28,7 +30,7 @@ typedef struct cpu_matmul_args {
     activation act;
     float alpha;
 } cpu_matmul_args;
-void cpu_matmul_run(const void *args);
+void cpu_matmul_run(const void *args, cpu_pool *pool);
 
 typedef struct cpu_layernorm_args {
     const float *x;
@@ -38,7 +40,7 @@ typedef struct cpu_layernorm_args {
     uint32_t rows, D;
     float eps;
 } cpu_layernorm_args;
-void cpu_layernorm_run(const void *args);
+void cpu_layernorm_run(const void *args, cpu_pool *pool);
 
 /* In place over rows of Tp values, T of them used (the first r % T + 1 when causal). */
 typedef struct cpu_softmax_args {
@@ -46,35 +48,35 @@ typedef struct cpu_softmax_args {
     uint32_t rows, T, Tp;
     bool causal;
 } cpu_softmax_args;
-void cpu_softmax_run(const void *args);
+void cpu_softmax_run(const void *args, cpu_pool *pool);
 
 typedef struct cpu_transpose_heads_args {
     const float *qkv;
     float *vt;
     uint32_t images, T, Tp, H, hd, row, v_col;
 } cpu_transpose_heads_args;
-void cpu_transpose_heads_run(const void *args);
+void cpu_transpose_heads_run(const void *args, cpu_pool *pool);
 
 typedef struct cpu_swiglu_args {
     const float *x;
     float *y;
     uint32_t rows, h;
 } cpu_swiglu_args;
-void cpu_swiglu_run(const void *args);
+void cpu_swiglu_run(const void *args, cpu_pool *pool);
 
 typedef struct cpu_embed_tokens_args {
     float *x;
     const float *prefix, *pos;
     uint32_t images, T, D, prefix_tokens;
 } cpu_embed_tokens_args;
-void cpu_embed_tokens_run(const void *args);
+void cpu_embed_tokens_run(const void *args, cpu_pool *pool);
 
 typedef struct cpu_copy_args {
     const void *src;
     void *dst;
     size_t bytes;
 } cpu_copy_args;
-void cpu_copy_run(const void *args);
+void cpu_copy_run(const void *args, cpu_pool *pool);
 
 /* Both resampling passes of shaders/preprocess_h.comp and preprocess_v.comp. */
 typedef struct cpu_preprocess_args {
@@ -85,6 +87,9 @@ typedef struct cpu_preprocess_args {
     push_preprocess_h h;
     push_preprocess_v v;
 } cpu_preprocess_args;
-void cpu_preprocess_run(const void *args);
+void cpu_preprocess_run(const void *args, cpu_pool *pool);
+
+/* OpenBLAS's thread count; process-wide, so the last CPU device opened sets it. */
+void cpu_blas_set_threads(int threads);
 
 #endif

@@ -2,12 +2,14 @@
  * preprocess_v.comp as loops, with the same integer arithmetic (Pillow's
  * 22-bit fixed point; GStreamer's 8-bit YUV conversion), so both backends
  * give the same bytes. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "cpu/cpu_kernels.h"
 #include "preprocess.h"
 
 #define PRECISION_BITS 22
+#define HALF (1 << (PRECISION_BITS - 1)) /* rounds the fixed-point sums */
 
 static uint32_t clip8(int32_t acc)
 {
@@ -74,8 +76,10 @@ static void chroma_column(const cpu_preprocess_args *a, int32_t j, uint32_t r0, 
     out[0] = f[at0], out[1] = f[at1], out[2] = f[at0 + 1], out[3] = f[at1 + 1];
 }
 
-static uint32_t resample_yuv(const cpu_preprocess_args *a, uint32_t row, uint32_t xmin, uint32_t count,
-                             const int32_t *weights)
+/* Pixels [x0, x0 + n) of the crop's source row `row` as RGB, converted from
+ * YUV as the shader converts each tap (chroma upsampled from the columns
+ * around each pixel, then GStreamer's 8-bit matrix). */
+static void yuv_pixels(const cpu_preprocess_args *a, uint32_t row, uint32_t x0, uint32_t n, rgb *out)
 {
     const push_preprocess_h *p = &a->h;
     uint32_t y = p->origin_y + p->row_first + row, k = y >> 1, r0 = k, r1 = k;
@@ -90,7 +94,7 @@ static uint32_t resample_yuv(const cpu_preprocess_args *a, uint32_t row, uint32_
         }
     }
     bool centred = p->chroma & CHROMA_H_CENTRED, cosited = p->chroma & CHROMA_H_COSITED;
-    uint32_t x = p->origin_x + xmin;
+    uint32_t x = p->origin_x + x0;
     int32_t j = (int32_t)(x >> 1);
     int32_t prev[4], cur[4], next[4];
     chroma_column(a, j - 1, r0, r1, prev);
@@ -98,8 +102,7 @@ static uint32_t resample_yuv(const cpu_preprocess_args *a, uint32_t row, uint32_
     chroma_column(a, j + 1, r0, r1, next);
     const uint8_t *luma = a->frame + (size_t)y * p->stride0;
     const int32_t *m = a->table;
-    int32_t acc[3] = {1 << (PRECISION_BITS - 1), 1 << (PRECISION_BITS - 1), 1 << (PRECISION_BITS - 1)};
-    for (uint32_t t = 0; t < count; t++, x++) {
+    for (uint32_t t = 0; t < n; t++, x++) {
         if ((int32_t)(x >> 1) != j) { /* one chroma column further along */
             j++;
             memcpy(prev, cur, sizeof prev);
@@ -122,45 +125,83 @@ static uint32_t resample_yuv(const cpu_preprocess_args *a, uint32_t row, uint32_
         for (int i = 0; i < 4; i++) /* along the row */
             h[i] = (ha * ca[i] + hb * cb[i] + 2) >> 2;
         int32_t u = (va * h[0] + vb * h[1] + 2) >> 2, v = (va * h[2] + vb * h[3] + 2) >> 2; /* down the column */
-        rgb c = yuv_to_rgb(m, luma[x], u, v);
-        acc[0] += weights[t] * c.r, acc[1] += weights[t] * c.g, acc[2] += weights[t] * c.b;
+        out[t] = yuv_to_rgb(m, luma[x], u, v);
     }
+}
+
+static void source_pixels(const cpu_preprocess_args *a, uint32_t row, uint32_t x0, uint32_t n, rgb *out)
+{
+    const push_preprocess_h *p = &a->h;
+    if (p->format == FRAME_I420 || p->format == FRAME_NV12) {
+        yuv_pixels(a, row, x0, n, out);
+        return;
+    }
+    for (uint32_t t = 0; t < n; t++)
+        out[t] = pixel(a, x0 + t, p->row_first + row);
+}
+
+static void accumulate(int32_t acc[3], const int32_t *weights, const rgb *c, uint32_t count)
+{
+    for (uint32_t t = 0; t < count; t++)
+        acc[0] += weights[t] * c[t].r, acc[1] += weights[t] * c[t].g, acc[2] += weights[t] * c[t].b;
+}
+
+static uint32_t pack(const int32_t acc[3])
+{
     return clip8(acc[0]) | clip8(acc[1]) << 8 | clip8(acc[2]) << 16;
 }
 
-/* preprocess_h: each resampled source row, crop_w output columns. */
-static void horizontal(const cpu_preprocess_args *a)
+#define SEGMENT 256 /* pixels converted at a time without the row buffer */
+
+/* preprocess_h: resampled source rows [begin, end), crop_w output columns
+ * each. A row's pixels are converted once into a buffer, not once per filter
+ * that covers them (a 640-pixel row resampled to 64 columns has each pixel
+ * under some 30 filters); without memory for it, per column in segments. */
+static void horizontal(const void *ctx, uint32_t begin, uint32_t end)
 {
+    const cpu_preprocess_args *a = ctx;
     const push_preprocess_h *p = &a->h;
-    bool yuv = p->format == FRAME_I420 || p->format == FRAME_NV12;
-    for (uint32_t row = 0; row < p->rows; row++)
+    uint32_t x0 = UINT32_MAX, x1 = 0;
+    for (uint32_t cx = 0; cx < p->crop_w; cx++) {
+        const int32_t *entry = a->table + p->h_table + (size_t)cx * (2 + p->taps);
+        x0 = (uint32_t)entry[0] < x0 ? (uint32_t)entry[0] : x0;
+        x1 = (uint32_t)(entry[0] + entry[1]) > x1 ? (uint32_t)(entry[0] + entry[1]) : x1;
+    }
+    rgb *line = x1 > x0 ? malloc((size_t)(x1 - x0) * sizeof *line) : NULL;
+    for (uint32_t row = begin; row < end; row++) {
+        if (line)
+            source_pixels(a, row, x0, x1 - x0, line);
         for (uint32_t cx = 0; cx < p->crop_w; cx++) {
             const int32_t *entry = a->table + p->h_table + (size_t)cx * (2 + p->taps);
             uint32_t xmin = (uint32_t)entry[0], count = (uint32_t)entry[1];
-            uint32_t *out = a->rows + (size_t)row * p->crop_w + cx;
-            if (yuv) {
-                *out = resample_yuv(a, row, xmin, count, entry + 2);
-                continue;
+            int32_t acc[3] = {HALF, HALF, HALF};
+            if (line) {
+                accumulate(acc, entry + 2, line + (xmin - x0), count);
+            } else {
+                rgb few[SEGMENT];
+                for (uint32_t done = 0; done < count; done += SEGMENT) {
+                    uint32_t k = count - done < SEGMENT ? count - done : SEGMENT;
+                    source_pixels(a, row, xmin + done, k, few);
+                    accumulate(acc, entry + 2 + done, few, k);
+                }
             }
-            int32_t acc[3] = {1 << (PRECISION_BITS - 1), 1 << (PRECISION_BITS - 1), 1 << (PRECISION_BITS - 1)};
-            for (uint32_t k = 0; k < count; k++) {
-                rgb c = pixel(a, xmin + k, p->row_first + row);
-                acc[0] += entry[2 + k] * c.r, acc[1] += entry[2 + k] * c.g, acc[2] += entry[2 + k] * c.b;
-            }
-            *out = clip8(acc[0]) | clip8(acc[1]) << 8 | clip8(acc[2]) << 16;
+            a->rows[(size_t)row * p->crop_w + cx] = pack(acc);
         }
+    }
+    free(line);
 }
 
-/* preprocess_v: each output pixel from the rows above, normalised, into
- * CHW planes or the image tower's patch rows. */
-static void vertical(const cpu_preprocess_args *a)
+/* preprocess_v: output rows [begin, end), each pixel from the rows above,
+ * normalised, into CHW planes or the image tower's patch rows. */
+static void vertical(const void *ctx, uint32_t begin, uint32_t end)
 {
+    const cpu_preprocess_args *a = ctx;
     const push_preprocess_v *p = &a->v;
-    for (uint32_t cy = 0; cy < p->crop_h; cy++) {
+    for (uint32_t cy = begin; cy < end; cy++) {
         const int32_t *entry = a->table + p->v_table + (size_t)cy * (2 + p->taps);
         uint32_t ymin = (uint32_t)entry[0], count = (uint32_t)entry[1];
         for (uint32_t cx = 0; cx < p->crop_w; cx++) {
-            int32_t acc[3] = {1 << (PRECISION_BITS - 1), 1 << (PRECISION_BITS - 1), 1 << (PRECISION_BITS - 1)};
+            int32_t acc[3] = {HALF, HALF, HALF};
             for (uint32_t k = 0; k < count; k++) {
                 uint32_t c = a->rows[(size_t)(ymin + k) * p->crop_w + cx];
                 int32_t w = entry[2 + k];
@@ -184,8 +225,9 @@ static void vertical(const cpu_preprocess_args *a)
     }
 }
 
-void cpu_preprocess_run(const void *args)
+void cpu_preprocess_run(const void *args, cpu_pool *pool)
 {
-    horizontal(args);
-    vertical(args);
+    const cpu_preprocess_args *a = args;
+    cpu_pool_for(pool, a->h.rows, horizontal, a);
+    cpu_pool_for(pool, a->v.crop_h, vertical, a);
 }

@@ -7,9 +7,10 @@
 
 #define ARGS_ALIGN 16
 
-void cpu_program_init(cpu_program *p)
+void cpu_program_init(cpu_program *p, cpu_pool *pool)
 {
     memset(p, 0, sizeof *p);
+    p->pool = pool;
     const char *profile = getenv("VKCLIP_PROFILE");
     p->profile = profile && *profile && strcmp(profile, "0") != 0;
 }
@@ -67,7 +68,7 @@ void cpu_program_run(cpu_program *p)
         p->ms = calloc((size_t)p->count + 1, sizeof *p->ms);
     for (int i = 0; i < p->count; i++) {
         double t0 = p->ms ? now_ms() : 0;
-        p->steps[i].run(p->args + p->steps[i].args_at);
+        p->steps[i].run(p->args + p->steps[i].args_at, p->pool);
         if (p->ms)
             p->ms[i] = now_ms() - t0;
     }

@@ -8,7 +8,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-typedef void (*cpu_step_fn)(const void *args);
+#include "cpu/cpu_pool.h"
+
+/* A step's arguments, and the threads it may spread its work over. */
+typedef void (*cpu_step_fn)(const void *args, cpu_pool *pool);
 
 typedef struct cpu_step {
     cpu_step_fn run;
@@ -24,9 +27,10 @@ typedef struct cpu_program {
     double *ms;   /* VKCLIP_PROFILE=1: each step's time in the last run, else NULL */
     bool profile;
     bool failed;  /* an add ran out of memory: the program is incomplete */
+    cpu_pool *pool; /* the device's threads (not owned) */
 } cpu_program;
 
-void cpu_program_init(cpu_program *p);
+void cpu_program_init(cpu_program *p, cpu_pool *pool);
 /* Appends a step with a copy of `size` bytes of args; false (and failed
  * set) when out of memory. */
 bool cpu_program_add(cpu_program *p, const char *name, cpu_step_fn run, const void *args, size_t size);

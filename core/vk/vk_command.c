@@ -111,7 +111,7 @@ bool vk_sequence_begin(vk_context *ctx, vk_sequence *seq, errbuf *err)
     seq->ctx = ctx;
     seq->pool_at = -1;
     if (ctx->cpu) {
-        cpu_program_init(&seq->host);
+        cpu_program_init(&seq->host, ctx->pool);
         return true;
     }
     if (!create_pool(ctx, &seq->command_pool, err) ||
@@ -315,8 +315,9 @@ bool vk_sequence_dispatch(vk_sequence *seq, const vk_kernel *k, const vk_binding
     return true;
 }
 
-static void host_copy(const void *args)
+static void host_copy(const void *args, cpu_pool *pool)
 {
+    (void)pool;
     const vk_slice *s = args; /* source, destination */
     memcpy(s[1].mapped, s[0].mapped, s[0].size < s[1].size ? s[0].size : s[1].size);
 }

@@ -389,7 +389,7 @@ bool vk_context_create(vk_context *ctx, const vk_context_options *opts, errbuf *
     return true;
 }
 
-bool vk_context_create_cpu(vk_context *ctx, errbuf *err)
+bool vk_context_create_cpu(vk_context *ctx, int threads, errbuf *err)
 {
     memset(ctx, 0, sizeof *ctx);
     atomic_init(&ctx->validation_messages, 0u);
@@ -402,6 +402,10 @@ bool vk_context_create_cpu(vk_context *ctx, errbuf *err)
     snprintf(ctx->props.deviceName, sizeof ctx->props.deviceName, "CPU (vkclip's own backend, OpenBLAS)");
     ctx->props.limits.maxStorageBufferRange = UINT32_MAX;
     ctx->props.limits.maxTexelBufferElements = UINT32_MAX;
+    if (!(ctx->pool = cpu_pool_create(threads, err))) {
+        vk_context_destroy(ctx);
+        return false;
+    }
     return true;
 }
 
@@ -424,5 +428,6 @@ void vk_context_destroy(vk_context *ctx)
         vkDestroyInstance(ctx->instance, NULL);
     if (ctx->queue_lock_made)
         pthread_mutex_destroy(&ctx->queue_lock);
+    cpu_pool_free(ctx->pool);
     memset(ctx, 0, sizeof *ctx);
 }

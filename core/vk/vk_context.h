@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <vulkan/vulkan.h>
 
+#include "cpu/cpu_pool.h"
 #include "util/errbuf.h"
 
 /* What the device offers that the shaders can use; each has a fallback. */
@@ -51,8 +52,9 @@ typedef struct vk_context {
     atomic_uint validation_messages;
     /* The CPU backend (core/cpu/): no Vulkan object at all. Its buffers are
      * host memory and its sequences lists of host steps; props holds its
-     * name and limits as large as a buffer can be. */
+     * name and limits as large as a buffer can be; pool its threads. */
     bool cpu;
+    cpu_pool *pool;
 } vk_context;
 
 typedef struct vk_context_options {
@@ -68,8 +70,9 @@ int vk_list_devices(vk_device_info *out, int max, errbuf *err);
 int vk_choose_device(const vk_device_info *devices, int count);
 
 bool vk_context_create(vk_context *ctx, const vk_context_options *opts, errbuf *err);
-/* The CPU backend's context (ctx->cpu); cannot fail past a mutex. */
-bool vk_context_create_cpu(vk_context *ctx, errbuf *err);
+/* The CPU backend's context (ctx->cpu), with a pool of `threads` threads
+ * (at least 1). */
+bool vk_context_create_cpu(vk_context *ctx, int threads, errbuf *err);
 void vk_context_destroy(vk_context *ctx);
 
 /* vkQueueSubmit on the context's queue, under its lock. */

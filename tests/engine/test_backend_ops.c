@@ -5,7 +5,9 @@
  * scale, packed weights with bias, every activation and a residual, a
  * shared operand (SigLIP's probe), LayerNorm on strided rows in place and
  * out, causal and padded softmax, and the token embedding with and without
- * a prefix. Exit 77 without a Vulkan device. */
+ * a prefix. The CPU backend runs on three threads, and its activations
+ * (a polynomial e^x) are also checked against double precision from -100
+ * to 100. Exit 77 without a Vulkan device. */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -41,7 +43,8 @@ static bool backend_open(backend *b, bool cpu)
     memset(b, 0, sizeof *b);
     errbuf e = {{0}};
     vk_context_options o = {.device_index = -1};
-    if (!(cpu ? vk_context_create_cpu(&b->ctx, &e) : vk_context_create(&b->ctx, &o, &e))) {
+    /* Three threads on any machine: the ops' ranges are split and run concurrently. */
+    if (!(cpu ? vk_context_create_cpu(&b->ctx, 3, &e) : vk_context_create(&b->ctx, &o, &e))) {
         fprintf(stderr, "%s\n", e.msg);
         return false;
     }
@@ -158,6 +161,47 @@ static void check_linear(uint32_t rows, uint32_t N, uint32_t K, activation act, 
     }
     expect_close(what, out[0], out[1], (size_t)rows * N, 1e-5);
     free(x), free(w), free(bias), free(y0);
+}
+
+/* The activations alone, act(x·1 + 0), on values from -100 to 100, where
+ * the exponential saturates on both sides: both backends against the same
+ * functions in double precision. */
+static void check_activation_range(activation act, const char *what)
+{
+    const uint32_t rows = 401, N = 4, K = 4;
+    matmul_tiles tiles = {.tm = 12, .tn = 8, .wg = 8};
+    float x[401 * 4] = {0}, w[4 * 4] = {0}, bias[4] = {0}, *out[2];
+    double want[401];
+    for (uint32_t m = 0; m < rows; m++) {
+        double v = -100.0 + 0.5 * m + (m % 7) * 0.0137; /* not only half-integers */
+        x[m * K] = (float)v;
+        v = x[m * K];
+        double gelu_erf = 0.5 * v * (1.0 + erf(v / sqrt(2.0)));
+        double gelu_tanh = 0.5 * v * (1.0 + tanh(sqrt(2.0 / M_PI) * (v + 0.044715 * v * v * v)));
+        want[m] = act == ACTIVATION_QUICK_GELU ? v / (1.0 + exp(-1.702 * v)) : act == ACTIVATION_GELU ? gelu_erf : gelu_tanh;
+    }
+    for (uint32_t n = 0; n < N; n++)
+        w[n * K] = 1.0f;
+    backend *bs[2] = {&cpu, &vk};
+    for (int i = 0; i < 2; i++) {
+        errbuf e = {{0}};
+        recorder r = begin(bs[i], &e);
+        dbuf xb = buffer(bs[i], (size_t)rows * K, x), yb = buffer(bs[i], (size_t)rows * N, NULL);
+        dbuf wb = packed(bs[i], w, N, K, tiles), bb = buffer(bs[i], N, bias);
+        matmul_op op = {.M = rows, .N = N, .K = K, .batch_outer = 1, .batch_inner = 1,
+                        .a = {.buf = xb, .row = K / 4}, .b = {.buf = wb}, .c = {.buf = yb, .row = N},
+                        .b_packed = true, .tiles = tiles, .bias = &bb, .act = act, .alpha = 1.0f};
+        CHECKF(finish(bs[i], op_matmul(&r, &op), &e), "%s: %s", what, e.msg);
+        out[i] = yb.slice.mapped;
+    }
+    for (int i = 0; i < 2; i++) {
+        double worst = 0;
+        for (uint32_t m = 0; m < rows; m++)
+            for (uint32_t n = 0; n < N; n++) /* relative, and absolute below 1 */
+                worst = fmax(worst, fabs(out[i][m * N + n] - want[m]) / fmax(1.0, fabs(want[m])));
+        CHECKF(worst <= 1e-6, "%s on %s: %.3g from double precision", what, i ? "lavapipe" : "the CPU", worst);
+        printf("%-58s %s: %.2e from double precision\n", what, i ? "lavapipe" : "CPU     ", worst);
+    }
 }
 
 /* Attention's two matmuls over (image, head) batches of the fused q|k|v rows. */
@@ -316,6 +360,9 @@ int main(void)
         snprintf(what, sizeof what, "matmul: 50 x 40 x 64 weight, bias, %s", acts[a]);
         check_linear(50, 40, 64, (activation)a, false, what);
     }
+    check_activation_range(ACTIVATION_QUICK_GELU, "quick_gelu, -100 to 100");
+    check_activation_range(ACTIVATION_GELU, "gelu (erf), -100 to 100");
+    check_activation_range(ACTIVATION_GELU_TANH, "gelu_pytorch_tanh, -100 to 100");
     check_linear(9, 24, 32, ACTIVATION_NONE, true, "matmul: bias and residual");
     check_linear(9, 24, 32, ACTIVATION_QUICK_GELU, true, "matmul: bias, quick_gelu and residual");
     check_attention_matmuls();

@@ -118,6 +118,8 @@ def usage_cases(model, image, tmp):
         ("--batch=two", ["embed-image"] + m + ["--batch=two", image], ["--batch", "'two'"]),
         ("--precision=f64", ["embed-image"] + m + ["--precision=f64", image], ["--precision", "f64"]),
         ("--crop 1,2,3", ["embed-image"] + m + ["--crop", "1,2,3", image], ["--crop", "1,2,3"]),
+        ("--threads 0", ["embed-image"] + m + ["--threads", "0", image], ["--threads", "'0'", "1 to 1024"]),
+        ("--threads on tokenize", ["tokenize"] + m + ["--threads", "2", "a"], ["--threads", "not an option"]),
         ("flag given a value", ["embed-image"] + m + ["--raw=yes", image], ["--raw takes no value"]),
         ("--no-cache given a value", ["classify"] + m + ["--labels", "a", "--no-cache=1", image],
          ["--no-cache takes no value"]),
@@ -382,6 +384,31 @@ def tower_sizes(model):
     return sizes
 
 
+def check_threads(c, vkclip, model, image):
+    """--threads and $VKCLIP_THREADS set the CPU backend's threads, which info
+    reports; any count gives the Vulkan device's embedding."""
+    for args, env, want in ((["--threads", "3"], None, 3), ([], {"VKCLIP_THREADS": "2"}, 2),
+                            (["--threads", "1"], {"VKCLIP_THREADS": "2"}, 1)):
+        r = run(vkclip, ["info", "--device", "cpu"] + args, env=env)
+        c.check(r.rc == 0 and f"threads: {want}" in r.stdout.splitlines(),
+                f"info --device cpu {args} {env}: 'threads: {want}' ({r.rc}, {r.stdout[-200:]!r})")
+    r = run(vkclip, ["embed-image", "--model", model, "--device", "cpu", image], env={"VKCLIP_THREADS": "lots"})
+    lines = stderr_lines(r)
+    c.check(r.rc == 1 and len(lines) == 1 and "VKCLIP_THREADS=lots" in lines[0],
+            f"VKCLIP_THREADS=lots: one line naming it, rc 1 ({r.rc}, {lines!r})")
+    embeddings = {}
+    for name, args in (("vulkan", ["--device", "vulkan"]), ("cpu, 1 thread", ["--device", "cpu", "--threads", "1"]),
+                       ("cpu, 3 threads", ["--device", "cpu", "--threads", "3"])):
+        r = run(vkclip, ["embed-image", "--model", model] + args + [image])
+        embeddings[name] = json.loads(r.stdout)["embedding"] if r.rc == 0 else None
+        c.check(r.rc == 0, f"embed-image {args}: rc {r.rc} {r.stderr[-200:]!r}")
+    ref = embeddings["vulkan"]
+    for name in ("cpu, 1 thread", "cpu, 3 threads"):
+        got = embeddings[name]
+        worst = max(abs(a - b) for a, b in zip(got, ref)) if got and ref else float("inf")
+        c.check(worst <= 1e-5, f"embed-image on the {name} against Vulkan: largest difference {worst:.2g}")
+
+
 def check_info(c, vkclip, fixtures):
     for name in ("clip-tiny-f32", "clip-tiny-f16"):
         model = os.path.join(fixtures, name)
@@ -427,6 +454,7 @@ def main():
         check_bad_among_good(c, vkclip, model, image, tmp)
         check_classify_fails_fast(c, vkclip, model, image, tmp)
         check_profile(c, vkclip, model, image, tmp)
+        check_threads(c, vkclip, model, image)
         check_info(c, vkclip, fixtures)
     c.finish()
 

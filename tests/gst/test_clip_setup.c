@@ -151,13 +151,13 @@ GST_START_TEST(test_embedding_without_labels)
 GST_END_TEST
 
 /* One frame's embedding with the element's device set to `device`. */
-static void embed_one_frame(gint device, gfloat *e)
+static void embed_one_frame(gint device, gint threads, gfloat *e)
 {
     GstElement *p = gst_parse_launch("videotestsrc num-buffers=1 pattern=smpte ! video/x-raw,width=96,height=64 ! "
                                      "clip name=c embedding=true ! fakesink",
                                      NULL);
     GstElement *clip = gst_bin_get_by_name(GST_BIN(p), "c");
-    g_object_set(clip, "model", clip_test_model(), "device", device, NULL);
+    g_object_set(clip, "model", clip_test_model(), "device", device, "threads", threads, NULL);
     GList *results = clip_test_run(p);
     fail_unless_equals_int(g_list_length(results), 1);
     fail_unless(clip_test_embedding(results->data, e, REF_DIM));
@@ -166,20 +166,24 @@ static void embed_one_frame(gint device, gfloat *e)
     gst_object_unref(p);
 }
 
-/* device=-2 runs the CPU backend: the same embedding as the Vulkan device's. */
+/* device=-2 runs the CPU backend, on one thread or on three: the same
+ * embedding as the Vulkan device's. */
 GST_START_TEST(test_cpu_backend_device)
 {
     gfloat vulkan[REF_DIM], cpu[REF_DIM];
-    embed_one_frame(-1, vulkan);
-    embed_one_frame(-2, cpu);
-    double dot = 0, nv = 0, nc = 0;
-    for (int i = 0; i < REF_DIM; i++) {
-        dot += (double)vulkan[i] * cpu[i];
-        nv += (double)vulkan[i] * vulkan[i];
-        nc += (double)cpu[i] * cpu[i];
+    embed_one_frame(-1, 0, vulkan);
+    for (gint threads = 1; threads <= 3; threads += 2) {
+        embed_one_frame(-2, threads, cpu);
+        double dot = 0, nv = 0, nc = 0;
+        for (int i = 0; i < REF_DIM; i++) {
+            dot += (double)vulkan[i] * cpu[i];
+            nv += (double)vulkan[i] * vulkan[i];
+            nc += (double)cpu[i] * cpu[i];
+        }
+        double cosine = dot / sqrt(nv * nc);
+        fail_unless(cosine >= 0.99999, "CPU backend on %d thread(s) against the Vulkan device: cosine %.7f", threads,
+                    cosine);
     }
-    double cosine = dot / sqrt(nv * nc);
-    fail_unless(cosine >= 0.99999, "CPU backend against the Vulkan device: cosine %.7f", cosine);
 }
 GST_END_TEST
 

@@ -163,10 +163,10 @@ static int means_from_db(archive_db *db, const cli_options *o, mean_list *out)
 static int means_from_files(const cli_options *o, mean_list *out, GstClipSharedModel **pinned)
 {
     char err[1024] = "";
-    if (!(*pinned = video_embed_start(o->model, o->device, o->precision, err, sizeof err)))
+    if (!(*pinned = video_embed_start(o->model, o->device, o->threads, o->precision, err, sizeof err)))
         return cli_fail("%s", err);
     out->dim = vkclip_embedding_dim(gst_clip_shared_model_get(*pinned));
-    video_embed_options eo = {o->model, o->device, o->precision, o->fps > 0 ? o->fps : VIDEO_EMBED_DEFAULT_FPS,
+    video_embed_options eo = {o->model, o->device, o->threads, o->precision, o->fps > 0 ? o->fps : VIDEO_EMBED_DEFAULT_FPS,
                               o->batch > 0 ? o->batch : VIDEO_EMBED_DEFAULT_BATCH, NULL, NULL};
     video_frames frames = {.dim = out->dim};
     int status = 0;

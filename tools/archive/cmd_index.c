@@ -286,7 +286,7 @@ static int open_run(const cli_command *self, index_run *r, cli_options *o, char 
         return cli_fail("%s", err);
     if (archive_choose_model(self, r->db, o, model_owned, id) != 0)
         return 1;
-    if (!(*pinned = video_embed_start(o->model, o->device, o->precision, err, sizeof err)))
+    if (!(*pinned = video_embed_start(o->model, o->device, o->threads, o->precision, err, sizeof err)))
         return cli_fail("%s", err);
     r->frames.dim = vkclip_embedding_dim(gst_clip_shared_model_get(*pinned));
     if (archive_db_bind_model(r->db, id, o->model, r->frames.dim, err, sizeof err) != 0)
@@ -324,7 +324,7 @@ int cmd_index(const cli_command *self, cli_options *o)
     int status = open_run(self, &r, o, &model_owned, &pinned);
     if (status == 0) {
         gint64 ready = g_get_monotonic_time();
-        r.embed = (video_embed_options){o->model, o->device, o->precision,
+        r.embed = (video_embed_options){o->model, o->device, o->threads, o->precision,
                                         o->fps > 0 ? o->fps : VIDEO_EMBED_DEFAULT_FPS,
                                         o->batch > 0 ? o->batch : VIDEO_EMBED_DEFAULT_BATCH, on_progress, &r};
         progress_start(&r.bar, stderr, files.n, total_bytes(&files));

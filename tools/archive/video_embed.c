@@ -51,13 +51,13 @@ int video_embed_init(char *err, size_t cap)
     return 0;
 }
 
-GstClipSharedModel *video_embed_start(const char *model_dir, int device, vkclip_precision precision, char *err,
+GstClipSharedModel *video_embed_start(const char *model_dir, int device, int threads, vkclip_precision precision, char *err,
                                       size_t cap)
 {
     if (video_embed_init(err, cap) != 0)
         return NULL;
     gchar *why = NULL;
-    GstClipSharedModel *model = gst_clip_models_acquire(model_dir, device, precision, &why);
+    GstClipSharedModel *model = gst_clip_models_acquire(model_dir, device, threads, precision, &why);
     if (!model)
         snprintf(err, cap, "%s", why);
     g_free(why);
@@ -199,7 +199,7 @@ static GstElement *make_pipeline(run_state *s, const char *path, char *err, size
         return NULL;
     }
     g_object_set(src, "location", path, NULL);
-    g_object_set(clip, "model", s->o->model_dir, "device", s->o->device, "embedding", TRUE, "post-messages", FALSE,
+    g_object_set(clip, "model", s->o->model_dir, "device", s->o->device, "threads", s->o->threads, "embedding", TRUE, "post-messages", FALSE,
                  "batch-size", (guint)s->o->batch, NULL);
     gst_util_set_object_arg(G_OBJECT(clip), "mode", "archive");
     gst_util_set_object_arg(G_OBJECT(clip), "precision", s->o->precision == VKCLIP_PRECISION_F16 ? "f16" : "f32");

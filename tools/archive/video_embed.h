@@ -13,7 +13,8 @@
 
 typedef struct video_embed_options {
     const char *model_dir;
-    int device; /* -1: the best */
+    int device;  /* -1: the best */
+    int threads; /* the CPU backend's, 0: the default */
     vkclip_precision precision;
     double fps; /* frames sampled per second of video */
     int batch;  /* the element's batch-size */
@@ -43,7 +44,7 @@ int video_embed_init(char *err, size_t cap);
 /* video_embed_init, then the model loaded once and held, so that each
  * file's element shares it rather than loading it again. NULL on failure,
  * with the reason in err; release it with gst_clip_models_release. */
-struct GstClipSharedModel *video_embed_start(const char *model_dir, int device, vkclip_precision precision,
+struct GstClipSharedModel *video_embed_start(const char *model_dir, int device, int threads, vkclip_precision precision,
                                              char *err, size_t cap);
 /* Fills out (which it resets first). Returns 0, or -1 with a one-line
  * reason in err (the file's name is the caller's to add). */

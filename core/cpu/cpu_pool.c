@@ -1,0 +1,144 @@
+#define _GNU_SOURCE /* sched_getaffinity */
+#include "cpu/cpu_pool.h"
+
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdlib.h>
+
+struct cpu_pool {
+    int threads, helpers_started;
+    pthread_t *helpers;
+    pthread_mutex_t in_use; /* held by the cpu_pool_for in progress */
+    pthread_mutex_t lock;   /* guards what follows, but next_chunk */
+    pthread_cond_t wake, idle;
+    unsigned long job;      /* counts the jobs handed out */
+    bool open;              /* the current job still takes helpers */
+    int active;             /* helpers working on it */
+    bool stop;
+    cpu_range_fn fn;
+    const void *ctx;
+    uint32_t n, chunk, chunks;
+    atomic_uint next_chunk;
+};
+
+/* Takes chunks of the current job until none is left. */
+static void work(cpu_pool *p)
+{
+    for (;;) {
+        uint32_t c = atomic_fetch_add(&p->next_chunk, 1);
+        if (c >= p->chunks)
+            return;
+        uint32_t begin = c * p->chunk, end = begin + p->chunk;
+        p->fn(p->ctx, begin, end < p->n ? end : p->n);
+    }
+}
+
+static void *helper(void *arg)
+{
+    cpu_pool *p = arg;
+    unsigned long seen = 0;
+    pthread_mutex_lock(&p->lock);
+    for (;;) {
+        /* A helper that wakes after the caller has finished alone sleeps on:
+         * the caller waits only for the helpers that joined. */
+        while (!p->stop && (p->job == seen || !p->open))
+            pthread_cond_wait(&p->wake, &p->lock);
+        if (p->stop)
+            break;
+        seen = p->job;
+        p->active++;
+        pthread_mutex_unlock(&p->lock);
+        work(p);
+        pthread_mutex_lock(&p->lock);
+        if (--p->active == 0)
+            pthread_cond_signal(&p->idle);
+    }
+    pthread_mutex_unlock(&p->lock);
+    return NULL;
+}
+
+cpu_pool *cpu_pool_create(int threads, errbuf *err)
+{
+    cpu_pool *p = calloc(1, sizeof *p);
+    if (!p || (threads > 1 && !(p->helpers = calloc((size_t)threads - 1, sizeof *p->helpers)))) {
+        free(p);
+        errbuf_set(err, "out of memory");
+        return NULL;
+    }
+    p->threads = threads < 1 ? 1 : threads;
+    pthread_mutex_init(&p->in_use, NULL);
+    pthread_mutex_init(&p->lock, NULL);
+    pthread_cond_init(&p->wake, NULL);
+    pthread_cond_init(&p->idle, NULL);
+    atomic_init(&p->next_chunk, 0u);
+    for (int i = 0; i < p->threads - 1; i++) {
+        if (pthread_create(&p->helpers[i], NULL, helper, p) != 0)
+            break; /* fewer helpers: slower, not wrong */
+        p->helpers_started++;
+    }
+    return p;
+}
+
+void cpu_pool_free(cpu_pool *p)
+{
+    if (!p)
+        return;
+    pthread_mutex_lock(&p->lock);
+    p->stop = true;
+    pthread_cond_broadcast(&p->wake);
+    pthread_mutex_unlock(&p->lock);
+    for (int i = 0; i < p->helpers_started; i++)
+        pthread_join(p->helpers[i], NULL);
+    pthread_cond_destroy(&p->idle);
+    pthread_cond_destroy(&p->wake);
+    pthread_mutex_destroy(&p->lock);
+    pthread_mutex_destroy(&p->in_use);
+    free(p->helpers);
+    free(p);
+}
+
+int cpu_pool_threads(const cpu_pool *p)
+{
+    return p ? p->helpers_started + 1 : 1;
+}
+
+void cpu_pool_for(cpu_pool *p, uint32_t n, cpu_range_fn fn, const void *ctx)
+{
+    if (n == 0)
+        return;
+    if (!p || p->helpers_started == 0 || n == 1 || pthread_mutex_trylock(&p->in_use) != 0) {
+        fn(ctx, 0, n);
+        return;
+    }
+    /* A few chunks per thread, handed out as threads come free: a core that
+     * is busy elsewhere (OpenBLAS's threads, another encoder) takes fewer. */
+    uint32_t want = (uint32_t)cpu_pool_threads(p) * 4;
+    pthread_mutex_lock(&p->lock);
+    p->fn = fn;
+    p->ctx = ctx;
+    p->n = n;
+    p->chunk = (n + want - 1) / want;
+    p->chunks = (n + p->chunk - 1) / p->chunk;
+    atomic_store(&p->next_chunk, 0u);
+    p->job++;
+    p->open = true;
+    pthread_cond_broadcast(&p->wake);
+    pthread_mutex_unlock(&p->lock);
+    work(p);
+    pthread_mutex_lock(&p->lock);
+    p->open = false;
+    while (p->active > 0)
+        pthread_cond_wait(&p->idle, &p->lock);
+    pthread_mutex_unlock(&p->lock);
+    pthread_mutex_unlock(&p->in_use);
+}
+
+int cpu_pool_cores_available(void)
+{
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
+        return CPU_COUNT(&set);
+    return 1;
+}
