@@ -136,30 +136,36 @@ static dbuf packed(backend *b, const float *w, uint32_t N, uint32_t K, matmul_ti
     return d;
 }
 
+/* y = act(x Wᵀ + b) (+ y0 when residual) over `rows` rows on backend b;
+ * y0 NULL starts from zeros. Returns y, mapped. */
+static float *run_linear(backend *b, const float *x, const float *w, const float *bias, const float *y0,
+                         uint32_t rows, uint32_t N, uint32_t K, activation act, bool residual, const char *what)
+{
+    matmul_tiles tiles = {.tm = 12, .tn = 8, .wg = 8};
+    errbuf e = {{0}};
+    recorder r = begin(b, &e);
+    dbuf xb = buffer(b, (size_t)rows * K, x), yb = buffer(b, (size_t)rows * N, y0);
+    dbuf wb = packed(b, w, N, K, tiles), bb = buffer(b, N, bias);
+    matmul_op op = {.M = rows, .N = N, .K = K, .batch_outer = 1, .batch_inner = 1,
+                    .a = {.buf = xb, .row = K / 4}, .b = {.buf = wb}, .c = {.buf = yb, .row = N},
+                    .b_packed = true, .tiles = tiles, .bias = &bb, .residual = residual, .act = act,
+                    .alpha = 1.0f};
+    CHECKF(finish(b, op_matmul(&r, &op), &e), "%s: %s", what, e.msg);
+    return yb.slice.mapped;
+}
+
 /* A linear layer y = act(x Wᵀ + b) (+ y) over `rows` rows. */
 static void check_linear(uint32_t rows, uint32_t N, uint32_t K, activation act, bool residual, const char *what)
 {
-    matmul_tiles tiles = {.tm = 12, .tn = 8, .wg = 8};
     float *x = malloc((size_t)rows * K * 4), *w = malloc((size_t)N * K * 4), *bias = malloc(N * 4);
-    float *y0 = malloc((size_t)rows * N * 4), *out[2];
+    float *y0 = malloc((size_t)rows * N * 4);
     fill(x, (size_t)rows * K, 1, 1.0f);
     fill(w, (size_t)N * K, 2, 0.2f);
     fill(bias, N, 3, 0.5f);
     fill(y0, (size_t)rows * N, 4, 1.0f);
-    backend *bs[2] = {&cpu, &vk};
-    for (int i = 0; i < 2; i++) {
-        errbuf e = {{0}};
-        recorder r = begin(bs[i], &e);
-        dbuf xb = buffer(bs[i], (size_t)rows * K, x), yb = buffer(bs[i], (size_t)rows * N, y0);
-        dbuf wb = packed(bs[i], w, N, K, tiles), bb = buffer(bs[i], N, bias);
-        matmul_op op = {.M = rows, .N = N, .K = K, .batch_outer = 1, .batch_inner = 1,
-                        .a = {.buf = xb, .row = K / 4}, .b = {.buf = wb}, .c = {.buf = yb, .row = N},
-                        .b_packed = true, .tiles = tiles, .bias = &bb, .residual = residual, .act = act,
-                        .alpha = 1.0f};
-        CHECKF(finish(bs[i], op_matmul(&r, &op), &e), "%s: %s", what, e.msg);
-        out[i] = yb.slice.mapped;
-    }
-    expect_close(what, out[0], out[1], (size_t)rows * N, 1e-5);
+    float *on_cpu = run_linear(&cpu, x, w, bias, y0, rows, N, K, act, residual, what);
+    float *on_vk = run_linear(&vk, x, w, bias, y0, rows, N, K, act, residual, what);
+    expect_close(what, on_cpu, on_vk, (size_t)rows * N, 1e-5);
     free(x), free(w), free(bias), free(y0);
 }
 
@@ -169,7 +175,6 @@ static void check_linear(uint32_t rows, uint32_t N, uint32_t K, activation act, 
 static void check_activation_range(activation act, const char *what)
 {
     const uint32_t rows = 401, N = 4, K = 4;
-    matmul_tiles tiles = {.tm = 12, .tn = 8, .wg = 8};
     float x[401 * 4] = {0}, w[4 * 4] = {0}, bias[4] = {0}, *out[2];
     double want[401];
     for (uint32_t m = 0; m < rows; m++) {
@@ -182,18 +187,8 @@ static void check_activation_range(activation act, const char *what)
     }
     for (uint32_t n = 0; n < N; n++)
         w[n * K] = 1.0f;
-    backend *bs[2] = {&cpu, &vk};
-    for (int i = 0; i < 2; i++) {
-        errbuf e = {{0}};
-        recorder r = begin(bs[i], &e);
-        dbuf xb = buffer(bs[i], (size_t)rows * K, x), yb = buffer(bs[i], (size_t)rows * N, NULL);
-        dbuf wb = packed(bs[i], w, N, K, tiles), bb = buffer(bs[i], N, bias);
-        matmul_op op = {.M = rows, .N = N, .K = K, .batch_outer = 1, .batch_inner = 1,
-                        .a = {.buf = xb, .row = K / 4}, .b = {.buf = wb}, .c = {.buf = yb, .row = N},
-                        .b_packed = true, .tiles = tiles, .bias = &bb, .act = act, .alpha = 1.0f};
-        CHECKF(finish(bs[i], op_matmul(&r, &op), &e), "%s: %s", what, e.msg);
-        out[i] = yb.slice.mapped;
-    }
+    out[0] = run_linear(&cpu, x, w, bias, NULL, rows, N, K, act, false, what);
+    out[1] = run_linear(&vk, x, w, bias, NULL, rows, N, K, act, false, what);
     for (int i = 0; i < 2; i++) {
         double worst = 0;
         for (uint32_t m = 0; m < rows; m++)
