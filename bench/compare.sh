@@ -16,10 +16,12 @@ cd "$(dirname "$0")/.."
 seconds=${2:-15}
 vkclip=${VKCLIP:-build/tools/vkclip}
 sgemm=${SGEMM_BENCH:-build/bench/sgemm_bench}
-if [ $# -ge 1 ]; then
-    models=$1
+# The models become the positional parameters, so a path with spaces stays one
+# word; an empty MODEL_DIR means the default pair.
+if [ -n "${1:-}" ]; then
+    set -- "$1"
 else
-    models="models/vit-b32-f32 models/vit-b16-f32"
+    set -- models/vit-b32-f32 models/vit-b16-f32
 fi
 last() { sed -n "s|^$1: *||p" | tail -n 1; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
@@ -39,7 +41,7 @@ print("%d-wide ViT/%d at %d" % (v["hidden_size"], v["patch_size"], v["image_size
 
 echo "| workload | vkclip CPU backend | vkclip on Vulkan | PyTorch CPU | CPU backend / PyTorch | Vulkan / PyTorch | sgemm alone | CPU backend / sgemm |"
 echo "|---|---|---|---|---|---|---|---|"
-for model in $models; do
+for model in "$@"; do
     if [ ! -f "$model/config.json" ]; then
         case $model in
         *b16*) shape=B/16 ;;
@@ -59,7 +61,7 @@ for model in $models; do
 done
 
 if [ "${ZEROSHOT:-0}" = 1 ]; then
-    model=${models%% *}
+    model=$1
     prompts=../shared/data/openai-clip/prompts.md
     dir=$(mktemp -d)
     /usr/bin/python3 scripts/extract_prompts.py "$prompts" Kinetics700 \

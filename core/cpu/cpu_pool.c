@@ -6,9 +6,11 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 struct cpu_pool {
     int threads, helpers_started;
+    pid_t owner;            /* a forked child has no helpers: it runs alone */
     pthread_t *helpers;
     pthread_mutex_t in_use; /* held by the cpu_pool_for in progress */
     pthread_mutex_t lock;   /* guards what follows, but next_chunk */
@@ -68,6 +70,7 @@ cpu_pool *cpu_pool_create(int threads, errbuf *err)
         return NULL;
     }
     p->threads = threads < 1 ? 1 : threads;
+    p->owner = getpid();
     pthread_mutex_init(&p->in_use, NULL);
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->wake, NULL);
@@ -85,6 +88,13 @@ void cpu_pool_free(cpu_pool *p)
 {
     if (!p)
         return;
+    if (getpid() != p->owner) {
+        /* The helpers live only in the parent, and its locks may have been
+         * held at the fork: free the memory, touch nothing else. */
+        free(p->helpers);
+        free(p);
+        return;
+    }
     pthread_mutex_lock(&p->lock);
     p->stop = true;
     pthread_cond_broadcast(&p->wake);
@@ -108,7 +118,8 @@ void cpu_pool_for(cpu_pool *p, uint32_t n, cpu_range_fn fn, const void *ctx)
 {
     if (n == 0)
         return;
-    if (!p || p->helpers_started == 0 || n == 1 || pthread_mutex_trylock(&p->in_use) != 0) {
+    if (!p || p->helpers_started == 0 || n == 1 || getpid() != p->owner ||
+        pthread_mutex_trylock(&p->in_use) != 0) {
         fn(ctx, 0, n);
         return;
     }
@@ -124,7 +135,14 @@ void cpu_pool_for(cpu_pool *p, uint32_t n, cpu_range_fn fn, const void *ctx)
     atomic_store(&p->next_chunk, 0u);
     p->job++;
     p->open = true;
-    pthread_cond_broadcast(&p->wake);
+    /* Wake only as many helpers as there are chunks beyond the caller's
+     * first: a small job need not rouse a large pool. A helper left asleep
+     * joins a later job as usual. */
+    if (p->chunks - 1 >= (uint32_t)p->helpers_started)
+        pthread_cond_broadcast(&p->wake);
+    else
+        for (uint32_t i = 0; i + 1 < p->chunks; i++)
+            pthread_cond_signal(&p->wake);
     pthread_mutex_unlock(&p->lock);
     work(p);
     pthread_mutex_lock(&p->lock);

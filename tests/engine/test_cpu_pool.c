@@ -1,10 +1,14 @@
 /* test_cpu_pool: the CPU backend's thread pool hands every index of a range
  * to exactly one call, whatever the range's size against the thread count;
  * runs the work on more than one thread; and two callers sharing one pool
- * (two encoders on one device) both finish with their whole range done. */
+ * (two encoders on one device) both finish with their whole range done.
+ * A forked child (a GStreamer app that forks, a test harness) has none of the
+ * helper threads: its jobs run on the caller and freeing the pool returns. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "../check.h"
 #include "cpu/cpu_pool.h"
@@ -50,6 +54,27 @@ static int check_once(cpu_pool *pool, uint32_t n, tally *t, const char *what)
     return atomic_load(&t->thread_count);
 }
 
+/* In a child forked from a process whose pool has helpers, a job covers its
+ * range on the child's one thread and the pool frees without waiting for
+ * threads that are not there. An alarm turns a hang into a failure. */
+static void check_fork(cpu_pool *pool)
+{
+    check_once(pool, 4096, &tallies[0], "before the fork");
+    pid_t child = fork();
+    CHECK(child >= 0);
+    if (child == 0) {
+        alarm(30);
+        int threads = check_once(pool, 4096, &tallies[0], "in a forked child");
+        CHECKF(threads == 1, "the child's job ran on %d threads", threads);
+        cpu_pool_free(pool);
+        _exit(check_failures ? 1 : 0);
+    }
+    int status = 0;
+    CHECK(waitpid(child, &status, 0) == child);
+    CHECKF(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+           "the forked child failed or hung (status %#x)", (unsigned)status);
+}
+
 typedef struct caller {
     cpu_pool *pool;
     tally *t;
@@ -85,6 +110,8 @@ int main(void)
     }
     CHECKF(most >= 2, "the work never ran on more than one thread (%d)", most);
 
+    check_fork(pool);
+
     pthread_t other;
     caller a = {pool, &tallies[0], 5000, 300}, b = {pool, &tallies[1], 777, 300};
     CHECK(pthread_create(&other, NULL, call_repeatedly, &b) == 0);
@@ -98,6 +125,6 @@ int main(void)
     cpu_pool_free(single);
     check_once(NULL, 1000, &tallies[0], "no pool");
     CHECK(cpu_pool_cores_available() >= 1);
-    printf("cpu_pool: ranges covered once; helpers took part; two callers shared a pool\n");
+    printf("cpu_pool: ranges covered once; helpers took part; two callers shared a pool; a forked child ran alone\n");
     return check_exit();
 }
