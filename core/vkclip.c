@@ -85,12 +85,13 @@ static bool cpu_threads(const vkclip_device_options *opts, int *threads, errbuf 
     if (*threads == 0 && env && *env) {
         char *end;
         long v = strtol(env, &end, 10);
-        if (*end || v < 1 || v > 1024)
-            return errbuf_set(e, "VKCLIP_THREADS=%s: not a thread count (1 to 1024)", env);
+        if (*end || v < 1 || v > VKCLIP_MAX_THREADS)
+            return errbuf_set(e, "VKCLIP_THREADS=%s: not a thread count (1 to %d)", env, VKCLIP_MAX_THREADS);
         *threads = (int)v;
     }
-    if (*threads < 0 || *threads > 1024)
-        return errbuf_set(e, "threads %d: not a thread count (1 to 1024, or 0 for the cores available)", *threads);
+    if (*threads < 0 || *threads > VKCLIP_MAX_THREADS)
+        return errbuf_set(e, "threads %d: not a thread count (1 to %d, or 0 for the cores available)", *threads,
+                          VKCLIP_MAX_THREADS);
     if (*threads == 0)
         *threads = cpu_pool_cores_available();
     return true;

@@ -70,10 +70,13 @@ typedef struct vkclip_device_info {
 #define VKCLIP_DEVICE_CPU (-2)
 #define VKCLIP_DEVICE_VULKAN (-3)
 
+/* The most threads the CPU backend takes. */
+#define VKCLIP_MAX_THREADS 1024
+
 typedef struct vkclip_device_options {
     int device_index; /* a Vulkan device's index, or VKCLIP_DEVICE_BEST, _CPU or _VULKAN */
     bool validation;  /* Vulkan validation layer (also $VKCLIP_VALIDATION=1) */
-    int threads;      /* the CPU backend's threads, 1 to 1024; 0: $VKCLIP_THREADS, else the cores
+    int threads;      /* the CPU backend's threads, 1 to VKCLIP_MAX_THREADS; 0: $VKCLIP_THREADS, else the cores
                          this process may run on. OpenBLAS's count is process-wide: the last CPU
                          device opened sets it. */
 } vkclip_device_options;

@@ -944,7 +944,7 @@ static void install_properties(GObjectClass *oc)
         g_param_spec_int("threads", "Threads",
                          "The CPU backend's threads; 0: $VKCLIP_THREADS when set, else the cores this process may "
                          "use (no effect on a Vulkan device)",
-                         0, 1024, DEFAULT_THREADS, READY_FLAGS));
+                         0, VKCLIP_MAX_THREADS, DEFAULT_THREADS, READY_FLAGS));
     g_object_class_install_property(
         oc, PROP_PRECISION,
         g_param_spec_enum("precision", "Precision", "Activation storage on the device",

@@ -59,7 +59,9 @@ static bool set_device(cli_options *o, const char *v, char *problem, size_t cap)
 
 static bool set_threads(cli_options *o, const char *v, char *problem, size_t cap)
 {
-    return parse_int(v, 1, 1024, &o->threads) || bad_value(problem, cap, v, "threads", "1 to 1024");
+    char expected[32];
+    snprintf(expected, sizeof expected, "1 to %d", VKCLIP_MAX_THREADS);
+    return parse_int(v, 1, VKCLIP_MAX_THREADS, &o->threads) || bad_value(problem, cap, v, "threads", expected);
 }
 
 static bool set_batch(cli_options *o, const char *v, char *problem, size_t cap)

@@ -170,7 +170,7 @@ static const cli_command commands[] = {
                        "{\"kind\": \"frames\", \"score\", \"frames\": [{\"video\", \"time\"}, ...]} for each group of\n"
                        "frames joined by duplicate pairs (score: the lowest cosine that joined it), best\n"
                        "first. Blank frames are left out unless --keep-blank.",
-        .options = "db,model,threshold,keep-blank,device,threads",
+        .options = "db,model,threshold,keep-blank",
         .run = cmd_dedup,
     },
     {

@@ -47,3 +47,18 @@ int archive_open_for_reading(const cli_command *cmd, cli_options *o, archive_db 
     }
     return status;
 }
+
+video_embed_options archive_embed_options(const cli_options *o,
+                                          void (*progress)(void *, int64_t, int64_t, int64_t), void *progress_user)
+{
+    return (video_embed_options){
+        .model_dir = o->model,
+        .device = o->device,
+        .threads = o->threads,
+        .precision = o->precision,
+        .fps = o->fps > 0 ? o->fps : VIDEO_EMBED_DEFAULT_FPS,
+        .batch = o->batch > 0 ? o->batch : VIDEO_EMBED_DEFAULT_BATCH,
+        .progress = progress,
+        .progress_user = progress_user,
+    };
+}

@@ -166,8 +166,7 @@ static int means_from_files(const cli_options *o, mean_list *out, GstClipSharedM
     if (!(*pinned = video_embed_start(o->model, o->device, o->threads, o->precision, err, sizeof err)))
         return cli_fail("%s", err);
     out->dim = vkclip_embedding_dim(gst_clip_shared_model_get(*pinned));
-    video_embed_options eo = {o->model, o->device, o->threads, o->precision, o->fps > 0 ? o->fps : VIDEO_EMBED_DEFAULT_FPS,
-                              o->batch > 0 ? o->batch : VIDEO_EMBED_DEFAULT_BATCH, NULL, NULL};
+    video_embed_options eo = archive_embed_options(o, NULL, NULL);
     video_frames frames = {.dim = out->dim};
     int status = 0;
     for (int i = 0; i < o->ninputs; i++) {

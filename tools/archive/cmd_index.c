@@ -324,9 +324,7 @@ int cmd_index(const cli_command *self, cli_options *o)
     int status = open_run(self, &r, o, &model_owned, &pinned);
     if (status == 0) {
         gint64 ready = g_get_monotonic_time();
-        r.embed = (video_embed_options){o->model, o->device, o->threads, o->precision,
-                                        o->fps > 0 ? o->fps : VIDEO_EMBED_DEFAULT_FPS,
-                                        o->batch > 0 ? o->batch : VIDEO_EMBED_DEFAULT_BATCH, on_progress, &r};
+        r.embed = archive_embed_options(o, on_progress, &r);
         progress_start(&r.bar, stderr, files.n, total_bytes(&files));
         index_all(&r, &files);
         progress_finish(&r.bar);
