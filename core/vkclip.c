@@ -123,7 +123,7 @@ vkclip_device *vkclip_device_open(const vkclip_device_options *opts, vkclip_erro
         return NULL;
     }
     if (cpu)
-        cpu_blas_set_threads(threads);
+        cpu_blas_single_threaded();
     kernel_cache_init(&dev->kernels, &dev->ctx);
     return dev;
 }

@@ -77,8 +77,8 @@ typedef struct vkclip_device_options {
     int device_index; /* a Vulkan device's index, or VKCLIP_DEVICE_BEST, _CPU or _VULKAN */
     bool validation;  /* Vulkan validation layer (also $VKCLIP_VALIDATION=1) */
     int threads;      /* the CPU backend's threads, 1 to VKCLIP_MAX_THREADS; 0: $VKCLIP_THREADS, else the cores
-                         this process may run on. OpenBLAS's count is process-wide: the last CPU
-                         device opened sets it. */
+                         this process may run on. The backend threads OpenBLAS's calls itself and
+                         sets OpenBLAS to one thread, process-wide. */
 } vkclip_device_options;
 
 /* Fills at most max entries; returns how many devices exist, or -1. */

@@ -3,8 +3,10 @@
  * their arguments resolved to pointers (strides in floats); each mirrors
  * its shader in shaders/ step for step, so that both backends compute the
  * same thing (tests/engine/test_backend_ops checks each against the other).
- * GEMMs go through OpenBLAS's sgemm, with its own threads; the rest spread
- * their rows (or heads, or images) over the device's cpu_pool. */
+ * GEMMs go through OpenBLAS's sgemm, one call per column slice on each of
+ * the device's cpu_pool threads (OpenBLAS itself runs single-threaded: its
+ * own workers would spin between GEMMs on the cores the pool needs); the
+ * rest spread their rows (or heads, or images) over the same pool. */
 #ifndef VKCLIP_CPU_KERNELS_H
 #define VKCLIP_CPU_KERNELS_H
 
@@ -89,7 +91,8 @@ typedef struct cpu_preprocess_args {
 } cpu_preprocess_args;
 void cpu_preprocess_run(const void *args, cpu_pool *pool);
 
-/* OpenBLAS's thread count; process-wide, so the last CPU device opened sets it. */
-void cpu_blas_set_threads(int threads);
+/* Makes OpenBLAS run each call on its caller's thread. Process-wide: other
+ * OpenBLAS users in the process (FAISS) then run single-threaded too. */
+void cpu_blas_single_threaded(void);
 
 #endif

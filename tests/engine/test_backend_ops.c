@@ -262,8 +262,9 @@ static void check_shared_query(void)
 
 static void check_layernorm(void)
 {
-    const uint32_t rows = 5, D = 48, stride = 3 * D; /* every third row: class tokens of a batch */
-    float *x = malloc((size_t)rows * stride * 4), gamma[48], beta[48], *out[2];
+    /* every third row: class tokens of a batch; 52 wide: the CPU's 16-lane sums and a tail */
+    const uint32_t rows = 5, D = 52, stride = 3 * D;
+    float *x = malloc((size_t)rows * stride * 4), gamma[52], beta[52], *out[2];
     fill(x, (size_t)rows * stride, 8, 3.0f);
     fill(gamma, D, 9, 1.0f);
     fill(beta, D, 10, 1.0f);
@@ -285,10 +286,12 @@ static void check_layernorm(void)
     free(x), free(out[0]), free(out[1]);
 }
 
-static void check_softmax(bool causal)
+/* Rows of T scores padded to Tp, three sequences of them; T = 50 is
+ * ViT-B/32's (the CPU's 16-lane maxima and sums, and a tail). */
+static void check_softmax(bool causal, uint32_t T, uint32_t Tp)
 {
-    const uint32_t rows = 3 * 6, T = 6, Tp = 8;
-    float s[18 * 8], *out[2];
+    const uint32_t rows = 3 * T;
+    float *s = malloc((size_t)rows * Tp * 4), *out[2];
     fill(s, rows * Tp, causal ? 11 : 12, 4.0f);
     backend *bs[2] = {&cpu, &vk};
     for (int i = 0; i < 2; i++) {
@@ -298,8 +301,10 @@ static void check_softmax(bool causal)
         CHECKF(finish(bs[i], op_softmax(&r, sb, rows, T, Tp, causal), &e), "softmax: %s", e.msg);
         out[i] = sb.slice.mapped;
     }
-    expect_close(causal ? "softmax: causal, rows padded 6 -> 8" : "softmax: rows padded 6 -> 8", out[0], out[1],
-                 rows * Tp, 1e-6);
+    char what[64];
+    snprintf(what, sizeof what, "softmax: %srows padded %u -> %u", causal ? "causal, " : "", T, Tp);
+    expect_close(what, out[0], out[1], rows * Tp, 1e-6);
+    free(s);
 }
 
 static void check_transpose_and_swiglu(void)
@@ -363,8 +368,10 @@ int main(void)
     check_attention_matmuls();
     check_shared_query();
     check_layernorm();
-    check_softmax(false);
-    check_softmax(true);
+    check_softmax(false, 6, 8);
+    check_softmax(true, 6, 8);
+    check_softmax(false, 50, 52);
+    check_softmax(true, 50, 52);
     check_transpose_and_swiglu();
     check_embed_tokens(2);
     check_embed_tokens(0);
