@@ -5,7 +5,9 @@
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 struct cpu_pool {
@@ -15,7 +17,7 @@ struct cpu_pool {
     pthread_mutex_t in_use; /* held by the cpu_pool_for in progress */
     pthread_mutex_t lock;   /* guards what follows, but next_chunk */
     pthread_cond_t wake, idle;
-    unsigned long job;      /* counts the jobs handed out */
+    atomic_ulong job;       /* counts the jobs handed out; written under lock, peeked at while spinning */
     bool open;              /* the current job still takes helpers */
     int active;             /* helpers working on it */
     bool stop;
@@ -37,12 +39,39 @@ static void work(cpu_pool *p)
     }
 }
 
+/* How long a helper that has finished a job watches for the next before it
+ * sleeps: a forward pass hands out a job every few tens of microseconds, and
+ * waking a sleeping thread costs about as much. It yields while it watches,
+ * so other work on its core (a decoder) still runs; an idle pool sleeps after
+ * this. 200 us measured 5% faster than sleeping at once on ViT-B/32 at batch
+ * 1 (2 cores); OpenBLAS's workers, which spun far longer, were slower. */
+#define SPIN_NS 200000u
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void watch_for_job(cpu_pool *p, unsigned long seen)
+{
+    uint64_t until = now_ns() + SPIN_NS;
+    while (atomic_load_explicit(&p->job, memory_order_relaxed) == seen && now_ns() < until)
+        sched_yield();
+}
+
 static void *helper(void *arg)
 {
     cpu_pool *p = arg;
     unsigned long seen = 0;
     pthread_mutex_lock(&p->lock);
     for (;;) {
+        if (p->job == seen && !p->stop) {
+            pthread_mutex_unlock(&p->lock);
+            watch_for_job(p, seen);
+            pthread_mutex_lock(&p->lock);
+        }
         /* A helper that wakes after the caller has finished alone sleeps on:
          * the caller waits only for the helpers that joined. */
         while (!p->stop && (p->job == seen || !p->open))
@@ -76,6 +105,7 @@ cpu_pool *cpu_pool_create(int threads, errbuf *err)
     pthread_cond_init(&p->wake, NULL);
     pthread_cond_init(&p->idle, NULL);
     atomic_init(&p->next_chunk, 0u);
+    atomic_init(&p->job, 0ul);
     for (int i = 0; i < p->threads - 1; i++) {
         if (pthread_create(&p->helpers[i], NULL, helper, p) != 0)
             break; /* fewer helpers: slower, not wrong */
