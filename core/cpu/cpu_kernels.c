@@ -52,6 +52,11 @@ static inline float squared_deviation_of(const float *x, uint32_t n, float mean)
 }
 
 /* NaN wins, as in the shader's max(): a NaN score must not vanish. */
+static inline float max_keeping_nan(float a, float b)
+{
+    return b > a || b != b ? b : a;
+}
+
 static inline float max_of(const float *x, uint32_t n)
 {
     float part[LANES];
@@ -60,12 +65,12 @@ static inline float max_of(const float *x, uint32_t n)
     uint32_t j = 0;
     for (; j + LANES <= n; j += LANES)
         for (uint32_t l = 0; l < LANES; l++)
-            part[l] = x[j + l] > part[l] || x[j + l] != x[j + l] ? x[j + l] : part[l];
+            part[l] = max_keeping_nan(part[l], x[j + l]);
     float mx = -INFINITY;
     for (; j < n; j++)
-        mx = x[j] > mx || x[j] != x[j] ? x[j] : mx;
+        mx = max_keeping_nan(mx, x[j]);
     for (uint32_t l = 0; l < LANES; l++)
-        mx = part[l] > mx || part[l] != part[l] ? part[l] : mx;
+        mx = max_keeping_nan(mx, part[l]);
     return mx;
 }
 
