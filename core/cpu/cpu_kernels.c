@@ -5,18 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The row loops below are built for AVX-512 and AVX2 as well as the
- * baseline, and the loader picks the clone this CPU runs (GCC's
- * target_clones): one packaged binary, and wide vectors where there are. */
-#if defined(__x86_64__) && defined(__has_attribute)
-#if __has_attribute(target_clones)
-#define ROW_KERNEL __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#endif
-#endif
-#ifndef ROW_KERNEL
-#define ROW_KERNEL
-#endif
-
 /* Sums and maxima over LANES partial results: a reduction into one float
  * must keep its order, so it would not vectorise; these do. */
 #define LANES 16

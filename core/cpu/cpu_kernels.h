@@ -17,6 +17,18 @@
 #include "cpu/cpu_pool.h"
 #include "ops.h"
 
+/* The row loops (ROW_KERNEL) are built for AVX-512 and AVX2 as well as the
+ * baseline, and the loader picks the clone this CPU runs (GCC's
+ * target_clones): one packaged binary, and wide vectors where there are. */
+#if defined(__x86_64__) && defined(__has_attribute)
+#if __has_attribute(target_clones)
+#define ROW_KERNEL __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#endif
+#endif
+#ifndef ROW_KERNEL
+#define ROW_KERNEL
+#endif
+
 /* C = act(alpha · A·Bᵀ + bias) (+ C when residual), batched over
  * z = outer · batch_inner + inner as shaders/matmul.comp. */
 typedef struct cpu_matmul_args {
