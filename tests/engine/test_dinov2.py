@@ -125,11 +125,13 @@ def check_archive(c, vkclip, model, tmp):
         c.check(False, "gst-launch-1.0 is missing")
         return
     videos = []
-    for name, pattern in (("bars.mkv", "smpte"), ("ball.mkv", "ball")):
+    # Raw I420 in AVI: no codec library needed, so this runs where only
+    # GStreamer's base and good plugins are (bench/gpu-check.sh's bundle).
+    for name, pattern in (("bars.avi", "smpte"), ("ball.avi", "ball")):
         path = os.path.join(tmp, name)
         subprocess.run(["gst-launch-1.0", "-q", "videotestsrc", "num-buffers=60", f"pattern={pattern}", "!",
-                        "video/x-raw,width=320,height=240,framerate=30/1", "!", "videoconvert", "!", "avenc_ffv1",
-                        "!", "matroskamux", "!", "filesink", f"location={path}"], check=True, timeout=120)
+                        "video/x-raw,format=I420,width=320,height=240,framerate=30/1", "!", "avimux",
+                        "!", "filesink", f"location={path}"], check=True, timeout=120)
         videos.append(path)
     frame = os.path.join(tmp, "ball-frame.png")
     subprocess.run(["gst-launch-1.0", "-q", "filesrc", f"location={videos[1]}", "!", "decodebin", "!",
@@ -143,7 +145,7 @@ def check_archive(c, vkclip, model, tmp):
     r = ec.run_vkclip(vkclip, ["search", "--db", db, "--image", frame, "--json", "--top", "2"])
     hits = ec.parse_json_lines(r.stdout) if r.rc == 0 else []
     c.check(r.rc == 0 and hits and hits[0].get("video") == videos[1],
-            f"search --image with a frame of ball.mkv: ball.mkv first: {hits[:2]} {r.describe()}")
+            f"search --image with a frame of ball.avi: ball.avi first: {hits[:2]} {r.describe()}")
     r = ec.run_vkclip(vkclip, ["search", "--db", db, "a ball"])
     c.check(r.rc == 1 and "no text tower" in r.stderr, f"text search on a DINOv2 archive refused: {r.describe()}")
 
