@@ -6,14 +6,17 @@
 #     12): for a GPU machine without build tools or Debian's packages; the
 #     bundle carries the build, its libraries, the GStreamer plugins the
 #     benchmark uses and the fixtures; Python is the machine's own (torch,
-#     numpy, Pillow).
-#   - otherwise a meson build in build-gpu (scripts/install-deps.sh first).
+#     numpy, Pillow). The element's and the archive's suites need GStreamer's
+#     Python bindings and codecs, so they are left out there.
+#   - otherwise a meson build in build-gpu (scripts/install-deps.sh first),
+#     and the whole suite.
 #
-#   bench/gpu-check.sh [--quick]        --quick: the tiny model only, any device
-#                                       (to try the script itself on lavapipe)
-# The GPU's driver: $VK_ICD_FILENAMES, else the first non-lavapipe manifest
-# found in the usual places. Logs of failed tests go to $OUT/ (default
-# /tmp/gpu-check). Ends with "gpu-check: tests N passed, N failed".
+#   bench/gpu-check.sh [--quick]        --quick: the tiny model only, and lavapipe
+#                                       when there is no GPU (to try the script)
+# The GPU's driver: $VK_ICD_FILENAMES, else the first manifest in the usual
+# places whose device is a GPU. $GPU_CHECK_SECONDS (default 480) bounds the
+# benchmark rows. Logs go to $OUT/ (default /tmp/gpu-check). Ends with
+# "gpu-check: tests N passed, N failed, N skipped".
 set -u
 cd "$(dirname "$0")/.." || exit 1
 quick=""
@@ -22,29 +25,33 @@ out=${OUT:-/tmp/gpu-check}
 mkdir -p "$out"
 python=$(command -v python3)
 started=$(date +%s)
-
-if [ -z "${VK_ICD_FILENAMES:-}" ]; then
-    for f in /usr/share/vulkan/icd.d/*.json /etc/vulkan/icd.d/*.json /usr/local/nvidia/share/vulkan/icd.d/*.json; do
-        case $f in *lvp*|*'*'*) continue ;; esac
-        [ -f "$f" ] && { VK_ICD_FILENAMES=$f; break; }
-    done
-fi
-[ -n "${VK_ICD_FILENAMES:-}" ] || { echo "gpu-check: no Vulkan driver manifest found; set VK_ICD_FILENAMES"; exit 1; }
-export VK_ICD_FILENAMES
-echo "driver: $VK_ICD_FILENAMES"
+budget=${GPU_CHECK_SECONDS:-480}
+export PYTHONUNBUFFERED=1
 
 if [ -f .gpu/bundle.tar.xz ]; then
     bundle=/tmp/vkclip-bundle
-    rm -rf "$bundle" && mkdir -p "$bundle" && tar -xJf .gpu/bundle.tar.xz -C "$bundle" || exit 1
+    rm -rf "$bundle" && mkdir -p "$bundle" || exit 1
+    # Python's tarfile, since tar -J needs an xz program the machine may lack.
+    "$python" -c 'import sys, tarfile
+t = tarfile.open(sys.argv[1])
+t.extractall(sys.argv[2], **({"filter": "fully_trusted"} if hasattr(tarfile, "fully_trusted_filter") else {}))' \
+        .gpu/bundle.tar.xz "$bundle" || exit 1
+    # Paths compiled into the build (the source tree's default model) name
+    # the machine it was made on: make them lead here.
+    src=$(sed -n 1p "$bundle/.bundle-root") built=$(sed -n 2p "$bundle/.bundle-root")
+    [ -e "$src" ] || { mkdir -p "$(dirname "$src")" && ln -s "$PWD" "$src"; }
+    [ -e "$built" ] || ln -s "$bundle/build" "$built"
     vkclip=$bundle/build/tools/vkclip
     gst_launch=$bundle/bin/gst-launch-1.0
     # The carried plugins only, with a registry of their own.
     export GST_PLUGIN_SYSTEM_PATH="$bundle/gst" GST_PLUGIN_PATH="$bundle/build/gst"
+    export GST_PLUGIN_SYSTEM_PATH_1_0="$bundle/gst" GST_PLUGIN_PATH_1_0="$bundle/build/gst"
     export GST_PLUGIN_SCANNER="$bundle/gst/gst-plugin-scanner" GST_REGISTRY="$bundle/registry.bin"
+    export VKCLIP_FIXTURES="$bundle/shared/fixtures" VKCLIP_SHARED_DATA="$bundle/shared/data"
     export PATH="$bundle/bin:$PATH"
     run_tests() {
-        # cpu: the CPU backend, not the GPU; videoconvert needs Python's GStreamer bindings.
-        "$python" bench/gpu_check_tests.py "$bundle" --jobs 4 --logs "$out" --skip videoconvert \
+        # videoconvert and few_shot start Python with GStreamer's bindings (gi).
+        "$python" bench/gpu_check_tests.py "$bundle" --jobs 4 --logs "$out" --skip videoconvert --skip few_shot \
             --suite engine --suite model --suite image --suite text --suite zeroshot --suite util
     }
 else
@@ -66,7 +73,26 @@ else
     }
 fi
 
+# The chosen Vulkan device under manifest $1, empty when it is a CPU.
+gpu_under() {
+    VK_ICD_FILENAMES=$1 "$vkclip" info --device vulkan 2>/dev/null |
+        sed -n 's/^device [0-9]*: \(.*\) \[chosen\]$/\1/p' | grep -v '(CPU)'
+}
+if [ -z "${VK_ICD_FILENAMES:-}" ]; then
+    for f in /usr/share/vulkan/icd.d/*nvidia*.json /etc/vulkan/icd.d/*nvidia*.json \
+        /usr/local/nvidia/share/vulkan/icd.d/*.json /usr/share/vulkan/icd.d/*.json /etc/vulkan/icd.d/*.json; do
+        [ -f "$f" ] && [ -n "$(gpu_under "$f")" ] && { VK_ICD_FILENAMES=$f; break; }
+    done
+    [ -z "${VK_ICD_FILENAMES:-}" ] && [ -n "$quick" ] && VK_ICD_FILENAMES=/usr/share/vulkan/icd.d/lvp_icd.x86_64.json
+fi
+if [ -z "${VK_ICD_FILENAMES:-}" ]; then
+    echo "gpu-check: no Vulkan driver manifest with a GPU found; set VK_ICD_FILENAMES. The loader says:"
+    VK_LOADER_DEBUG=error,driver "$vkclip" info --device vulkan 2>&1 | tail -n 20
+    exit 1
+fi
+export VK_ICD_FILENAMES
 device=$("$vkclip" info --device vulkan | sed -n 's/^device [0-9]*: \(.*\) \[chosen\]$/\1/p')
+echo "driver: $VK_ICD_FILENAMES"
 echo "device: $device"
 case $device in
 *"(CPU)"*|"") [ -n "$quick" ] || { echo "gpu-check: the Vulkan device is not a GPU ($device)"; exit 1; } ;;
@@ -74,12 +100,15 @@ esac
 
 echo
 echo "## tests on $device"
-run_tests | tee "$out/tests.txt"
-summary=$(tail -n 1 "$out/tests.txt")
-echo "tests took $(( $(date +%s) - started )) s"
+run_tests 2>&1 | tee "$out/tests.txt"
+summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$out/tests.txt" | tail -n 1)
+echo "gpu-check: tests ${summary:-did not finish} ($(( $(date +%s) - started )) s)"
 
 echo
 echo "## benchmarks"
-"$python" bench/gpu_check_bench.py --vkclip "$vkclip" --gst-launch "$gst_launch" $quick | tee "$out/bench.md"
+left=$(( budget - ($(date +%s) - started) ))
+# shellcheck disable=SC2086 # $quick is one option or none
+"$python" bench/gpu_check_bench.py --vkclip "$vkclip" --gst-launch "$gst_launch" --seconds-left "$left" $quick 2>&1 |
+    tee "$out/bench.md"
 echo "gpu-check took $(( $(date +%s) - started )) s"
-echo "gpu-check: tests $summary"
+echo "gpu-check: tests ${summary:-did not finish}"

@@ -6,11 +6,12 @@ arithmetic and of its memory bandwidth for the weights), the per-kernel
 profile's top five, the text tower (a Kinetics-700 classifier's prompts/s)
 and the element in archive mode on a lossless video against the bare engine.
 
-  gpu_check_bench.py --vkclip PATH [--gst-launch PATH] [--quick] [--seconds S]
+  gpu_check_bench.py --vkclip PATH [--gst-launch PATH] [--quick] [--seconds S] [--seconds-left T]
 
 Peaks: --peak-fp16 and --peak-fp32 (TFLOP/s) and --peak-bandwidth (GB/s);
-for a device whose name says H200 they default to its dense figures (989, 67,
-4800). --quick: the tiny shape at batch 1 and 8 only, for trying the script on
+for a device whose name says H200 they default to its dense figures (989 with
+tensor cores, 67, 4800). --seconds-left: rows not begun by then are skipped.
+--quick: the tiny shape at batch 1 and 8 only, for trying the script on
 lavapipe.
 """
 import argparse
@@ -20,6 +21,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 H200 = {"fp16": 989.0, "fp32": 67.0, "bandwidth": 4800.0}
@@ -40,9 +42,9 @@ def field(text, name):
     return found[-1] if found else None
 
 
-def vision_cost(model_dir, precision):
-    """FLOPs per image of the image tower's forward pass, and the bytes of its
-    weights as the device stores them (each read once per pass)."""
+def vision_cost(model_dir):
+    """FLOPs per image of the image tower's forward pass, and its weight count
+    (each weight is read once per pass)."""
     with open(os.path.join(model_dir, "config.json")) as f:
         v = json.load(f)["vision_config"]
     d, layers, p, side = v["hidden_size"], v["num_hidden_layers"], v["patch_size"], v["image_size"]
@@ -52,7 +54,7 @@ def vision_cost(model_dir, precision):
     per_layer = 2 * tokens * (4 * d * d + 2 * d * mlp) + 4 * tokens * tokens * d  # GEMMs + QK^T and AV
     flops = 2 * patches * 3 * p * p * d + layers * per_layer
     params = 3 * p * p * d + layers * (4 * d * d + 2 * d * mlp)
-    return flops, params * (2 if precision == "f16" else 4)
+    return flops, params
 
 
 def make_model(shape, out):
@@ -72,6 +74,13 @@ def bench(vkclip, model, batch, precision, seconds, env=None):
     return float(ips), None, r
 
 
+def weight_size(bench_output):
+    """Bytes per weight as the device stores them: `vkclip bench` prints
+    "weights: f16, activations: ..."."""
+    kind = (field(bench_output, "weights") or "f32").split(",")[0].strip()
+    return 2 if kind in ("f16", "bf16") else 4
+
+
 def profile_top(text, n=5):
     """The last forward pass's profile block: its n costliest kernel kinds."""
     blocks = re.split(r"^profile: .*$", text, flags=re.M)
@@ -86,6 +95,7 @@ def main():
     ap.add_argument("--gst-launch", default="gst-launch-1.0")
     ap.add_argument("--models", default=os.path.join(ROOT, "models"))
     ap.add_argument("--seconds", type=float, default=3)
+    ap.add_argument("--seconds-left", type=float, help="skip the table's rows not begun within this time")
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--peak-fp16", type=float)
     ap.add_argument("--peak-fp32", type=float)
@@ -93,12 +103,14 @@ def main():
     args = ap.parse_args()
 
     info = run([args.vkclip, "info", "--device", "vulkan"]).stdout
-    device = next((ln.split(":", 1)[1].strip() for ln in info.splitlines() if "[chosen]" in ln), "unknown device")
+    device = next((ln.split(":", 1)[1].replace("[chosen]", "").strip() for ln in info.splitlines() if "[chosen]" in ln),
+                  "unknown device")
     known = H200 if "H200" in device else {}
     peak = {"fp16": args.peak_fp16 or known.get("fp16"), "fp32": args.peak_fp32 or known.get("fp32"),
             "bandwidth": args.peak_bandwidth or known.get("bandwidth")}
     print(f"device: {device}")
-    print("peaks: " + (", ".join(f"{k} {v:g}" for k, v in peak.items() if v) or "unknown (give --peak-*)"))
+    print("peaks: " + (f"fp16 {peak['fp16']:g} TFLOP/s (dense, tensor cores), fp32 {peak['fp32']:g} TFLOP/s, "
+                       f"memory {peak['bandwidth']:g} GB/s" if all(peak.values()) else "unknown (give --peak-*)"))
     print()
 
     shapes = [("tiny", "tiny")] if args.quick else [("B/32", "vit-b32-f32"), ("B/16", "vit-b16-f32"),
@@ -107,28 +119,38 @@ def main():
     print("| model | precision | batch | images/s | batch latency (ms) | TFLOP/s | of peak | weights GB/s | of bandwidth |")
     print("|---|---|---|---|---|---|---|---|---|")
     models = {}
+    deadline = time.monotonic() + args.seconds_left if args.seconds_left else None
     for shape, name in shapes:
-        model = models[shape] = make_model(shape, os.path.join(args.models, name))
+        try:
+            model = models[shape] = make_model(shape, os.path.join(args.models, name))
+        except SystemExit as e:
+            print(f"| ViT-{shape} | | | failed: {e} | | | | | |", flush=True)
+            continue
+        flops, weights = vision_cost(model)
         for precision in ("f32", "f16"):
-            flops, weight_bytes = vision_cost(model, precision)
             for batch in batches:
-                ips, error, _ = bench(args.vkclip, model, batch, precision, args.seconds)
+                if deadline and time.monotonic() > deadline:
+                    print(f"| ViT-{shape} | {precision} | {batch} | not run: out of time | | | | | |", flush=True)
+                    continue
+                ips, error, r = bench(args.vkclip, model, batch, precision, args.seconds)
                 if ips is None:
                     print(f"| ViT-{shape} | {precision} | {batch} | failed: {error} | | | | | |", flush=True)
                     continue
                 tflops = ips * flops / 1e12
-                gbps = ips / batch * weight_bytes / 1e9
+                gbps = ips / batch * weights * weight_size(r.stdout) / 1e9
                 top = peak["fp16" if precision == "f16" else "fp32"]
                 of_peak = f"{tflops / top:.3f}" if top else "-"
                 of_bw = f"{gbps / peak['bandwidth']:.3f}" if peak["bandwidth"] else "-"
                 print(f"| ViT-{shape} | {precision} | {batch} | {ips:.1f} | {1000 * batch / ips:.2f} | {tflops:.2f} | "
                       f"{of_peak} | {gbps:.1f} | {of_bw} |", flush=True)
 
-    first = models[shapes[0][0]]
+    if not models:
+        return 1
+    first = next(iter(models.values()))
     print()
     profiled_batch = batches[-2] if len(batches) > 2 else batches[-1]
     _, _, r = bench(args.vkclip, first, profiled_batch, "f16", 1, env={"VKCLIP_PROFILE": "1"})
-    print(f"Per-kernel profile, ViT-{shapes[0][0]}, fp16, batch {profiled_batch} (one forward pass, top five):")
+    print(f"Per-kernel profile, {os.path.basename(first)}, fp16, batch {profiled_batch} (one forward pass, top five):")
     print()
     print("| kernel | dispatches | ms | share |")
     print("|---|---|---|---|")
@@ -149,7 +171,7 @@ def main():
         if made.returncode or r.returncode or not m:
             print(f"text tower: failed: {(made.stderr + r.stderr).strip()[-200:]}")
         else:
-            print(f"text tower, ViT-{shapes[0][0]}'s, Kinetics-700 classifier: {count} prompts in {m.group(1)} s, "
+            print(f"text tower of {os.path.basename(first)}, Kinetics-700 classifier: {count} prompts in {m.group(1)} s, "
                   f"{count / float(m.group(1)):.0f} prompts/s")
 
         # The element: `vkclip index` runs filesrc ! decodebin ! clip mode=archive.
@@ -172,4 +194,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -43,12 +43,12 @@ def rewriter(bundle, source_root, build_root, checkout):
     return rewrite
 
 
-def run_test(test, rewrite, bundle, logs):
+def run_test(test, rewrite, bundle):
     cmd = [rewrite(a) for a in test["cmd"]]
     env = dict(os.environ)
     env.update({k: rewrite(v) for k, v in (test.get("env") or {}).items()})
     cwd = rewrite(test["workdir"]) if test.get("workdir") else os.path.join(bundle, "build")
-    timeout = test.get("timeout") or 30  # sized for 2 CPU cores; a GPU machine is faster
+    timeout = min(test.get("timeout") or 30, 300)  # sized for 2 CPU cores; a GPU machine is faster
     start = time.monotonic()
     try:
         r = subprocess.run(cmd, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout)
@@ -59,11 +59,16 @@ def run_test(test, rewrite, bundle, logs):
         status, output = "not run", str(e).encode()
     seconds = time.monotonic() - start
     verdict = "OK" if status == 0 else "SKIP" if status == SKIP else "FAIL"
-    if verdict == "FAIL" and logs:
-        with open(os.path.join(logs, test["name"] + ".log"), "wb") as f:
-            f.write(output)
     tail = output.decode(errors="replace").strip().splitlines()[-1:] if verdict == "FAIL" else []
-    return test["name"], verdict, seconds, status, tail
+    return test["name"], verdict, seconds, status, tail, output
+
+
+def run_guarded(test, rewrite, bundle):
+    """run_test, with an error of the runner itself counted as the test's failure."""
+    try:
+        return run_test(test, rewrite, bundle)
+    except Exception as e:  # noqa: BLE001 - one broken test must not stop the others' report
+        return test["name"], "FAIL", 0.0, "runner error", [repr(e)], repr(e).encode()
 
 
 def main():
@@ -72,7 +77,7 @@ def main():
     ap.add_argument("--suite", action="append", help="a suite to run (default: %s)" % ", ".join(DEFAULT_SUITES))
     ap.add_argument("--skip", action="append", default=[], help="a test not to run (reported as skipped)")
     ap.add_argument("--jobs", type=int, default=4)
-    ap.add_argument("--logs", help="a folder for the output of failed tests")
+    ap.add_argument("--logs", help="a folder for failed-tests.log, the output of every failed test")
     args = ap.parse_args()
     bundle = os.path.abspath(args.bundle)
     with open(os.path.join(bundle, ".bundle-root")) as f:
@@ -86,14 +91,20 @@ def main():
         os.makedirs(args.logs, exist_ok=True)
     counts = {"OK": 0, "FAIL": 0, "SKIP": 0}
     for name in args.skip:
-        counts["SKIP"] += any(t["name"] == name for t in tests)
-        print(f"SKIP {name:40}    not run (--skip)")
+        if any(t["name"] == name for t in tests):
+            counts["SKIP"] += 1
+            print(f"SKIP {name:40}    not run (--skip)")
     tests = [t for t in tests if t["name"] not in args.skip]
+    log = open(os.path.join(args.logs, "failed-tests.log"), "wb") if args.logs else None
     with concurrent.futures.ThreadPoolExecutor(max_workers=args.jobs) as pool:
-        for name, verdict, seconds, status, tail in pool.map(lambda t: run_test(t, rewrite, bundle, args.logs), tests):
+        for name, verdict, seconds, status, tail, output in pool.map(lambda t: run_guarded(t, rewrite, bundle), tests):
             counts[verdict] += 1
+            if verdict == "FAIL" and log:
+                log.write(f"==== {name} (exit {status})\n".encode() + output + b"\n")
             print(f"{verdict:4} {name:40} {seconds:7.1f} s" + (f"  (exit {status}) {tail[0][:150]}" if tail else ""),
                   flush=True)
+    if log:
+        log.close()
     print(f"{counts['OK']} passed, {counts['FAIL']} failed, {counts['SKIP']} skipped")
     return 1 if counts["FAIL"] else 0
 

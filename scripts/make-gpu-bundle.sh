@@ -4,7 +4,7 @@
 # .gpu/bundle.tar.xz, for bench/gpu-check.sh on a GPU machine that has a
 # Vulkan driver but no build tools or Debian packages (a CUDA image, say).
 # Run it here, on Debian 12 with scripts/install-deps.sh done; the archive is
-# about 50 MB and .gpu/ is ignored by git.
+# about 45 MB and .gpu/ is ignored by git.
 #
 #   scripts/make-gpu-bundle.sh [BUILD_DIR]      (default build-gpu)
 set -eu
@@ -36,10 +36,12 @@ mkdir -p "$stage/build" "$stage/lib" "$stage/gst" "$stage/shared" "$stage/bin"
 # newer libstdc++) never loads the carried libraries.
 wrap() { # REAL WRAPPER: REAL's directory within the stage sets how far up the bundle's root is
     up=$(dirname "${2#"$stage"/}" | sed 's|[^/][^/]*|..|g')
+    # The loader's --library-path, unlike LD_LIBRARY_PATH, is not inherited:
+    # a Python a test starts keeps the machine's own libraries.
     # shellcheck disable=SC2016 # the wrapper's own $0, $b and $here, expanded when it runs
     {
-        printf '#!/bin/sh\nhere=$(dirname "$0")\nb="$here/%s"\n' "$up"
-        printf 'LD_LIBRARY_PATH="$b/lib:$b/build/core${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" exec "$here/%s" "$@"\n' \
+        printf '#!/bin/sh\nhere=$(cd "$(dirname "$0")" && pwd)\nb="$here/%s"\n' "$up"
+        printf 'exec /lib64/ld-linux-x86-64.so.2 --library-path "$b/lib:$b/build/core" --argv0 "$0" "$here/%s" "$@"\n' \
             "$(basename "$1")"
     } >"$2"
     chmod +x "$2"
@@ -65,11 +67,17 @@ cp /usr/bin/gst-launch-1.0 "$stage/bin/gst-launch-1.0.elf"
 wrap "$stage/bin/gst-launch-1.0.elf" "$stage/bin/gst-launch-1.0"
 
 # The libraries all of them load, except the C library's own, which the GPU
-# machine's newer glibc provides.
+# machine's newer glibc provides; and glvnd's dispatch libraries, which
+# NVIDIA's Vulkan driver loads and a bare machine may lack.
 find "$stage" -type f \( -name '*.elf' -o -name '*.so*' \) | while read -r f; do
-    LD_LIBRARY_PATH="$build/core" ldd "$f" 2>/dev/null | awk '$3 ~ /^\// { print $3 }'
-done | sort -u | grep -v -E '/(libc|libm|libpthread|libdl|librt|libresolv|ld-linux-x86-64)\.so' |
-    grep -v "^$root/" | while read -r lib; do cp -L "$lib" "$stage/lib/"; done
+    LD_LIBRARY_PATH="$build/core" ldd "$f" 2>/dev/null | awk -v f="$f" '
+        /not found/ { print "make-gpu-bundle.sh: " f " needs " $1 ", not found" > "/dev/stderr"; exit 1 }
+        $3 ~ /^\// { print $3 }' || exit 1
+done | sort -u | grep -v -E '/(libc|libm|libmvec|libpthread|libdl|librt|libresolv|libutil|libanl|libthread_db|libnss_[a-z]+|ld-linux-x86-64)\.so' |
+    grep -v -F "$root/" | while read -r lib; do cp -L "$lib" "$stage/lib/"; done
+for lib in libGLdispatch.so.0 libGLX.so.0 libEGL.so.1 libOpenGL.so.0; do
+    [ -f "/usr/lib/x86_64-linux-gnu/$lib" ] && cp -L "/usr/lib/x86_64-linux-gnu/$lib" "$stage/lib/"
+done
 
 cp -r "$fixtures" "$stage/shared/fixtures"
 cp -r "$data" "$stage/shared/data"
