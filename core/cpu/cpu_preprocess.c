@@ -123,7 +123,7 @@ ROW_KERNEL static void upsample_chroma(const chroma_taps *c, uint32_t pairs, con
         out[2 * q] = even[q], out[2 * q + 1] = odd[q];
 }
 
-/* Pixels [x0, x0 + n) of the crop's source row `row`, n <= SEGMENT, from
+/* Pixels [x0, x0 + n) of the crop's source row `row`, 1 <= n <= SEGMENT, from
  * I420 or NV12: chroma upsampled to each pixel, then converted. */
 static void yuv_segment(const cpu_preprocess_args *a, uint32_t row, uint32_t x0, uint32_t n, rgb_run out)
 {
@@ -200,7 +200,9 @@ static void horizontal(const void *ctx, uint32_t begin, uint32_t end)
     }
     size_t width = x1 > x0 ? x1 - x0 : 0;
     int32_t *buffer = width ? malloc(3 * width * sizeof *buffer) : NULL;
-    rgb_run line = {buffer, buffer + width, buffer + 2 * width};
+    rgb_run line = {0};
+    if (buffer)
+        line = (rgb_run){buffer, buffer + width, buffer + 2 * width};
     for (uint32_t row = begin; row < end; row++) {
         uint32_t *out = a->rows + (size_t)row * p->crop_w;
         if (buffer) {
