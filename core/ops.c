@@ -119,8 +119,11 @@ bool op_matmul(recorder *r, const matmul_op *op)
         storage(op->c.buf),
     };
     kernel_id id = op->c.buf.type == STORAGE_F16 ? KERNEL_MATMUL_F16 : KERNEL_MATMUL_F32;
-    return dispatch(r, id, spec, 7, b, &pc, div_up(op->N, t->wg * t->tn), div_up(op->M, t->tm),
-                    op->batch_outer * op->batch_inner);
+    if (!dispatch(r, id, spec, 7, b, &pc, div_up(op->N, t->wg * t->tn), div_up(op->M, t->tm),
+                  op->batch_outer * op->batch_inner))
+        return false;
+    vk_sequence_count_flops(r->seq, 2.0 * op->M * op->N * op->K * op->batch_outer * op->batch_inner);
+    return true;
 }
 
 bool op_layernorm(recorder *r, dbuf x, uint32_t x_off, uint32_t x_row, const dbuf *gamma,

@@ -127,7 +127,8 @@ bool vk_sequence_begin(vk_context *ctx, vk_sequence *seq, errbuf *err)
                                      .queryType = VK_QUERY_TYPE_TIMESTAMP,
                                      .queryCount = seq->timestamp_capacity + 1};
         seq->dispatch_names = calloc(seq->timestamp_capacity, sizeof *seq->dispatch_names);
-        if (!seq->dispatch_names ||
+        seq->dispatch_flops = calloc(seq->timestamp_capacity, sizeof *seq->dispatch_flops);
+        if (!seq->dispatch_names || !seq->dispatch_flops ||
             vkCreateQueryPool(ctx->device, &qci, NULL, &seq->timestamps) != VK_SUCCESS) {
             seq->timestamps = VK_NULL_HANDLE;
             seq->timestamp_capacity = 0;
@@ -308,11 +309,18 @@ bool vk_sequence_dispatch(vk_sequence *seq, const vk_kernel *k, const vk_binding
     compute_barrier(seq->cmd);
     if (seq->timestamps && seq->dispatches < seq->timestamp_capacity) {
         seq->dispatch_names[seq->dispatches] = k->name;
+        seq->dispatch_flops[seq->dispatches] = 0;
         vkCmdWriteTimestamp(seq->cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, seq->timestamps,
                             seq->dispatches + 1);
     }
     seq->dispatches++;
     return true;
+}
+
+void vk_sequence_count_flops(vk_sequence *seq, double flops)
+{
+    if (seq->timestamps && seq->dispatches > 0 && seq->dispatches <= seq->timestamp_capacity)
+        seq->dispatch_flops[seq->dispatches - 1] += flops;
 }
 
 static void host_copy(const void *args, cpu_pool *pool)
@@ -394,6 +402,7 @@ void vk_sequence_destroy(vk_sequence *seq)
     if (seq->timestamps)
         vkDestroyQueryPool(dev, seq->timestamps, NULL);
     free(seq->dispatch_names);
+    free(seq->dispatch_flops);
     if (seq->command_pool)
         vkDestroyCommandPool(dev, seq->command_pool, NULL); /* frees cmd */
     memset(seq, 0, sizeof *seq);
@@ -415,7 +424,7 @@ void vk_sequence_print_profile(vk_sequence *seq)
                               sizeof *t, VK_QUERY_RESULT_64_BIT) == VK_SUCCESS) {
         double period = seq->ctx->props.limits.timestampPeriod * 1e-6; /* ms per tick */
         const char *names[64];
-        double ms[64];
+        double ms[64], flops[64], all_flops = 0;
         uint32_t counts[64], kinds = 0;
         for (uint32_t i = 0; i < n; i++) {
             uint32_t k = 0;
@@ -423,19 +432,25 @@ void vk_sequence_print_profile(vk_sequence *seq)
                 k++;
             if (k == kinds && kinds < 64) {
                 names[kinds] = seq->dispatch_names[i];
-                ms[kinds] = 0;
+                ms[kinds] = flops[kinds] = 0;
                 counts[kinds++] = 0;
             }
             if (k < kinds) {
                 ms[k] += (double)(t[i + 1] - t[i]) * period;
+                flops[k] += seq->dispatch_flops[i];
                 counts[k]++;
             }
+            all_flops += seq->dispatch_flops[i];
         }
         double total = (double)(t[n] - t[0]) * period;
-        fprintf(stderr, "profile: %u dispatches, %.2f ms\n", n, total);
-        for (uint32_t k = 0; k < kinds; k++)
-            fprintf(stderr, "  %-40s %5u x %9.3f ms  %5.1f%%\n", names[k], counts[k], ms[k],
+        fprintf(stderr, "profile: %u dispatches, %.2f ms, %.4f GFLOP counted\n", n, total, all_flops * 1e-9);
+        for (uint32_t k = 0; k < kinds; k++) {
+            fprintf(stderr, "  %-40s %5u x %9.3f ms  %5.1f%%", names[k], counts[k], ms[k],
                     total > 0 ? 100.0 * ms[k] / total : 0.0);
+            if (flops[k] > 0 && ms[k] > 0)
+                fprintf(stderr, "  %9.1f GFLOP/s", flops[k] * 1e-6 / ms[k]);
+            fputc('\n', stderr);
+        }
     }
     free(t);
 }

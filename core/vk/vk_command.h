@@ -32,9 +32,11 @@ typedef struct vk_sequence {
     uint32_t sets_left; /* in the newest pool */
     bool pending;       /* submitted and not yet waited for */
     uint32_t dispatches;
-    /* VKCLIP_PROFILE=1: a timestamp after each dispatch, summed by kernel. */
+    /* VKCLIP_PROFILE=1: a timestamp after each dispatch, summed by kernel,
+     * and the arithmetic each dispatch does, when its op counts it. */
     VkQueryPool timestamps;
     const char **dispatch_names;
+    double *dispatch_flops;
     uint32_t timestamp_capacity;
     /* On the CPU backend (ctx->cpu) the sequence is these steps instead:
      * ops append to them and submitting runs them before it returns. */
@@ -52,6 +54,10 @@ bool vk_sequence_reset(vk_sequence *seq, errbuf *err);
 bool vk_sequence_dispatch(vk_sequence *seq, const vk_kernel *k, const vk_binding *bindings,
                           const void *push, uint32_t gx, uint32_t gy, uint32_t gz, errbuf *err);
 
+/* With VKCLIP_PROFILE=1: the last dispatch does `flops` floating-point
+ * operations (for the profile's GFLOP/s); otherwise nothing. */
+void vk_sequence_count_flops(vk_sequence *seq, double flops);
+
 /* Buffer copy inside the sequence (e.g. staging -> device), with a barrier. */
 void vk_sequence_copy(vk_sequence *seq, vk_slice src, vk_slice dst);
 
@@ -60,7 +66,8 @@ bool vk_sequence_submit(vk_sequence *seq, errbuf *err);
 bool vk_sequence_wait(vk_sequence *seq, errbuf *err);
 void vk_sequence_destroy(vk_sequence *seq);
 
-/* With VKCLIP_PROFILE=1, prints the time of the last run per kernel to stderr. */
+/* With VKCLIP_PROFILE=1, prints the time of the last run per kernel to
+ * stderr, and the GFLOP/s of the kernels whose ops count their arithmetic. */
 void vk_sequence_print_profile(vk_sequence *seq);
 
 #endif

@@ -356,6 +356,41 @@ def check_profile(c, vkclip, model, image, tmp):
             env={"VKCLIP_PROFILE": "1"})
     c.check(r.stderr.count("profile: ") >= 2,
             f"classify --no-cache profiles both towers' work: {r.stderr.count('profile: ')} profiles")
+    check_profile_flops(c, vkclip, model)
+
+
+def image_tower_flops(model):
+    """The image tower's floating-point operations per image, derived from
+    config.json: each matmul counts 2·M·N·K. Attention's P·V runs over the
+    token count padded to a multiple of 4 (the shaders read four values a
+    texel, and the padding is zero)."""
+    with open(os.path.join(model, "config.json")) as f:
+        cfg = json.load(f)
+    v = cfg["vision_config"]
+    d, layers, p, side = v["hidden_size"], v["num_hidden_layers"], v["patch_size"], v["image_size"]
+    mlp, proj = v["intermediate_size"], cfg["projection_dim"]
+    patches = (side // p) ** 2
+    T = patches + 1
+    Tp = (T + 3) // 4 * 4
+    per_layer = 2 * T * (3 * d * d + d * d + 2 * d * mlp) + 2 * T * T * d + 2 * T * Tp * d
+    return 2 * patches * 3 * p * p * d + layers * per_layer + 2 * d * proj
+
+
+def check_profile_flops(c, vkclip, model):
+    """The profile's counted arithmetic for one image-tower pass is the
+    model's, and each kind of matmul gets a GFLOP/s figure."""
+    batch = 3
+    r = run(vkclip, ["bench", "--device", "vulkan", "--model", model, "--batch", str(batch), "--seconds", "0.01"],
+            env={"VKCLIP_PROFILE": "1"})
+    counted = [float(ln.split(", ")[2].split()[0]) for ln in r.stderr.splitlines()
+               if ln.startswith("profile: ") and "GFLOP counted" in ln]
+    want = batch * image_tower_flops(model) * 1e-9
+    c.check(r.rc == 0 and counted and abs(counted[-1] - want) <= 1e-4 + 1e-3 * want,
+            f"bench --batch {batch} with VKCLIP_PROFILE=1: {counted[-1:] or 'no'} GFLOP counted, "
+            f"{want:.4f} from config.json")
+    kinds = [ln for ln in r.stderr.splitlines() if ln.startswith("  matmul")]
+    c.check(kinds and all(ln.endswith("GFLOP/s") for ln in kinds),
+            f"every matmul kind has a GFLOP/s figure ({kinds[:1]})")
 
 
 # ------------------------------------------------------------ info
