@@ -84,7 +84,7 @@ def weight_size(bench_output):
 def profile_top(text, n=5):
     """The last forward pass's profile block: its n costliest kernel kinds."""
     blocks = re.split(r"^profile: .*$", text, flags=re.M)
-    rows = re.findall(r"^\s+(\S+)\s+(\d+) x\s+([\d.]+) ms\s+([\d.]+)%(?:\s+([\d.]+) GFLOP/s)?",
+    rows = re.findall(r"^\s+(\S+)\s+(\d+) x\s+([\d.]+) ms\s+([\d.]+)%(?:\s+([\d.]+) GFLOP/s\s+([\d.]+) GB/s)?",
                       blocks[-1] if blocks else "", re.M)
     rows.sort(key=lambda r: -float(r[2]))
     return rows[:n]
@@ -153,10 +153,10 @@ def main():
     _, _, r = bench(args.vkclip, first, profiled_batch, "f16", 1, env={"VKCLIP_PROFILE": "1"})
     print(f"Per-kernel profile, {os.path.basename(first)}, fp16, batch {profiled_batch} (one forward pass, top five):")
     print()
-    print("| kernel | dispatches | ms | share | GFLOP/s |")
-    print("|---|---|---|---|---|")
-    for name, count, ms, share, gflops in profile_top(r.stdout + r.stderr):
-        print(f"| {name} | {count} | {ms} | {share}% | {gflops or '-'} |")
+    print("| kernel | dispatches | ms | share | GFLOP/s | GB/s (least traffic) |")
+    print("|---|---|---|---|---|---|")
+    for name, count, ms, share, gflops, gbps in profile_top(r.stdout + r.stderr):
+        print(f"| {name} | {count} | {ms} | {share}% | {gflops or '-'} | {gbps or '-'} |")
 
     with tempfile.TemporaryDirectory() as tmp:
         labels = os.path.join(ROOT, "data", "prompts", "kinetics700-labels.txt")

@@ -97,6 +97,18 @@ static bool dispatch(recorder *r, kernel_id id, const uint32_t *spec, uint32_t n
     return true;
 }
 
+/* The least a matmul moves: each distinct A and B matrix read once (an
+ * operand with no stride along a batch axis is shared across it), C written
+ * once (and read first when it is the residual), the bias read once. */
+static double matmul_bytes(const matmul_op *op)
+{
+    double a = (op->a.outer ? op->batch_outer : 1) * (op->a.inner ? op->batch_inner : 1);
+    double b = (op->b.outer ? op->batch_outer : 1) * (op->b.inner ? op->batch_inner : 1);
+    double z = (double)op->batch_outer * op->batch_inner;
+    return a * op->M * op->K * storage_size(op->a.buf.type) + b * op->N * op->K * storage_size(op->b.buf.type) +
+           z * op->M * op->N * storage_size(op->c.buf.type) * (op->residual ? 2 : 1) + (op->bias ? 4.0 * op->N : 0);
+}
+
 bool op_matmul(recorder *r, const matmul_op *op)
 {
     if (on_cpu(r))
@@ -122,7 +134,7 @@ bool op_matmul(recorder *r, const matmul_op *op)
     if (!dispatch(r, id, spec, 7, b, &pc, div_up(op->N, t->wg * t->tn), div_up(op->M, t->tm),
                   op->batch_outer * op->batch_inner))
         return false;
-    vk_sequence_count_flops(r->seq, 2.0 * op->M * op->N * op->K * op->batch_outer * op->batch_inner);
+    vk_sequence_count_work(r->seq, 2.0 * op->M * op->N * op->K * op->batch_outer * op->batch_inner, matmul_bytes(op));
     return true;
 }
 

@@ -128,7 +128,8 @@ bool vk_sequence_begin(vk_context *ctx, vk_sequence *seq, errbuf *err)
                                      .queryCount = seq->timestamp_capacity + 1};
         seq->dispatch_names = calloc(seq->timestamp_capacity, sizeof *seq->dispatch_names);
         seq->dispatch_flops = calloc(seq->timestamp_capacity, sizeof *seq->dispatch_flops);
-        if (!seq->dispatch_names || !seq->dispatch_flops ||
+        seq->dispatch_bytes = calloc(seq->timestamp_capacity, sizeof *seq->dispatch_bytes);
+        if (!seq->dispatch_names || !seq->dispatch_flops || !seq->dispatch_bytes ||
             vkCreateQueryPool(ctx->device, &qci, NULL, &seq->timestamps) != VK_SUCCESS) {
             seq->timestamps = VK_NULL_HANDLE;
             seq->timestamp_capacity = 0;
@@ -309,7 +310,7 @@ bool vk_sequence_dispatch(vk_sequence *seq, const vk_kernel *k, const vk_binding
     compute_barrier(seq->cmd);
     if (seq->timestamps && seq->dispatches < seq->timestamp_capacity) {
         seq->dispatch_names[seq->dispatches] = k->name;
-        seq->dispatch_flops[seq->dispatches] = 0;
+        seq->dispatch_flops[seq->dispatches] = seq->dispatch_bytes[seq->dispatches] = 0;
         vkCmdWriteTimestamp(seq->cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, seq->timestamps,
                             seq->dispatches + 1);
     }
@@ -317,10 +318,12 @@ bool vk_sequence_dispatch(vk_sequence *seq, const vk_kernel *k, const vk_binding
     return true;
 }
 
-void vk_sequence_count_flops(vk_sequence *seq, double flops)
+void vk_sequence_count_work(vk_sequence *seq, double flops, double bytes)
 {
-    if (seq->timestamps && seq->dispatches > 0 && seq->dispatches <= seq->timestamp_capacity)
+    if (seq->timestamps && seq->dispatches > 0 && seq->dispatches <= seq->timestamp_capacity) {
         seq->dispatch_flops[seq->dispatches - 1] += flops;
+        seq->dispatch_bytes[seq->dispatches - 1] += bytes;
+    }
 }
 
 static void host_copy(const void *args, cpu_pool *pool)
@@ -403,6 +406,7 @@ void vk_sequence_destroy(vk_sequence *seq)
         vkDestroyQueryPool(dev, seq->timestamps, NULL);
     free(seq->dispatch_names);
     free(seq->dispatch_flops);
+    free(seq->dispatch_bytes);
     if (seq->command_pool)
         vkDestroyCommandPool(dev, seq->command_pool, NULL); /* frees cmd */
     memset(seq, 0, sizeof *seq);
@@ -424,7 +428,7 @@ void vk_sequence_print_profile(vk_sequence *seq)
                               sizeof *t, VK_QUERY_RESULT_64_BIT) == VK_SUCCESS) {
         double period = seq->ctx->props.limits.timestampPeriod * 1e-6; /* ms per tick */
         const char *names[64];
-        double ms[64], flops[64], all_flops = 0;
+        double ms[64], flops[64], bytes[64], all_flops = 0, all_bytes = 0;
         uint32_t counts[64], kinds = 0;
         for (uint32_t i = 0; i < n; i++) {
             uint32_t k = 0;
@@ -432,23 +436,26 @@ void vk_sequence_print_profile(vk_sequence *seq)
                 k++;
             if (k == kinds && kinds < 64) {
                 names[kinds] = seq->dispatch_names[i];
-                ms[kinds] = flops[kinds] = 0;
+                ms[kinds] = flops[kinds] = bytes[kinds] = 0;
                 counts[kinds++] = 0;
             }
             if (k < kinds) {
                 ms[k] += (double)(t[i + 1] - t[i]) * period;
                 flops[k] += seq->dispatch_flops[i];
+                bytes[k] += seq->dispatch_bytes[i];
                 counts[k]++;
             }
             all_flops += seq->dispatch_flops[i];
+            all_bytes += seq->dispatch_bytes[i];
         }
         double total = (double)(t[n] - t[0]) * period;
-        fprintf(stderr, "profile: %u dispatches, %.2f ms, %.4f GFLOP counted\n", n, total, all_flops * 1e-9);
+        fprintf(stderr, "profile: %u dispatches, %.2f ms, %.4f GFLOP counted, %.4f GB counted\n", n, total,
+                all_flops * 1e-9, all_bytes * 1e-9);
         for (uint32_t k = 0; k < kinds; k++) {
             fprintf(stderr, "  %-40s %5u x %9.3f ms  %5.1f%%", names[k], counts[k], ms[k],
                     total > 0 ? 100.0 * ms[k] / total : 0.0);
             if (flops[k] > 0 && ms[k] > 0)
-                fprintf(stderr, "  %9.1f GFLOP/s", flops[k] * 1e-6 / ms[k]);
+                fprintf(stderr, "  %9.1f GFLOP/s %8.2f GB/s", flops[k] * 1e-6 / ms[k], bytes[k] * 1e-6 / ms[k]);
             fputc('\n', stderr);
         }
     }

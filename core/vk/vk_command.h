@@ -36,7 +36,7 @@ typedef struct vk_sequence {
      * and the arithmetic each dispatch does, when its op counts it. */
     VkQueryPool timestamps;
     const char **dispatch_names;
-    double *dispatch_flops;
+    double *dispatch_flops, *dispatch_bytes;
     uint32_t timestamp_capacity;
     /* On the CPU backend (ctx->cpu) the sequence is these steps instead:
      * ops append to them and submitting runs them before it returns. */
@@ -55,8 +55,9 @@ bool vk_sequence_dispatch(vk_sequence *seq, const vk_kernel *k, const vk_binding
                           const void *push, uint32_t gx, uint32_t gy, uint32_t gz, errbuf *err);
 
 /* With VKCLIP_PROFILE=1: the last dispatch does `flops` floating-point
- * operations (for the profile's GFLOP/s); otherwise nothing. */
-void vk_sequence_count_flops(vk_sequence *seq, double flops);
+ * operations and moves at least `bytes` to or from memory (for the profile's
+ * GFLOP/s and GB/s); otherwise nothing. */
+void vk_sequence_count_work(vk_sequence *seq, double flops, double bytes);
 
 /* Buffer copy inside the sequence (e.g. staging -> device), with a barrier. */
 void vk_sequence_copy(vk_sequence *seq, vk_slice src, vk_slice dst);
@@ -67,7 +68,7 @@ bool vk_sequence_wait(vk_sequence *seq, errbuf *err);
 void vk_sequence_destroy(vk_sequence *seq);
 
 /* With VKCLIP_PROFILE=1, prints the time of the last run per kernel to
- * stderr, and the GFLOP/s of the kernels whose ops count their arithmetic. */
+ * stderr, and the GFLOP/s and GB/s of the kernels whose ops count their work. */
 void vk_sequence_print_profile(vk_sequence *seq);
 
 #endif

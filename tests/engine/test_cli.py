@@ -389,8 +389,33 @@ def check_profile_flops(c, vkclip, model):
             f"bench --batch {batch} with VKCLIP_PROFILE=1: {counted[-1:] or 'no'} GFLOP counted, "
             f"{want:.4f} from config.json")
     kinds = [ln for ln in r.stderr.splitlines() if ln.startswith("  matmul")]
-    c.check(kinds and all(ln.endswith("GFLOP/s") for ln in kinds),
-            f"every matmul kind has a GFLOP/s figure ({kinds[:1]})")
+    c.check(kinds and all("GFLOP/s" in ln and ln.endswith("GB/s") for ln in kinds),
+            f"every matmul kind has GFLOP/s and GB/s figures ({kinds[:1]})")
+    # Bytes: at batch 1 a pass reads every matmul weight at least once, and
+    # its activations are small beside them in this model.
+    r = run(vkclip, ["bench", "--device", "vulkan", "--model", model, "--batch", "1", "--seconds", "0.01"],
+            env={"VKCLIP_PROFILE": "1"})
+    moved = [float(ln.split(", ")[3].split()[0]) for ln in r.stderr.splitlines()
+             if ln.startswith("profile: ") and "GB counted" in ln]
+    weights = matmul_weight_bytes(model) * 1e-9
+    c.check(r.rc == 0 and moved and weights <= moved[-1] <= 2 * weights,
+            f"bench --batch 1: {moved[-1:] or 'no'} GB counted, between the matmul weights' {weights:.4f} GB "
+            "and twice that")
+
+
+def matmul_weight_bytes(model):
+    """Bytes of the image tower's matmul weights, from model.safetensors'
+    header: the patch embedding, each layer's projections and MLP, and the
+    visual projection."""
+    with open(os.path.join(model, "model.safetensors"), "rb") as f:
+        header = json.loads(f.read(struct.unpack("<Q", f.read(8))[0]))
+    total = 0
+    for name, t in header.items():
+        vision = name.startswith("vision_model.") and name.endswith(
+            ("proj.weight", "fc1.weight", "fc2.weight", "patch_embedding.weight"))
+        if vision or name == "visual_projection.weight":
+            total += t["data_offsets"][1] - t["data_offsets"][0]
+    return total
 
 
 # ------------------------------------------------------------ info
