@@ -168,19 +168,30 @@ static void source_pixels(const cpu_preprocess_args *a, uint32_t row, uint32_t x
         out.r[t] = out.g[t] = out.b[t] = line[p->origin_x + x0 + t];
 }
 
+/* acc += the taps' weights times c's pixels, per channel. */
+static inline void accumulate(int32_t acc[3], const int32_t *restrict w, rgb_run c, uint32_t count)
+{
+    int32_t ar = acc[0], ag = acc[1], ab = acc[2];
+    for (uint32_t t = 0; t < count; t++)
+        ar += w[t] * c.r[t], ag += w[t] * c.g[t], ab += w[t] * c.b[t];
+    acc[0] = ar, acc[1] = ag, acc[2] = ab;
+}
+
+static uint32_t pack(const int32_t acc[3])
+{
+    return clip8(acc[0]) | clip8(acc[1]) << 8 | clip8(acc[2]) << 16;
+}
+
 /* One resampled row: each of the crop's columns filtered from the converted
  * source pixels (line holds source columns x0 on), packed as 0x00BBGGRR. */
 ROW_KERNEL static void filter_row(const int32_t *table, uint32_t taps, uint32_t columns, uint32_t x0, rgb_run line,
                                   uint32_t *restrict out)
 {
     for (uint32_t cx = 0; cx < columns; cx++) {
-        const int32_t *entry = table + (size_t)cx * (2 + taps), *w = entry + 2;
-        uint32_t at = (uint32_t)entry[0] - x0, count = (uint32_t)entry[1];
-        const int32_t *r = line.r + at, *g = line.g + at, *b = line.b + at;
-        int32_t ar = HALF, ag = HALF, ab = HALF;
-        for (uint32_t t = 0; t < count; t++)
-            ar += w[t] * r[t], ag += w[t] * g[t], ab += w[t] * b[t];
-        out[cx] = clip8(ar) | clip8(ag) << 8 | clip8(ab) << 16;
+        const int32_t *entry = table + (size_t)cx * (2 + taps);
+        int32_t acc[3] = {HALF, HALF, HALF};
+        accumulate(acc, entry + 2, run_at(line, (uint32_t)entry[0] - x0), (uint32_t)entry[1]);
+        out[cx] = pack(acc);
     }
 }
 
@@ -219,11 +230,9 @@ static void horizontal(const void *ctx, uint32_t begin, uint32_t end)
             for (uint32_t done = 0; done < count; done += SEGMENT) {
                 uint32_t k = count - done < SEGMENT ? count - done : SEGMENT;
                 source_pixels(a, row, xmin + done, k, part);
-                for (uint32_t t = 0; t < k; t++)
-                    acc[0] += entry[2 + done + t] * few[0][t], acc[1] += entry[2 + done + t] * few[1][t],
-                        acc[2] += entry[2 + done + t] * few[2][t];
+                accumulate(acc, entry + 2 + done, part, k);
             }
-            out[cx] = clip8(acc[0]) | clip8(acc[1]) << 8 | clip8(acc[2]) << 16;
+            out[cx] = pack(acc);
         }
     }
     free(buffer);

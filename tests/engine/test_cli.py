@@ -378,7 +378,8 @@ def image_tower_flops(model):
 
 def check_profile_flops(c, vkclip, model):
     """The profile's counted arithmetic for one image-tower pass is the
-    model's, and each kind of matmul gets a GFLOP/s figure."""
+    model's, its counted bytes cover the matmul weights, and each kind of
+    matmul gets GFLOP/s and GB/s figures."""
     batch = 3
     r = run(vkclip, ["bench", "--device", "vulkan", "--model", model, "--batch", str(batch), "--seconds", "0.01"],
             env={"VKCLIP_PROFILE": "1"})
