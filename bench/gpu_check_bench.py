@@ -3,8 +3,10 @@
 Vulkan device (random full-size ViT-B/32, ViT-B/16 and ViT-L/14; images/s at
 batch 1, 8, 64 and 256 in fp32 and fp16, as a fraction of the device's peak
 arithmetic and of its memory bandwidth for the weights), the per-kernel
-profile's top five, the text tower (a Kinetics-700 classifier's prompts/s)
-and the element in archive mode on a lossless video against the bare engine.
+profile's top five, the kernel plans side by side (each variant of
+VKCLIP_KERNELS against the device's own plan, so the next default is chosen
+from data), the text tower (a Kinetics-700 classifier's prompts/s) and the
+element in archive mode on a lossless video against the bare engine.
 
   gpu_check_bench.py --vkclip PATH [--gst-launch PATH] [--quick] [--seconds S] [--seconds-left T]
 
@@ -90,6 +92,34 @@ def profile_top(text, n=5):
     return rows[:n]
 
 
+# Each against the device's own plan (the first row), one item changed at a
+# time, and two other GEMM tiles.
+PLANS = ["", "lavapipe", "gpu,gemm=shared:8x4", "gpu,gemm=shared:8x8", "gpu,gemm=shared:2x2", "gpu,gemm=register",
+         "gpu,attention=split", "gpu,rows=thread", "gpu,barriers=every"]
+
+
+def compare_plans(args, model, batches, deadline):
+    print()
+    print(f"Kernel plans, {os.path.basename(model)}, fp16 (VKCLIP_KERNELS; ratio: images/s over the device's plan):")
+    print()
+    print("| VKCLIP_KERNELS | kernels | batch | images/s | ratio |")
+    print("|---|---|---|---|---|")
+    for batch in (batches[0], batches[-2] if len(batches) > 2 else batches[-1]):
+        base = None
+        for plan in PLANS:
+            if deadline and time.monotonic() > deadline:
+                print(f"| {plan or '(device)'} | | {batch} | not run: out of time | |", flush=True)
+                continue
+            ips, error, r = bench(args.vkclip, model, batch, "f16", min(args.seconds, 2), env={"VKCLIP_KERNELS": plan})
+            kernels = field(r.stdout, "kernels") or "?"
+            if ips is None:
+                print(f"| {plan or '(device)'} | {kernels} | {batch} | failed: {error} | |", flush=True)
+                continue
+            base = ips if not plan else base
+            ratio = f"{ips / base:.2f}" if base else "-"
+            print(f"| {plan or '(device)'} | {kernels} | {batch} | {ips:.1f} | {ratio} |", flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--vkclip", required=True)
@@ -157,6 +187,8 @@ def main():
     print("|---|---|---|---|---|---|")
     for name, count, ms, share, gflops, gbps in profile_top(r.stdout + r.stderr):
         print(f"| {name} | {count} | {ms} | {share}% | {gflops or '-'} | {gbps or '-'} |")
+
+    compare_plans(args, first, batches, deadline)
 
     with tempfile.TemporaryDirectory() as tmp:
         labels = os.path.join(ROOT, "data", "prompts", "kinetics700-labels.txt")

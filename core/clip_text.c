@@ -26,7 +26,7 @@ bool clip_text_load(clip_text *t, weight_loader *L, const clip_config *cfg)
     t->context = (uint32_t)cfg->max_position_embeddings;
     t->vocab = (uint32_t)cfg->vocab_size;
     t->embed_dim = (uint32_t)cfg->projection_dim;
-    t->tiles = L->tiles;
+    t->plan = L->plan;
     uint32_t D = t->width, hd = D / (uint32_t)cfg->text.num_heads;
     if (D % 4 || hd % 4 || cfg->text.intermediate_size % 4)
         return errbuf_set(L->err, "config.json: text sizes (width %u, head width %u, MLP %d) must be "
@@ -69,7 +69,7 @@ bool text_graph_init(text_graph *g, const clip_text *t, vk_context *ctx, uint32_
     memset(g, 0, sizeof *g);
     g->max_prompts = max_prompts;
     vk_arena_init(&g->arena, VK_MEMORY_DEVICE, 64u << 20);
-    encoder_shape s = encoder_shape_of(&t->cfg, max_prompts, t->context, true, t->tiles);
+    encoder_shape s = encoder_shape_of(&t->cfg, max_prompts, t->context, true, &t->plan);
     uint64_t D = t->width;
     bool ok = encoder_buffers_alloc(ctx, &g->arena, &s, act, &g->enc, err) &&
               alloc_activation(ctx, &g->arena, &g->pooled, max_prompts * D, STORAGE_F32, err) &&
@@ -131,7 +131,7 @@ bool text_encode(text_graph *g, const clip_text *t, vk_context *ctx, kernel_cach
     vk_buffer_flush(ctx, &g->input);
 
     uint32_t D = t->width, D4 = D / 4;
-    encoder_shape s = encoder_shape_of(&t->cfg, (uint32_t)n, T, t->causal, t->tiles);
+    encoder_shape s = encoder_shape_of(&t->cfg, (uint32_t)n, T, t->causal, &t->plan);
     vk_sequence seq;
     if (!vk_sequence_begin(ctx, &seq, err))
         return false;
@@ -150,7 +150,7 @@ bool text_encode(text_graph *g, const clip_text *t, vk_context *ctx, kernel_cach
     ok = ok &&
          op_layernorm(&r, g->pooled, 0, D4, &t->final_gamma, &t->final_beta, g->pooled_norm, 0, D4,
                       (uint32_t)n, D, s.eps) &&
-         record_linear(&r, &t->projection, g->pooled_norm, emb, (uint32_t)n, ACTIVATION_NONE, false, t->tiles) &&
+         record_linear(&r, &t->projection, g->pooled_norm, emb, (uint32_t)n, ACTIVATION_NONE, false, t->plan.linear) &&
          vk_sequence_end(&seq, err) && vk_sequence_submit(&seq, err) && vk_sequence_wait(&seq, err);
     if (ok) {
         vk_sequence_print_profile(&seq);

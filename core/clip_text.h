@@ -18,7 +18,7 @@ typedef struct clip_text {
     encoder_layer *layer;
     linear_weight projection;
     bool causal;
-    matmul_tiles tiles;
+    kernel_plan plan;
 } clip_text;
 
 bool clip_text_load(clip_text *t, weight_loader *L, const clip_config *cfg);

@@ -139,7 +139,7 @@ bool clip_vision_load(clip_vision *v, weight_loader *L, const clip_config *cfg)
     v->prefix_tokens = (n->class_token ? 1 : 0) + (uint32_t)cfg->register_tokens;
     v->tokens = v->patches + v->prefix_tokens;
     v->embed_dim = (uint32_t)cfg->projection_dim;
-    v->tiles = L->tiles;
+    v->plan = L->plan;
     uint32_t D = v->width, P = v->patch, hd = D / (uint32_t)cfg->vision.num_heads;
     if (D % 4 || hd % 4 || cfg->vision.intermediate_size % 4 || (3 * P * P) % 4)
         return errbuf_set(L->err, "config.json: vision sizes (width %u, head width %u, MLP %d, patch %u) "
@@ -228,7 +228,7 @@ static bool record_forward(recorder *r, const clip_vision *v, const vision_graph
         .b = {.buf = v->patch_embed.w},
         .c = {.buf = b->x, .off = v->prefix_tokens * D, .outer = T * D, .row = D},
         .b_packed = true,
-        .tiles = v->tiles,
+        .tiles = v->plan.linear,
         .bias = v->patch_embed.bias.slice.size ? &v->patch_embed.bias : NULL,
         .alpha = 1.0f,
     };
@@ -249,7 +249,7 @@ static bool record_forward(recorder *r, const clip_vision *v, const vision_graph
     if (!v->projection.N)
         return op_layernorm(r, b->x, 0, T * D4, &v->post_gamma, &v->post_beta, out, 0, D4, B, D, s->eps);
     return op_layernorm(r, b->x, 0, T * D4, &v->post_gamma, &v->post_beta, g->pooled, 0, D4, B, D, s->eps) &&
-           record_linear(r, &v->projection, g->pooled, out, B, ACTIVATION_NONE, false, v->tiles);
+           record_linear(r, &v->projection, g->pooled, out, B, ACTIVATION_NONE, false, v->plan.linear);
 }
 
 /* The activations of g (into g->arena), for `batch` images. */
@@ -267,7 +267,7 @@ bool vision_graph_build(vision_graph *g, const clip_vision *v, vk_context *ctx, 
 {
     memset(g, 0, sizeof *g);
     g->batch = batch;
-    encoder_shape s = encoder_shape_of(&v->cfg, batch, v->tokens, false, v->tiles);
+    encoder_shape s = encoder_shape_of(&v->cfg, batch, v->tokens, false, &v->plan);
     /* Measure first, so that the activations take one block of their size
      * (up to 256 MiB a block) rather than a fixed 64 MiB. */
     vision_graph m = {.batch = batch};
@@ -291,7 +291,7 @@ bool vision_graph_record(const vision_graph *g, const clip_vision *v, kernel_cac
         return errbuf_set(err, "vision: %u images for buffers of %u", count, g->batch);
     /* Every stride depends on the token count and widths only, so a smaller
      * batch uses the first rows of each buffer. */
-    encoder_shape s = encoder_shape_of(&v->cfg, count, v->tokens, false, v->tiles);
+    encoder_shape s = encoder_shape_of(&v->cfg, count, v->tokens, false, &v->plan);
     recorder r = {.seq = seq, .kernels = kc, .dummy = g->pooled.slice, .err = err};
     return record_forward(&r, v, g, &s);
 }

@@ -25,7 +25,7 @@ typedef struct clip_vision {
     linear_weight head_in;       /* in_proj [3D][D] (its query rows go unused) */
     linear_weight head_out, head_fc1, head_fc2;
     dbuf head_gamma, head_beta;
-    matmul_tiles tiles;
+    kernel_plan plan;
 } clip_vision;
 
 bool clip_vision_load(clip_vision *v, weight_loader *L, const clip_config *cfg);

@@ -75,7 +75,7 @@ bool encoder_layers_load(weight_loader *L, encoder_layer **out, const block_name
 }
 
 encoder_shape encoder_shape_of(const clip_tower_config *cfg, uint32_t sequences, uint32_t tokens,
-                               bool causal, matmul_tiles tiles)
+                               bool causal, const kernel_plan *plan)
 {
     encoder_shape s = {
         .sequences = sequences,
@@ -91,7 +91,8 @@ encoder_shape encoder_shape_of(const clip_tower_config *cfg, uint32_t sequences,
                : cfg->act == CLIP_ACT_GELU_TANH ? ACTIVATION_GELU_TANH
                                                 : ACTIVATION_QUICK_GELU,
         .eps = cfg->layer_norm_eps,
-        .tiles = tiles,
+        .tiles = plan->linear,
+        .fused_attention = plan->fused_attention,
     };
     return s;
 }
@@ -113,10 +114,12 @@ bool encoder_buffers_alloc(vk_context *ctx, vk_arena *arena, const encoder_shape
 {
     uint64_t rows = (uint64_t)s->sequences * s->tokens;
     uint64_t heads = (uint64_t)s->sequences * s->heads;
+    /* Fused attention keeps no scores; the pooling head's one query row still does. */
+    uint64_t score_rows = s->fused_attention ? 1 : s->tokens;
     return alloc_activation(ctx, arena, &b->x, rows * s->width, STORAGE_F32, err) &&
            alloc_activation(ctx, arena, &b->h, rows * s->width, act, err) &&
            alloc_activation(ctx, arena, &b->qkv, rows * 3 * s->width, act, err) &&
-           alloc_activation(ctx, arena, &b->scores, heads * s->tokens * s->padded_tokens, STORAGE_F32, err) &&
+           alloc_activation(ctx, arena, &b->scores, heads * score_rows * s->padded_tokens, STORAGE_F32, err) &&
            alloc_activation(ctx, arena, &b->vt, heads * s->head_dim * s->padded_tokens, act, err) &&
            alloc_activation(ctx, arena, &b->attn, rows * s->width, act, err) &&
            alloc_activation(ctx, arena, &b->mlp, rows * s->intermediate * (s->swiglu ? 2 : 1), act, err) &&
@@ -147,6 +150,8 @@ static bool record_attention(recorder *r, const encoder_shape *s, const encoder_
 {
     uint32_t S = s->sequences, T = s->tokens, Tp = s->padded_tokens;
     uint32_t D = s->width, H = s->heads, hd = s->head_dim, row4 = 3 * D / 4;
+    if (s->fused_attention)
+        return op_attention(r, b->qkv, b->attn, S, T, H, hd, D, s->causal);
     matmul_op qk = {
         .M = T, .N = T, .K = hd, .batch_outer = S, .batch_inner = H,
         .a = {.buf = b->qkv, .off = 0, .outer = T * row4, .inner = hd / 4, .row = row4},

@@ -38,7 +38,8 @@ typedef struct encoder_shape {
     bool swiglu; /* the MLP is gated: mlp holds [rows][2 intermediate], gated the product */
     activation act;
     float eps;
-    matmul_tiles tiles;
+    matmul_tiles tiles;    /* the linear layers' matmul (the plan's) */
+    bool fused_attention;  /* the plan's: no score matrix but the pooling head's row */
 } encoder_shape;
 
 /* Activations of one run; x is the fp32 residual stream [sequences·tokens][width]. */
@@ -47,7 +48,7 @@ typedef struct encoder_buffers {
 } encoder_buffers;
 
 encoder_shape encoder_shape_of(const clip_tower_config *cfg, uint32_t sequences, uint32_t tokens,
-                               bool causal, matmul_tiles tiles);
+                               bool causal, const kernel_plan *plan);
 
 /* Allocates the buffers for at most shape->sequences × shape->tokens. */
 bool encoder_buffers_alloc(vk_context *ctx, vk_arena *arena, const encoder_shape *shape,

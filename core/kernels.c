@@ -13,14 +13,35 @@ static const uint32_t spv_matmul_f32[] =
 static const uint32_t spv_matmul_f16[] =
 #include "matmul_f16.spv.inc"
     ;
+static const uint32_t spv_matmul_tiled_f32[] =
+#include "matmul_tiled_f32.spv.inc"
+    ;
+static const uint32_t spv_matmul_tiled_f16[] =
+#include "matmul_tiled_f16.spv.inc"
+    ;
+static const uint32_t spv_attention_f32[] =
+#include "attention_f32.spv.inc"
+    ;
+static const uint32_t spv_attention_f16[] =
+#include "attention_f16.spv.inc"
+    ;
 static const uint32_t spv_layernorm_f32[] =
 #include "layernorm_f32.spv.inc"
     ;
 static const uint32_t spv_layernorm_f16[] =
 #include "layernorm_f16.spv.inc"
     ;
+static const uint32_t spv_layernorm_rows_f32[] =
+#include "layernorm_rows_f32.spv.inc"
+    ;
+static const uint32_t spv_layernorm_rows_f16[] =
+#include "layernorm_rows_f16.spv.inc"
+    ;
 static const uint32_t spv_softmax[] =
 #include "softmax.spv.inc"
+    ;
+static const uint32_t spv_softmax_rows[] =
+#include "softmax_rows.spv.inc"
     ;
 static const uint32_t spv_transpose_heads_f32[] =
 #include "transpose_heads_f32.spv.inc"
@@ -50,8 +71,17 @@ static const uint32_t spv_preprocess_v[] =
 static const vk_kernel_desc descs[KERNEL_COUNT] = {
     [KERNEL_MATMUL_F32] = {"matmul_f32", SPIRV(spv_matmul_f32), 5, sizeof(push_matmul), 0xF},
     [KERNEL_MATMUL_F16] = {"matmul_f16", SPIRV(spv_matmul_f16), 5, sizeof(push_matmul), 0xF},
+    [KERNEL_MATMUL_TILED_F32] = {"matmul_tiled_f32", SPIRV(spv_matmul_tiled_f32), 5, sizeof(push_matmul), 0xF},
+    [KERNEL_MATMUL_TILED_F16] = {"matmul_tiled_f16", SPIRV(spv_matmul_tiled_f16), 5, sizeof(push_matmul), 0xF},
+    [KERNEL_ATTENTION_F32] = {"attention_f32", SPIRV(spv_attention_f32), 2, sizeof(push_attention), 0x1},
+    [KERNEL_ATTENTION_F16] = {"attention_f16", SPIRV(spv_attention_f16), 2, sizeof(push_attention), 0x1},
     [KERNEL_LAYERNORM_F32] = {"layernorm_f32", SPIRV(spv_layernorm_f32), 4, sizeof(push_layernorm), 0x7},
     [KERNEL_LAYERNORM_F16] = {"layernorm_f16", SPIRV(spv_layernorm_f16), 4, sizeof(push_layernorm), 0x7},
+    [KERNEL_LAYERNORM_ROWS_F32] = {"layernorm_rows_f32", SPIRV(spv_layernorm_rows_f32), 4, sizeof(push_layernorm),
+                                   0x7},
+    [KERNEL_LAYERNORM_ROWS_F16] = {"layernorm_rows_f16", SPIRV(spv_layernorm_rows_f16), 4, sizeof(push_layernorm),
+                                   0x7},
+    [KERNEL_SOFTMAX_ROWS] = {"softmax_rows", SPIRV(spv_softmax_rows), 2, sizeof(push_softmax), 0x1},
     [KERNEL_SOFTMAX] = {"softmax", SPIRV(spv_softmax), 2, sizeof(push_softmax), 0x1},
     [KERNEL_TRANSPOSE_HEADS_F32] = {"transpose_heads_f32", SPIRV(spv_transpose_heads_f32), 2,
                                     sizeof(push_transpose_heads), 0x1},
@@ -64,10 +94,11 @@ static const vk_kernel_desc descs[KERNEL_COUNT] = {
     [KERNEL_PREPROCESS_V] = {"preprocess_v", SPIRV(spv_preprocess_v), 3, sizeof(push_preprocess_v), 0x3},
 };
 
-void kernel_cache_init(kernel_cache *kc, vk_context *ctx)
+void kernel_cache_init(kernel_cache *kc, vk_context *ctx, kernel_plan plan)
 {
     memset(kc, 0, sizeof *kc);
     kc->ctx = ctx;
+    kc->plan = plan;
     pthread_mutex_init(&kc->lock, NULL);
 }
 

@@ -5,14 +5,22 @@
 
 #include <pthread.h>
 
+#include "kernel_plan.h"
 #include "vk/vk_kernel.h"
 
 typedef enum kernel_id {
     KERNEL_MATMUL_F32,
     KERNEL_MATMUL_F16,
+    KERNEL_MATMUL_TILED_F32,
+    KERNEL_MATMUL_TILED_F16,
+    KERNEL_ATTENTION_F32,
+    KERNEL_ATTENTION_F16,
     KERNEL_LAYERNORM_F32,
     KERNEL_LAYERNORM_F16,
+    KERNEL_LAYERNORM_ROWS_F32,
+    KERNEL_LAYERNORM_ROWS_F16,
     KERNEL_SOFTMAX,
+    KERNEL_SOFTMAX_ROWS,
     KERNEL_TRANSPOSE_HEADS_F32,
     KERNEL_TRANSPOSE_HEADS_F16,
     KERNEL_EMBED_TOKENS,
@@ -31,15 +39,17 @@ typedef struct kernel_cache_entry {
     char label[64]; /* name and constants, for profiles */
 } kernel_cache_entry;
 
-/* Shared by every model and thread of a device: kernel_get holds `lock`. */
+/* Shared by every model and thread of a device: kernel_get holds `lock`.
+ * `plan` is the device's, fixed when the cache is made. */
 typedef struct kernel_cache {
     vk_context *ctx;
+    kernel_plan plan;
     pthread_mutex_t lock;
     kernel_cache_entry **entries; /* stable addresses: sequences keep labels */
     int count, capacity;
 } kernel_cache;
 
-void kernel_cache_init(kernel_cache *kc, vk_context *ctx);
+void kernel_cache_init(kernel_cache *kc, vk_context *ctx, kernel_plan plan);
 void kernel_cache_destroy(kernel_cache *kc);
 
 /* The pipeline of kernel `id` with these specialization constants. */

@@ -1,5 +1,6 @@
 #include "ops.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -114,6 +115,11 @@ bool op_matmul(recorder *r, const matmul_op *op)
     if (on_cpu(r))
         return cpu_matmul(r, op);
     const matmul_tiles *t = &op->tiles;
+    bool shared = t->kind == MATMUL_SHARED;
+    if (shared && !op->b_packed) {
+        r->failed = true;
+        return errbuf_set(r->err, "internal: the shared-memory matmul reads packed weights only");
+    }
     push_matmul pc = {
         .M = op->M, .N = op->N, .K4 = op->K / 4, .batch_inner = op->batch_inner,
         .a_off = op->a.off, .a_outer = op->a.outer, .a_inner = op->a.inner, .a_row = op->a.row,
@@ -121,7 +127,9 @@ bool op_matmul(recorder *r, const matmul_op *op)
         .c_off = op->c.off, .c_outer = op->c.outer, .c_inner = op->c.inner, .c_row = op->c.row,
         .alpha = op->alpha,
     };
-    uint32_t spec[7] = {t->wg, t->tm, t->tn, op->b_packed, op->bias != NULL, op->residual, op->act};
+    /* matmul_tiled.comp: TM, TN, BK4 (16 values of K a step), then the epilogue. */
+    uint32_t tiled_spec[6] = {t->tm, t->tn, 4, op->bias != NULL, op->residual, op->act};
+    uint32_t register_spec[7] = {t->wg, t->tm, t->tn, op->b_packed, op->bias != NULL, op->residual, op->act};
     dbuf dummy = {.slice = r->dummy, .type = STORAGE_F32};
     vk_binding b[5] = {
         texels4(op->a.buf),
@@ -130,9 +138,12 @@ bool op_matmul(recorder *r, const matmul_op *op)
         texels1(op->residual ? op->c.buf : dummy),
         storage(op->c.buf),
     };
-    kernel_id id = op->c.buf.type == STORAGE_F16 ? KERNEL_MATMUL_F16 : KERNEL_MATMUL_F32;
-    if (!dispatch(r, id, spec, 7, b, &pc, div_up(op->N, t->wg * t->tn), div_up(op->M, t->tm),
-                  op->batch_outer * op->batch_inner))
+    bool f16 = op->c.buf.type == STORAGE_F16;
+    kernel_id id = shared ? (f16 ? KERNEL_MATMUL_TILED_F16 : KERNEL_MATMUL_TILED_F32)
+                          : (f16 ? KERNEL_MATMUL_F16 : KERNEL_MATMUL_F32);
+    uint32_t rows_a_group = shared ? 16 * t->tm : t->tm;
+    if (!dispatch(r, id, shared ? tiled_spec : register_spec, shared ? 6 : 7, b, &pc,
+                  div_up(op->N, matmul_pack_block(*t)), div_up(op->M, rows_a_group), op->batch_outer * op->batch_inner))
         return false;
     vk_sequence_count_work(r->seq, 2.0 * op->M * op->N * op->K * op->batch_outer * op->batch_inner, matmul_bytes(op));
     return true;
@@ -151,8 +162,10 @@ bool op_layernorm(recorder *r, dbuf x, uint32_t x_off, uint32_t x_row, const dbu
     push_layernorm pc = {.rows = rows, .D4 = D / 4, .x_off = x_off, .x_row = x_row,
                          .y_off = y_off, .y_row = y_row, .eps = eps};
     vk_binding b[4] = {texels4(x), texels4(*gamma), texels4(*beta), storage(y)};
-    kernel_id id = y.type == STORAGE_F16 ? KERNEL_LAYERNORM_F16 : KERNEL_LAYERNORM_F32;
-    return dispatch(r, id, NULL, 0, b, &pc, div_up(rows, 64), 1, 1);
+    bool f16 = y.type == STORAGE_F16;
+    if (r->kernels->plan.row_groups)
+        return dispatch(r, f16 ? KERNEL_LAYERNORM_ROWS_F16 : KERNEL_LAYERNORM_ROWS_F32, NULL, 0, b, &pc, rows, 1, 1);
+    return dispatch(r, f16 ? KERNEL_LAYERNORM_F16 : KERNEL_LAYERNORM_F32, NULL, 0, b, &pc, div_up(rows, 64), 1, 1);
 }
 
 bool op_softmax(recorder *r, dbuf scores, uint32_t rows, uint32_t T, uint32_t Tp, bool causal)
@@ -163,7 +176,34 @@ bool op_softmax(recorder *r, dbuf scores, uint32_t rows, uint32_t T, uint32_t Tp
     }
     push_softmax pc = {.rows = rows, .T = T, .Tp = Tp, .causal = causal};
     vk_binding b[2] = {texels1(scores), storage(scores)};
+    if (r->kernels->plan.row_groups)
+        return dispatch(r, KERNEL_SOFTMAX_ROWS, NULL, 0, b, &pc, rows, 1, 1);
     return dispatch(r, KERNEL_SOFTMAX, NULL, 0, b, &pc, div_up(rows, 64), 1, 1);
+}
+
+/* Query rows a workgroup, keys staged at a time (shaders/attention.comp). */
+#define ATTENTION_QUERIES 64
+#define ATTENTION_KEYS 32
+
+bool op_attention(recorder *r, dbuf qkv, dbuf attn, uint32_t sequences, uint32_t T, uint32_t H, uint32_t hd,
+                  uint32_t D, bool causal)
+{
+    if (on_cpu(r) || hd % 4 != 0) {
+        r->failed = true;
+        return errbuf_set(r->err, "internal: fused attention on the CPU backend or a head width of %u", hd);
+    }
+    push_attention pc = {.T = T, .D4 = D / 4, .scale = 1.0f / sqrtf((float)hd)};
+    uint32_t spec[4] = {ATTENTION_QUERIES, hd / 4, ATTENTION_KEYS, causal};
+    vk_binding b[2] = {texels4(qkv), storage(attn)};
+    kernel_id id = attn.type == STORAGE_F16 ? KERNEL_ATTENTION_F16 : KERNEL_ATTENTION_F32;
+    if (!dispatch(r, id, spec, 4, b, &pc, div_up(T, ATTENTION_QUERIES), H, sequences))
+        return false;
+    /* Q·Kᵀ and P·V over every key (the causal half is skipped but counted,
+     * as the split path computes it); Q, K and V read once, the output written once. */
+    double flops = 4.0 * sequences * H * T * T * hd;
+    double bytes = (double)sequences * T * D * (3 * storage_size(qkv.type) + storage_size(attn.type));
+    vk_sequence_count_work(r->seq, flops, bytes);
+    return true;
 }
 
 bool op_transpose_heads(recorder *r, dbuf qkv, dbuf vt, uint32_t images, uint32_t T, uint32_t Tp,
@@ -232,7 +272,7 @@ bool op_preprocess(recorder *r, vk_slice frame, vk_slice table, vk_slice rows_tm
 
 uint64_t packed_weight_bytes(uint32_t N, uint32_t K, matmul_tiles t, storage_type type)
 {
-    uint64_t block = (uint64_t)t.wg * t.tn;
+    uint64_t block = matmul_pack_block(t);
     uint64_t npad = (N + block - 1) / block * block;
     return npad * K * storage_size(type);
 }
@@ -240,32 +280,32 @@ uint64_t packed_weight_bytes(uint32_t N, uint32_t K, matmul_tiles t, storage_typ
 bool pack_weight(void *dst, uint32_t N, uint32_t K, matmul_tiles t, storage_type type,
                  void (*get_row)(void *user, uint32_t n, float *dst), void *user)
 {
-    uint32_t block = t.wg * t.tn;
+    uint32_t block = matmul_pack_block(t);
     uint32_t nblocks = (N + block - 1) / block;
     uint32_t K4 = K / 4;
     float *row = malloc((size_t)K * sizeof *row);
     if (!row)
         return false;
     for (uint32_t nb = 0; nb < nblocks; nb++)
-        for (uint32_t j = 0; j < t.tn; j++)
-            for (uint32_t lid = 0; lid < t.wg; lid++) {
-                uint32_t n = nb * block + j * t.wg + lid;
-                if (n < N)
-                    get_row(user, n, row);
-                else
-                    memset(row, 0, (size_t)K * sizeof *row);
-                for (uint32_t k4 = 0; k4 < K4; k4++) {
-                    /* texel index ((nb·K4 + k4)·TN + j)·WG + lid */
-                    size_t texel = (((size_t)nb * K4 + k4) * t.tn + j) * t.wg + lid;
-                    if (type == STORAGE_F16) {
-                        uint16_t *d = (uint16_t *)dst + texel * 4;
-                        for (int c = 0; c < 4; c++)
-                            d[c] = f32_to_f16(row[k4 * 4 + c]);
-                    } else {
-                        memcpy((float *)dst + texel * 4, row + k4 * 4, 4 * sizeof(float));
-                    }
+        for (uint32_t col = 0; col < block; col++) {
+            uint32_t n = nb * block + col;
+            if (n < N)
+                get_row(user, n, row);
+            else
+                memset(row, 0, (size_t)K * sizeof *row);
+            for (uint32_t k4 = 0; k4 < K4; k4++) {
+                /* texel (nb·K4 + k4)·block + col: at each step of K, a block's
+                 * columns are consecutive texels */
+                size_t texel = ((size_t)nb * K4 + k4) * block + col;
+                if (type == STORAGE_F16) {
+                    uint16_t *d = (uint16_t *)dst + texel * 4;
+                    for (int c = 0; c < 4; c++)
+                        d[c] = f32_to_f16(row[k4 * 4 + c]);
+                } else {
+                    memcpy((float *)dst + texel * 4, row + k4 * 4, 4 * sizeof(float));
                 }
             }
+        }
     free(row);
     return true;
 }

@@ -34,11 +34,6 @@ typedef enum activation {
     ACTIVATION_GELU_TANH = 3,
 } activation;
 
-/* Register tile of the matmul kernel; weights are packed for one tiling. */
-typedef struct matmul_tiles {
-    uint32_t tm, tn, wg;
-} matmul_tiles;
-
 typedef struct push_matmul {
     uint32_t M, N, K4, batch_inner;
     uint32_t a_off, a_outer, a_inner, a_row;
@@ -55,6 +50,11 @@ typedef struct push_layernorm {
 typedef struct push_softmax {
     uint32_t rows, T, Tp, causal;
 } push_softmax;
+
+typedef struct push_attention {
+    uint32_t T, D4;
+    float scale;
+} push_attention;
 
 typedef struct push_transpose_heads {
     uint32_t total, T, Tp, H, hd, row, v_col;
@@ -118,6 +118,12 @@ bool op_layernorm(recorder *r, dbuf x, uint32_t x_off, uint32_t x_row, const dbu
 
 bool op_softmax(recorder *r, dbuf scores, uint32_t rows, uint32_t T, uint32_t Tp, bool causal);
 
+/* softmax(Q·Kᵀ / sqrt(hd)) · V in one pass (the plan's fused attention):
+ * qkv holds each sequence's T rows [Q | K | V] of width 3D, heads hd wide
+ * side by side in each; attn gets [sequences · T][D]. */
+bool op_attention(recorder *r, dbuf qkv, dbuf attn, uint32_t sequences, uint32_t T, uint32_t H, uint32_t hd,
+                  uint32_t D, bool causal);
+
 bool op_transpose_heads(recorder *r, dbuf qkv, dbuf vt, uint32_t images, uint32_t T, uint32_t Tp,
                         uint32_t H, uint32_t hd, uint32_t D);
 
@@ -132,8 +138,9 @@ bool op_embed_tokens(recorder *r, dbuf x, const dbuf *prefix, const dbuf *pos, u
 bool op_preprocess(recorder *r, vk_slice frame, vk_slice table, vk_slice rows_tmp, dbuf out,
                    const push_preprocess_h *h, const push_preprocess_v *v);
 
-/* Packs an [N][K] weight for the matmul kernel's B operand (layout in
- * shaders/matmul.comp): pads N to whole WG·TN blocks with zeros.
+/* Packs an [N][K] weight for the matmul kernels' B operand: blocks of
+ * matmul_pack_block(t) columns, [N / block][K/4][block] texels, N padded to
+ * whole blocks with zeros (shaders/matmul.comp, matmul_tiled.comp).
  * get_row(user, n, dst) writes row n (K floats) into dst. Writes f32 or f16. */
 uint64_t packed_weight_bytes(uint32_t N, uint32_t K, matmul_tiles t, storage_type type);
 bool pack_weight(void *dst, uint32_t N, uint32_t K, matmul_tiles t, storage_type type,

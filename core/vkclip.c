@@ -10,7 +10,6 @@
 #include "model/dtype.h"
 #include "preprocess.h"
 #include "vkclip_internal.h"
-#include "util/env_tiles.h"
 #include "util/regular_file.h"
 
 /* Where the default model is installed and where it sits in the source
@@ -124,7 +123,16 @@ vkclip_device *vkclip_device_open(const vkclip_device_options *opts, vkclip_erro
     }
     if (cpu)
         cpu_blas_single_threaded();
-    kernel_cache_init(&dev->kernels, &dev->ctx);
+    /* The CPU backend runs no shaders: its steps are the lavapipe plan's ops. */
+    kernel_plan plan = kernel_plan_from_env(cpu || dev->ctx.props.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU);
+    if (cpu)
+        kernel_plan_make(true, NULL, &plan, &e);
+    dev->ctx.every_barrier = plan.every_barrier;
+    kernel_cache_init(&dev->kernels, &dev->ctx, plan);
+    if (cpu)
+        snprintf(dev->plan_text, sizeof dev->plan_text, "the CPU backend's own steps (sgemm)");
+    else
+        kernel_plan_describe(&plan, dev->plan_text, sizeof dev->plan_text);
     return dev;
 }
 
@@ -162,26 +170,17 @@ void vkclip_device_get_info(const vkclip_device *dev, vkclip_device_info *info)
     fill_info(info, &d);
 }
 
+const char *vkclip_device_kernels(const vkclip_device *dev)
+{
+    return dev->plan_text;
+}
+
 uint32_t vkclip_device_validation_messages(const vkclip_device *dev)
 {
     return atomic_load(&((vkclip_device *)dev)->ctx.validation_messages);
 }
 
 /* ---- models ---- */
-
-/* Register tiles: large on the CPU driver (fetches are calls, arithmetic is
- * cheap), moderate on GPUs. VKCLIP_TILES="tm,tn,wg" overrides (tests use it
- * to check the GPU packing on the CPU driver). */
-matmul_tiles choose_tiles(const vk_context *ctx)
-{
-    matmul_tiles t = ctx->props.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU
-                         ? (matmul_tiles){.tm = 12, .tn = 8, .wg = 8}
-                         : (matmul_tiles){.tm = 4, .tn = 4, .wg = 64};
-    env_tiles e;
-    if (env_tiles_from_env(&e)) /* a bad value: warned once on stderr, defaults kept */
-        t = (matmul_tiles){.tm = e.tm, .tn = e.tn, .wg = e.wg};
-    return t;
-}
 
 static bool format_supports_texels(const vk_context *ctx, VkFormat f)
 {
@@ -286,7 +285,7 @@ bool weight_loader_begin(vkclip_model *m, weight_loader *L, errbuf *e)
 {
     *L = (weight_loader){
         .ctx = &m->dev->ctx, .weights = m->weights, .arena = &m->weight_arena,
-        .tiles = choose_tiles(&m->dev->ctx), .matrix_type = m->matrix_type, .err = e,
+        .plan = m->dev->kernels.plan, .matrix_type = m->matrix_type, .err = e,
     };
     return vk_uploader_init(&m->dev->ctx, &L->uploader, e);
 }

@@ -90,6 +90,10 @@ VKCLIP_API int vkclip_device_index(const vkclip_device *dev);
 /* The CPU backend's threads; 0 for a Vulkan device. */
 VKCLIP_API int vkclip_device_threads(const vkclip_device *dev);
 VKCLIP_API void vkclip_device_get_info(const vkclip_device *dev, vkclip_device_info *info);
+/* The kernels the device runs, in words: the kernel plan's name and its
+ * choices ("gpu: gemm=shared:4x4 attention=fused rows=group barriers=needed"),
+ * chosen at open from the device type, or VKCLIP_KERNELS. */
+VKCLIP_API const char *vkclip_device_kernels(const vkclip_device *dev);
 /* Messages the validation layer printed so far (0 when it is off). */
 VKCLIP_API uint32_t vkclip_device_validation_messages(const vkclip_device *dev);
 

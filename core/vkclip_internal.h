@@ -20,6 +20,7 @@
 struct vkclip_device {
     vk_context ctx;
     kernel_cache kernels;
+    char plan_text[160]; /* kernel_plan_describe of kernels.plan */
 };
 
 /* vkclip_preprocess's buffers: one frame on its way to a CHW tensor. */
@@ -76,7 +77,6 @@ bool encoder_bench(vkclip_encoder *enc, errbuf *e);
 
 void export_error(vkclip_error *out, const errbuf *e);
 int fail(vkclip_error *out, const errbuf *e);
-matmul_tiles choose_tiles(const vk_context *ctx);
 
 /* Uploading more of the model's weights (the text tower, later). */
 bool weight_loader_begin(vkclip_model *m, weight_loader *L, errbuf *e);

@@ -84,7 +84,7 @@ static bool upload_rows(weight_loader *L, linear_weight *out, const st_tensor *c
         return errbuf_set(L->err, "tensor '%s': inner size %u is not a multiple of 4", parts[0]->name, K);
     out->N = part_rows * (uint32_t)nparts;
     out->K = K;
-    uint64_t bytes = rows_as_they_are ? (uint64_t)out->N * K * 4 : packed_weight_bytes(out->N, K, L->tiles, type);
+    uint64_t bytes = rows_as_they_are ? (uint64_t)out->N * K * 4 : packed_weight_bytes(out->N, K, L->plan.linear, type);
     uint64_t texels = bytes / (4 * storage_size(type));
     if (texels > L->ctx->props.limits.maxTexelBufferElements)
         return errbuf_set(L->err, "tensor '%s': %llu texels exceed the device's limit of %u",
@@ -100,7 +100,7 @@ static bool upload_rows(weight_loader *L, linear_weight *out, const st_tensor *c
             get_stacked_row(&rows, n, (float *)dst + (size_t)n * K);
         return true;
     }
-    if (!pack_weight(dst, out->N, K, L->tiles, type, get_stacked_row, &rows))
+    if (!pack_weight(dst, out->N, K, L->plan.linear, type, get_stacked_row, &rows))
         return errbuf_set(L->err, "out of memory");
     return true;
 }

@@ -19,7 +19,7 @@ typedef struct weight_loader {
     const model_weights *weights;
     vk_arena *arena;
     vk_uploader uploader;
-    matmul_tiles tiles;
+    kernel_plan plan;
     storage_type matrix_type; /* how matrices are stored on the device */
     errbuf *err;
 } weight_loader;

@@ -195,6 +195,7 @@ static int run_bench(cli_session *s, const cli_options *o)
         status = cli_fail("%s", err.message);
     if (status == 0) {
         printf("device: %s (%s)\n", di.name, di.type);
+        printf("kernels: %s\n", vkclip_device_kernels(s->dev));
         if (vkclip_device_threads(s->dev) > 0)
             printf("threads: %d\n", vkclip_device_threads(s->dev));
         printf("model: %s (vision width %d, %d layers, patch %d, image %d)\n", s->model_dir, mi.vision_width,

@@ -43,6 +43,18 @@ bool env_tiles_parse(const char *text, env_tiles *out, errbuf *err)
     return true;
 }
 
+void env_value_shown(const char *value, char *shown, size_t size)
+{
+    size_t n = 0, keep = size > 4 ? size - 4 : 0; /* room for "..." */
+    const unsigned char *s = (const unsigned char *)value;
+    for (; *s && n < keep; s++)
+        shown[n++] = *s < 0x20 || *s == 0x7f ? '?' : (char)*s;
+    if (*s && size >= 4)
+        memcpy(shown + n, "...", 3), n += 3;
+    if (size)
+        shown[n < size ? n : size - 1] = '\0';
+}
+
 bool env_tiles_from_value(const char *value, env_tiles *out, bool *warned)
 {
     if (!value || !*value)
@@ -52,14 +64,9 @@ bool env_tiles_from_value(const char *value, env_tiles *out, bool *warned)
         return true;
     if (!*warned) {
         *warned = true;
-        /* Shown as given, but cut short and with control bytes replaced. */
-        char shown[64];
-        size_t n = 0;
-        for (const unsigned char *s = (const unsigned char *)value; *s && n + 1 < sizeof shown; s++)
-            shown[n++] = *s < 0x20 || *s == 0x7f ? '?' : (char)*s;
-        shown[n] = '\0';
-        fprintf(stderr, "vkclip: VKCLIP_TILES='%s%s' ignored: %s; using the default tiles\n", shown,
-                strlen(value) > n ? "..." : "", e.msg);
+        char shown[72];
+        env_value_shown(value, shown, sizeof shown);
+        fprintf(stderr, "vkclip: VKCLIP_TILES='%s' ignored: %s; using the default tiles\n", shown, e.msg);
     }
     return false;
 }

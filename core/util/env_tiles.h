@@ -6,6 +6,7 @@
 #define VKCLIP_ENV_TILES_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "errbuf.h"
 
@@ -31,5 +32,9 @@ bool env_tiles_from_env(env_tiles *out);
 /* The same on a given value (NULL: unset), warning to stderr at most once
  * per *warned flag; env_tiles_from_env uses a process-wide flag. */
 bool env_tiles_from_value(const char *value, env_tiles *out, bool *warned);
+
+/* An environment variable's value as a message shows it: control bytes as
+ * '?', and cut to fit `size` with "..." after what is kept. */
+void env_value_shown(const char *value, char *shown, size_t size);
 
 #endif

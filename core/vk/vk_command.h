@@ -20,6 +20,12 @@ bool vk_run_commands(vk_context *ctx, void (*record)(VkCommandBuffer cmd, void *
 /* Submits count command buffers in one vkQueueSubmit (in order) with a fence. */
 bool vk_submit(vk_context *ctx, const VkCommandBuffer *cmds, uint32_t count, VkFence fence, errbuf *err);
 
+typedef struct vk_access {
+    VkBuffer buffer;
+    VkDeviceSize offset, size;
+    bool write;
+} vk_access;
+
 typedef struct vk_sequence {
     vk_context *ctx;
     VkCommandPool command_pool;
@@ -32,6 +38,14 @@ typedef struct vk_sequence {
     uint32_t sets_left; /* in the newest pool */
     bool pending;       /* submitted and not yet waited for */
     uint32_t dispatches;
+    /* What was read and written since the last barrier: a dispatch or copy
+     * that reads or writes what one of them wrote, or writes what one read,
+     * gets a barrier first; others run alongside (vk_sequence_dispatch). */
+    vk_access *accesses;
+    int naccesses, accesses_capacity;
+    uint32_t barriers; /* recorded in this sequence */
+    bool copy_failed;  /* vk_sequence_copy returns nothing: vk_sequence_end reports copy_err */
+    errbuf copy_err;
     /* VKCLIP_PROFILE=1: a timestamp after each dispatch, summed by kernel,
      * and the arithmetic each dispatch does, when its op counts it. */
     VkQueryPool timestamps;
@@ -50,7 +64,11 @@ bool vk_sequence_begin(vk_context *ctx, vk_sequence *seq, errbuf *err);
 bool vk_sequence_reset(vk_sequence *seq, errbuf *err);
 
 /* Binds the buffers to the kernel's bindings 0..n-1, pushes the constants and
- * dispatches; then a barrier so the next dispatch sees the results. */
+ * dispatches. Texel bindings are read, storage bindings written; a barrier
+ * goes before the dispatch when that touches what an earlier one wrote, or
+ * writes what one read, since the last barrier (after every dispatch with
+ * ctx->every_barrier or VKCLIP_PROFILE, whose timestamps time each kernel
+ * alone). */
 bool vk_sequence_dispatch(vk_sequence *seq, const vk_kernel *k, const vk_binding *bindings,
                           const void *push, uint32_t gx, uint32_t gy, uint32_t gz, errbuf *err);
 
@@ -59,7 +77,8 @@ bool vk_sequence_dispatch(vk_sequence *seq, const vk_kernel *k, const vk_binding
  * GFLOP/s and GB/s); otherwise nothing. */
 void vk_sequence_count_work(vk_sequence *seq, double flops, double bytes);
 
-/* Buffer copy inside the sequence (e.g. staging -> device), with a barrier. */
+/* Buffer copy inside the sequence (e.g. staging -> device), ordered as a
+ * dispatch that reads src and writes dst. */
 void vk_sequence_copy(vk_sequence *seq, vk_slice src, vk_slice dst);
 
 bool vk_sequence_end(vk_sequence *seq, errbuf *err);

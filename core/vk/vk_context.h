@@ -50,6 +50,9 @@ typedef struct vk_context {
     int device_index;
     /* Messages the validation layer reported (errors and warnings). */
     atomic_uint validation_messages;
+    /* A barrier after every dispatch of a sequence, not only before those
+     * that depend on earlier ones (the kernel plan's barriers=every). */
+    bool every_barrier;
     /* The CPU backend (core/cpu/): no Vulkan object at all. Its buffers are
      * host memory and its sequences lists of host steps; props holds its
      * name and limits as large as a buffer can be; pool its threads. */

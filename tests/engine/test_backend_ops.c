@@ -38,7 +38,8 @@ static void fill(float *v, size_t n, uint64_t seed, float scale)
         v[i] = next_uniform(&s) * scale;
 }
 
-static bool backend_open(backend *b, bool cpu)
+/* cpu: the CPU backend; else lavapipe with the kernels of plan `plan_name`. */
+static bool backend_open(backend *b, bool cpu, const char *plan_name)
 {
     memset(b, 0, sizeof *b);
     errbuf e = {{0}};
@@ -48,7 +49,12 @@ static bool backend_open(backend *b, bool cpu)
         fprintf(stderr, "%s\n", e.msg);
         return false;
     }
-    kernel_cache_init(&b->kernels, &b->ctx);
+    kernel_plan plan;
+    if (!kernel_plan_make(cpu, plan_name, &plan, &e)) {
+        fprintf(stderr, "plan %s: %s\n", plan_name, e.msg);
+        return false;
+    }
+    kernel_cache_init(&b->kernels, &b->ctx, plan);
     vk_arena_init(&b->arena, VK_MEMORY_READBACK, 64u << 20);
     return true;
 }
@@ -110,7 +116,7 @@ static void expect_close(const char *what, const float *cpu, const float *gpu, s
     printf("%-58s relative difference %.2e\n", what, err);
 }
 
-static backend vk, cpu;
+static backend vk, gpu, cpu; /* lavapipe's plan, the GPU plan on lavapipe, the CPU backend */
 
 /* ---- matmul ---- */
 
@@ -141,7 +147,7 @@ static dbuf packed(backend *b, const float *w, uint32_t N, uint32_t K, matmul_ti
 static float *run_linear(backend *b, const float *x, const float *w, const float *bias, const float *y0,
                          uint32_t rows, uint32_t N, uint32_t K, activation act, bool residual, const char *what)
 {
-    matmul_tiles tiles = {.tm = 12, .tn = 8, .wg = 8};
+    matmul_tiles tiles = b->kernels.plan.linear;
     errbuf e = {{0}};
     recorder r = begin(b, &e);
     dbuf xb = buffer(b, (size_t)rows * K, x), yb = buffer(b, (size_t)rows * N, y0);
@@ -166,6 +172,10 @@ static void check_linear(uint32_t rows, uint32_t N, uint32_t K, activation act, 
     float *on_cpu = run_linear(&cpu, x, w, bias, y0, rows, N, K, act, residual, what);
     float *on_vk = run_linear(&vk, x, w, bias, y0, rows, N, K, act, residual, what);
     expect_close(what, on_cpu, on_vk, (size_t)rows * N, 1e-5);
+    char shared[128];
+    snprintf(shared, sizeof shared, "%s [shared %ux%u]", what, gpu.kernels.plan.linear.tm, gpu.kernels.plan.linear.tn);
+    float *on_gpu = run_linear(&gpu, x, w, bias, y0, rows, N, K, act, residual, what);
+    expect_close(shared, on_cpu, on_gpu, (size_t)rows * N, 1e-5);
     free(x), free(w), free(bias), free(y0);
 }
 
@@ -264,12 +274,12 @@ static void check_layernorm(void)
 {
     /* every third row: class tokens of a batch; 52 wide: the CPU's 16-lane sums and a tail */
     const uint32_t rows = 5, D = 52, stride = 3 * D;
-    float *x = malloc((size_t)rows * stride * 4), gamma[52], beta[52], *out[2];
+    float *x = malloc((size_t)rows * stride * 4), gamma[52], beta[52], *out[3];
     fill(x, (size_t)rows * stride, 8, 3.0f);
     fill(gamma, D, 9, 1.0f);
     fill(beta, D, 10, 1.0f);
-    backend *bs[2] = {&cpu, &vk};
-    for (int i = 0; i < 2; i++) {
+    backend *bs[3] = {&cpu, &vk, &gpu};
+    for (int i = 0; i < 3; i++) {
         errbuf e = {{0}};
         recorder r = begin(bs[i], &e);
         dbuf xb = buffer(bs[i], (size_t)rows * stride, x), yb = buffer(bs[i], (size_t)rows * D, NULL);
@@ -283,7 +293,9 @@ static void check_layernorm(void)
     }
     expect_close("layernorm: strided rows, out of place and in place", out[0], out[1],
                  (size_t)rows * D + (size_t)rows * stride, 1e-5);
-    free(x), free(out[0]), free(out[1]);
+    expect_close("layernorm: the same, a workgroup a row", out[0], out[2], (size_t)rows * D + (size_t)rows * stride,
+                 1e-5);
+    free(x), free(out[0]), free(out[1]), free(out[2]);
 }
 
 /* Rows of T scores padded to Tp, three sequences of them; T = 50 is
@@ -291,19 +303,21 @@ static void check_layernorm(void)
 static void check_softmax(bool causal, uint32_t T, uint32_t Tp)
 {
     const uint32_t rows = 3 * T;
-    float *s = malloc((size_t)rows * Tp * 4), *out[2];
+    float *s = malloc((size_t)rows * Tp * 4), *out[3];
     fill(s, rows * Tp, causal ? 11 : 12, 4.0f);
-    backend *bs[2] = {&cpu, &vk};
-    for (int i = 0; i < 2; i++) {
+    backend *bs[3] = {&cpu, &vk, &gpu};
+    for (int i = 0; i < 3; i++) {
         errbuf e = {{0}};
         recorder r = begin(bs[i], &e);
         dbuf sb = buffer(bs[i], rows * Tp, s);
         CHECKF(finish(bs[i], op_softmax(&r, sb, rows, T, Tp, causal), &e), "softmax: %s", e.msg);
         out[i] = sb.slice.mapped;
     }
-    char what[64];
+    char what[96];
     snprintf(what, sizeof what, "softmax: %srows padded %u -> %u", causal ? "causal, " : "", T, Tp);
     expect_close(what, out[0], out[1], rows * Tp, 1e-6);
+    strcat(what, ", a workgroup a row");
+    expect_close(what, out[0], out[2], rows * Tp, 1e-6);
     free(s);
 }
 
@@ -348,11 +362,111 @@ static void check_embed_tokens(uint32_t prefix_tokens)
                  out[0], out[1], B * T * D, 1e-6);
 }
 
+/* ---- the GPU plan's fused attention, against double precision ---- */
+
+/* softmax(q·kᵀ / sqrt(hd)) · v for every (sequence, head), straight from the
+ * definition, into want [S·T][D]. */
+static void attention_reference(const float *qkv, double *want, uint32_t S, uint32_t T, uint32_t H, uint32_t hd,
+                                bool causal)
+{
+    uint32_t D = H * hd, row = 3 * D;
+    double *p = malloc(T * sizeof *p);
+    for (uint32_t s = 0; s < S; s++)
+        for (uint32_t h = 0; h < H; h++)
+            for (uint32_t t = 0; t < T; t++) {
+                const float *q = qkv + ((size_t)s * T + t) * row + h * hd;
+                uint32_t keys = causal ? t + 1 : T;
+                double mx = -INFINITY, sum = 0;
+                for (uint32_t j = 0; j < keys; j++) {
+                    const float *k = qkv + ((size_t)s * T + j) * row + D + h * hd;
+                    double dot = 0;
+                    for (uint32_t d = 0; d < hd; d++)
+                        dot += (double)q[d] * k[d];
+                    p[j] = dot / sqrt((double)hd);
+                    mx = fmax(mx, p[j]);
+                }
+                for (uint32_t j = 0; j < keys; j++)
+                    sum += p[j] = exp(p[j] - mx);
+                for (uint32_t d = 0; d < hd; d++) {
+                    double o = 0;
+                    for (uint32_t j = 0; j < keys; j++)
+                        o += p[j] * qkv[((size_t)s * T + j) * row + 2 * D + h * hd + d];
+                    want[((size_t)s * T + t) * D + h * hd + d] = o / sum;
+                }
+            }
+    free(p);
+}
+
+static void check_fused_attention(uint32_t S, uint32_t T, uint32_t H, uint32_t hd, bool causal)
+{
+    uint32_t D = H * hd;
+    size_t nqkv = (size_t)S * T * 3 * D, nout = (size_t)S * T * D;
+    float *qkv = malloc(nqkv * 4);
+    double *want = malloc(nout * sizeof *want);
+    fill(qkv, nqkv, 18 + T, 1.5f); /* scores up to about ±10: a peaked softmax */
+    attention_reference(qkv, want, S, T, H, hd, causal);
+    errbuf e = {{0}};
+    recorder r = begin(&gpu, &e);
+    dbuf q = buffer(&gpu, nqkv, qkv), out = buffer(&gpu, nout, NULL);
+    CHECKF(finish(&gpu, op_attention(&r, q, out, S, T, H, hd, D, causal), &e), "attention: %s", e.msg);
+    const float *got = out.slice.mapped;
+    double worst = 0;
+    for (size_t i = 0; i < nout; i++)
+        worst = fmax(worst, isnan(got[i]) ? INFINITY : fabs(got[i] - want[i]));
+    char what[96];
+    snprintf(what, sizeof what, "attention fused: %u seq x %u heads, T %u, hd %u%s", S, H, T, hd,
+             causal ? ", causal" : "");
+    /* The values are averages of V's entries (|v| <= 1.5): an absolute bound. */
+    CHECKF(worst <= 2e-6, "%s: %.3g from double precision", what, worst);
+    printf("%-58s %.2e from double precision\n", what, worst);
+    free(qkv), free(want);
+}
+
+/* Two LayerNorms into different outputs need no barrier between them; a
+ * third reading the first one's output does. */
+static void check_barriers(void)
+{
+    const uint32_t rows = 4, D = 8;
+    float x[32], gamma[8], beta[8];
+    fill(x, rows * D, 20, 1.0f);
+    fill(gamma, D, 21, 1.0f);
+    fill(beta, D, 22, 1.0f);
+    errbuf e = {{0}};
+    recorder r = begin(&vk, &e);
+    dbuf xb = buffer(&vk, rows * D, x), y1 = buffer(&vk, rows * D, NULL), y2 = buffer(&vk, rows * D, NULL);
+    dbuf y3 = buffer(&vk, rows * D, NULL), g = buffer(&vk, D, gamma), b = buffer(&vk, D, beta);
+    bool ok = op_layernorm(&r, xb, 0, D / 4, &g, &b, y1, 0, D / 4, rows, D, 1e-5f) &&
+              op_layernorm(&r, xb, 0, D / 4, &g, &b, y2, 0, D / 4, rows, D, 1e-5f);
+    uint32_t independent = vk.seq.barriers;
+    ok = ok && op_layernorm(&r, y1, 0, D / 4, &g, &b, y3, 0, D / 4, rows, D, 1e-5f);
+    uint32_t dependent = vk.seq.barriers - independent;
+    bool profiling = vk.seq.timestamps != VK_NULL_HANDLE;
+    CHECKF(finish(&vk, ok, &e), "barriers: %s", e.msg);
+    if (!profiling)
+        CHECKF(independent == 0 && dependent == 1, "barriers: %u between independent dispatches, %u before a dependent one",
+               independent, dependent);
+    /* LN(LN(x)) with gamma 1, beta 0 would be LN(x); here: y3 = LN(y1) computed on the host. */
+    const float *y1h = y1.slice.mapped, *y3h = y3.slice.mapped;
+    double worst = 0;
+    for (uint32_t m = 0; m < rows; m++) {
+        double mean = 0, var = 0;
+        for (uint32_t d = 0; d < D; d++)
+            mean += y1h[m * D + d] / (double)D;
+        for (uint32_t d = 0; d < D; d++)
+            var += (y1h[m * D + d] - mean) * (y1h[m * D + d] - mean) / D;
+        for (uint32_t d = 0; d < D; d++)
+            worst = fmax(worst, fabs((y1h[m * D + d] - mean) / sqrt(var + 1e-5) * gamma[d] + beta[d] - y3h[m * D + d]));
+    }
+    CHECKF(worst <= 1e-5, "barriers: the dependent LayerNorm read a stale input (%.3g off)", worst);
+    CHECKF(memcmp(y1.slice.mapped, y2.slice.mapped, rows * D * 4) == 0, "barriers: two independent LayerNorms differ");
+    printf("%-58s %u, then %u\n", "barriers: independent dispatches, then a dependent one", independent, dependent);
+}
+
 int main(void)
 {
-    if (!backend_open(&vk, false))
+    if (!backend_open(&vk, false, "lavapipe"))
         SKIP("no Vulkan device");
-    if (!backend_open(&cpu, true))
+    if (!backend_open(&gpu, false, "gpu") || !backend_open(&cpu, true, NULL))
         return 1;
     const char *acts[] = {"none", "quick_gelu", "gelu", "gelu_pytorch_tanh"};
     for (int a = ACTIVATION_NONE; a <= ACTIVATION_GELU_TANH; a++) {
@@ -365,6 +479,8 @@ int main(void)
     check_activation_range(ACTIVATION_GELU_TANH, "gelu_pytorch_tanh, -100 to 100");
     check_linear(9, 24, 32, ACTIVATION_NONE, true, "matmul: bias and residual");
     check_linear(9, 24, 32, ACTIVATION_QUICK_GELU, true, "matmul: bias, quick_gelu and residual");
+    /* Past one workgroup's 64 x 64 block on every side, K not a whole number of 16-value steps. */
+    check_linear(130, 200, 104, ACTIVATION_GELU, true, "matmul: 130 x 200 x 104, gelu and residual");
     check_attention_matmuls();
     check_shared_query();
     check_layernorm();
@@ -375,7 +491,12 @@ int main(void)
     check_transpose_and_swiglu();
     check_embed_tokens(2);
     check_embed_tokens(0);
+    check_fused_attention(2, 50, 3, 16, false);   /* ViT-B/32's tokens: one partial block of queries */
+    check_fused_attention(1, 77, 2, 64, true);    /* CLIP's text: causal, three key tiles */
+    check_fused_attention(1, 197, 1, 8, false);   /* ViT-B/16's tokens: four query blocks */
+    check_barriers();
     backend_close(&cpu);
+    backend_close(&gpu);
     backend_close(&vk);
     return check_exit();
 }

@@ -602,6 +602,30 @@ def check_tiles_warning(c, vkclip, model, image):
     c.check(r.rc == 0 and "VKCLIP_TILES" not in r.stderr, f"VKCLIP_TILES='4,4,64': no warning ({r.stderr!r})")
 
 
+def check_kernels_warning(c, vkclip, model, image):
+    """A VKCLIP_KERNELS that does not parse is reported once on stderr, in one
+    line naming the value and the reason; the run goes on with the device's
+    own plan (lavapipe's here), whose output it matches exactly. Good values
+    are taken silently and `bench` names the plan they make."""
+    args = ["embed-image", "--device", "vulkan", "--model", model, image, image]
+    base = run_limited(vkclip, args, TIMEOUT, {"VKCLIP_KERNELS": None})
+    for value, reason in (("garbage", "neither a plan"), ("gemm=fast", "bad value"), ("speed=max", "unknown item"),
+                          ("gpu,", "empty item"), ("gemm=shared:9x9", "bad value"), ("gpu\x1b[31m", "neither")):
+        r = run_limited(vkclip, args, TIMEOUT, {"VKCLIP_KERNELS": value})
+        warn = [ln for ln in r.stderr.splitlines() if "VKCLIP_KERNELS" in ln]
+        c.check(r.rc == 0 and len(warn) == 1 and warn[0].startswith("vkclip: VKCLIP_KERNELS='") and reason in warn[0]
+                and "\x1b" not in warn[0] and "using the lavapipe plan" in warn[0] and r.stdout == base.stdout,
+                f"VKCLIP_KERNELS={value!r}: rc {r.rc}, one warning {warn!r}, output of the device's plan")
+    bench = ["bench", "--device", "vulkan", "--model", model, "--seconds", "0.01"]
+    for value, want in ((None, "kernels: lavapipe: gemm=register:12,8,8 attention=split rows=thread barriers=needed"),
+                        ("gpu", "kernels: gpu: gemm=shared:4x4 attention=fused rows=group barriers=needed"),
+                        ("gpu,gemm=shared:8x2,barriers=every",
+                         "kernels: custom: gemm=shared:8x2 attention=fused rows=group barriers=every")):
+        r = run_limited(vkclip, bench, TIMEOUT, {"VKCLIP_KERNELS": value})
+        c.check(r.rc == 0 and want in r.stdout.splitlines() and "VKCLIP_KERNELS" not in r.stderr,
+                f"VKCLIP_KERNELS={value!r}: bench prints '{want}' ({r.stdout.splitlines()[1:2]}, {r.stderr.strip()!r})")
+
+
 def check_stdout_errors(c, vkclip, model, image):
     """A write error on stdout (a full disk, a closed descriptor) is exit 1
     with one line 'vkclip: stdout: <reason>', for every subcommand that prints."""
@@ -795,6 +819,7 @@ def main():
         check_cache_fifo(c, vkclip, model, image, tmp)
         if ENGINE_EDITS_APPLIED:
             check_tiles_warning(c, vkclip, model, image)
+            check_kernels_warning(c, vkclip, model, image)
         else:
             print("note: the FIFO tokenizer files and VKCLIP_TILES cases wait for the engine edits of "
                   "issue 8 (ENGINE_EDITS_APPLIED)")

@@ -3,11 +3,13 @@
 ../shared/fixtures/README.md): preprocess and embed-image on clip-tiny-f32
 and clip-tiny-f16, with the fixtures' tolerances.
 
-  test_fixtures.py VKCLIP [--tiles TM,TN,WG] [--validation]
+  test_fixtures.py VKCLIP [--tiles TM,TN,WG] [--kernels PLAN] [--validation [--sync]]
 
---tiles sets VKCLIP_TILES (the matmul packing) for every run; --validation
+--tiles sets VKCLIP_TILES (the matmul packing) for every run, --kernels
+VKCLIP_KERNELS (the kernel plan: gpu runs the GPU kernels on lavapipe); --validation
 sets VKCLIP_VALIDATION=1 (vkclip then exits non-zero on any validation
-message) and skips when the Khronos layer is not installed.
+message) and skips when the Khronos layer is not installed; --sync adds its
+synchronization validation (a missing barrier is then a message).
 """
 
 import argparse
@@ -118,19 +120,27 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("vkclip")
     ap.add_argument("--tiles", help="VKCLIP_TILES for every run")
+    ap.add_argument("--kernels", help="VKCLIP_KERNELS (the kernel plan) for every run")
     ap.add_argument("--validation", action="store_true", help="VKCLIP_VALIDATION=1")
+    ap.add_argument("--sync", action="store_true",
+                    help="with --validation: the layer's synchronization validation too")
     args = ap.parse_args()
     testlib.require_modules("numpy")
     fixtures = testlib.fixtures_dir()
     testlib.prepare_vkclip(args.vkclip)
     if args.tiles:
         os.environ["VKCLIP_TILES"] = args.tiles
+    if args.kernels:
+        os.environ["VKCLIP_KERNELS"] = args.kernels
     if args.validation:
         if not os.path.exists(ec.VALIDATION_LAYER_JSON):
             testlib.skip(f"the Khronos validation layer is not installed ({ec.VALIDATION_LAYER_JSON}; "
                          "apt-get install vulkan-validationlayers)")
         os.environ["VKCLIP_VALIDATION"] = "1"
+        if args.sync:
+            os.environ["VK_LAYER_ENABLES"] = "VK_VALIDATION_FEATURE_ENABLE_SYNCHRONIZATION_VALIDATION_EXT"
     print(f"VKCLIP_TILES={os.environ.get('VKCLIP_TILES', '(default)')} "
+          f"VKCLIP_KERNELS={os.environ.get('VKCLIP_KERNELS', '(default)')} "
           f"VKCLIP_VALIDATION={os.environ.get('VKCLIP_VALIDATION', '(unset)')} "
           f"VK_ICD_FILENAMES={os.environ.get('VK_ICD_FILENAMES', '(unset)')}")
     c = testlib.Checker()
