@@ -104,6 +104,19 @@ run_tests 2>&1 | tee "$out/tests.txt"
 summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$out/tests.txt" | tail -n 1)
 echo "gpu-check: tests ${summary:-did not finish} ($(( $(date +%s) - started )) s)"
 
+# The tensor-core GEMM is off by default until it has passed on a GPU: here,
+# the fixtures and the random models (fp16 rows) with it forced.
+echo
+echo "## gemm=coopmat (VK_NV_cooperative_matrix, off by default)"
+for t in test_fixtures test_models; do
+    VKCLIP_DEVICE=vulkan VKCLIP_KERNELS=gpu,gemm=coopmat timeout 240 "$python" "tests/engine/$t.py" "$vkclip" \
+        >"$out/coopmat-$t.txt" 2>&1
+    rc=$?
+    echo "$t with gemm=coopmat: rc $rc, $(grep -c '^FAIL' "$out/coopmat-$t.txt") failed checks, $(tail -n 1 "$out/coopmat-$t.txt")"
+    grep -m 1 'gemm=coopmat needs' "$out/coopmat-$t.txt"
+    grep -m 3 '^FAIL' "$out/coopmat-$t.txt"
+done
+
 echo
 echo "## benchmarks"
 left=$(( budget - ($(date +%s) - started) ))

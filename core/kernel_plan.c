@@ -9,7 +9,7 @@
 
 uint32_t matmul_pack_block(matmul_tiles t)
 {
-    return t.kind == MATMUL_SHARED ? 16 * t.tn : t.wg * t.tn;
+    return t.kind == MATMUL_COOPMAT ? 64 : t.kind == MATMUL_SHARED ? 16 * t.tn : t.wg * t.tn;
 }
 
 /* The CPU driver: fetches are function calls and arithmetic is cheap, so
@@ -58,6 +58,9 @@ static bool apply_item(kernel_plan *p, const char *s, size_t len, errbuf *err)
     if (is(s, klen, "gemm")) {
         if (is(v, vlen, "register")) {
             p->linear = lavapipe_plan.linear;
+            ok = true;
+        } else if (is(v, vlen, "coopmat")) {
+            p->linear = (matmul_tiles){.kind = MATMUL_COOPMAT, .tm = 4, .tn = 4, .wg = 128};
             ok = true;
         } else if (vlen >= 6 && strncmp(v, "shared", 6) == 0) {
             p->linear = gpu_plan.linear;
@@ -125,10 +128,19 @@ kernel_plan kernel_plan_from_env(bool cpu_device)
     return p;
 }
 
+bool kernel_plan_env_wants_coopmat(void)
+{
+    kernel_plan p;
+    errbuf e = {{0}};
+    return kernel_plan_make(false, getenv("VKCLIP_KERNELS"), &p, &e) && p.linear.kind == MATMUL_COOPMAT;
+}
+
 void kernel_plan_describe(const kernel_plan *p, char *out, size_t size)
 {
     char gemm[32];
-    if (p->linear.kind == MATMUL_SHARED)
+    if (p->linear.kind == MATMUL_COOPMAT)
+        snprintf(gemm, sizeof gemm, "coopmat");
+    else if (p->linear.kind == MATMUL_SHARED)
         snprintf(gemm, sizeof gemm, "shared:%ux%u", p->linear.tm, p->linear.tn);
     else
         snprintf(gemm, sizeof gemm, "register:%u,%u,%u", p->linear.tm, p->linear.tn, p->linear.wg);

@@ -15,7 +15,10 @@
  * VKCLIP_KERNELS overrides the device's plan, so that the tests run every
  * variant on lavapipe: a plan's name, then comma-separated items applied in
  * order, e.g. "gpu", "lavapipe,attention=fused", "gemm=shared:8x4":
- *   gemm=register | shared[:TMxTN]   (shared: TM, TN in 1..8, outputs a thread)
+ *   gemm=register | shared[:TMxTN] | coopmat
+ *                                    (shared: TM, TN in 1..8, outputs a thread;
+ *                                    coopmat: VK_NV_cooperative_matrix, off by
+ *                                    default until it has run on a GPU)
  *   attention=split | fused
  *   rows=thread | group
  *   barriers=needed | every          (every: a full barrier after each dispatch)
@@ -32,6 +35,7 @@
 typedef enum matmul_kind {
     MATMUL_REGISTER, /* matmul.comp: TM × TN a thread, WG threads a row of the workgroup */
     MATMUL_SHARED,   /* matmul_tiled.comp: 16 × 16 threads of TM × TN, tiles in shared memory */
+    MATMUL_COOPMAT,  /* matmul_coopmat.comp for fp16 weights (tensor cores), else the shared kernel at 4 × 4 */
 } matmul_kind;
 
 typedef struct matmul_tiles {
@@ -61,6 +65,10 @@ bool kernel_plan_make(bool cpu_device, const char *overrides, kernel_plan *out, 
  * kernel; a bad VKCLIP_KERNELS is reported once per process
  * ("vkclip: VKCLIP_KERNELS='...' ignored: <reason>; using the ... plan"). */
 kernel_plan kernel_plan_from_env(bool cpu_device);
+
+/* Whether VKCLIP_KERNELS asks for gemm=coopmat (read before the device is
+ * made, since cooperative matrices are enabled at its creation); silent. */
+bool kernel_plan_env_wants_coopmat(void);
 
 /* "gpu: gemm=shared:4x4 attention=fused rows=group barriers=needed" */
 void kernel_plan_describe(const kernel_plan *p, char *out, size_t size);

@@ -19,6 +19,12 @@ static const uint32_t spv_matmul_tiled_f32[] =
 static const uint32_t spv_matmul_tiled_f16[] =
 #include "matmul_tiled_f16.spv.inc"
     ;
+static const uint32_t spv_matmul_coopmat_f32[] =
+#include "matmul_coopmat_f32.spv.inc"
+    ;
+static const uint32_t spv_matmul_coopmat_f16[] =
+#include "matmul_coopmat_f16.spv.inc"
+    ;
 static const uint32_t spv_attention_f32[] =
 #include "attention_f32.spv.inc"
     ;
@@ -73,6 +79,10 @@ static const vk_kernel_desc descs[KERNEL_COUNT] = {
     [KERNEL_MATMUL_F16] = {"matmul_f16", SPIRV(spv_matmul_f16), 5, sizeof(push_matmul), 0xF},
     [KERNEL_MATMUL_TILED_F32] = {"matmul_tiled_f32", SPIRV(spv_matmul_tiled_f32), 5, sizeof(push_matmul), 0xF},
     [KERNEL_MATMUL_TILED_F16] = {"matmul_tiled_f16", SPIRV(spv_matmul_tiled_f16), 5, sizeof(push_matmul), 0xF},
+    [KERNEL_MATMUL_COOPMAT_F32] = {"matmul_coopmat_f32", SPIRV(spv_matmul_coopmat_f32), 5, sizeof(push_matmul),
+                                   0xF},
+    [KERNEL_MATMUL_COOPMAT_F16] = {"matmul_coopmat_f16", SPIRV(spv_matmul_coopmat_f16), 5, sizeof(push_matmul),
+                                   0xF},
     [KERNEL_ATTENTION_F32] = {"attention_f32", SPIRV(spv_attention_f32), 2, sizeof(push_attention), 0x1},
     [KERNEL_ATTENTION_F16] = {"attention_f16", SPIRV(spv_attention_f16), 2, sizeof(push_attention), 0x1},
     [KERNEL_LAYERNORM_F32] = {"layernorm_f32", SPIRV(spv_layernorm_f32), 4, sizeof(push_layernorm), 0x7},

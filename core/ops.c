@@ -115,7 +115,10 @@ bool op_matmul(recorder *r, const matmul_op *op)
     if (on_cpu(r))
         return cpu_matmul(r, op);
     const matmul_tiles *t = &op->tiles;
-    bool shared = t->kind == MATMUL_SHARED;
+    /* Matrix units for fp16 weights only; fp32 ones (and DINOv2's scaled
+     * rows) take the shared kernel, whose 4 × 4 tiles pack the same blocks. */
+    bool coopmat = t->kind == MATMUL_COOPMAT && op->b.buf.type == STORAGE_F16;
+    bool shared = t->kind == MATMUL_SHARED || t->kind == MATMUL_COOPMAT;
     if (shared && !op->b_packed) {
         r->failed = true;
         return errbuf_set(r->err, "internal: the shared-memory matmul reads packed weights only");
@@ -130,6 +133,8 @@ bool op_matmul(recorder *r, const matmul_op *op)
     /* matmul_tiled.comp: TM, TN, BK4 (16 values of K a step), then the epilogue. */
     uint32_t tiled_spec[6] = {t->tm, t->tn, 4, op->bias != NULL, op->residual, op->act};
     uint32_t register_spec[7] = {t->wg, t->tm, t->tn, op->b_packed, op->bias != NULL, op->residual, op->act};
+    const uint32_t *spec = coopmat ? tiled_spec + 3 : shared ? tiled_spec : register_spec;
+    uint32_t nspec = coopmat ? 3 : shared ? 6 : 7;
     dbuf dummy = {.slice = r->dummy, .type = STORAGE_F32};
     vk_binding b[5] = {
         texels4(op->a.buf),
@@ -139,10 +144,11 @@ bool op_matmul(recorder *r, const matmul_op *op)
         storage(op->c.buf),
     };
     bool f16 = op->c.buf.type == STORAGE_F16;
-    kernel_id id = shared ? (f16 ? KERNEL_MATMUL_TILED_F16 : KERNEL_MATMUL_TILED_F32)
-                          : (f16 ? KERNEL_MATMUL_F16 : KERNEL_MATMUL_F32);
-    uint32_t rows_a_group = shared ? 16 * t->tm : t->tm;
-    if (!dispatch(r, id, shared ? tiled_spec : register_spec, shared ? 6 : 7, b, &pc,
+    kernel_id id = coopmat  ? (f16 ? KERNEL_MATMUL_COOPMAT_F16 : KERNEL_MATMUL_COOPMAT_F32)
+                   : shared ? (f16 ? KERNEL_MATMUL_TILED_F16 : KERNEL_MATMUL_TILED_F32)
+                            : (f16 ? KERNEL_MATMUL_F16 : KERNEL_MATMUL_F32);
+    uint32_t rows_a_group = coopmat ? 64 : shared ? 16 * t->tm : t->tm;
+    if (!dispatch(r, id, spec, nspec, b, &pc,
                   div_up(op->N, matmul_pack_block(*t)), div_up(op->M, rows_a_group), op->batch_outer * op->batch_inner))
         return false;
     vk_sequence_count_work(r->seq, 2.0 * op->M * op->N * op->K * op->batch_outer * op->batch_inner, matmul_bytes(op));

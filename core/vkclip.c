@@ -106,7 +106,9 @@ vkclip_device *vkclip_device_open(const vkclip_device_options *opts, vkclip_erro
         return NULL;
     }
     int wanted = opts ? opts->device_index : VKCLIP_DEVICE_BEST;
-    vk_context_options o = {.device_index = wanted >= 0 ? wanted : -1, .validation = opts && opts->validation};
+    /* Cooperative matrices are enabled at device creation, only when asked for. */
+    vk_context_options o = {.device_index = wanted >= 0 ? wanted : -1, .validation = opts && opts->validation,
+                            .cooperative_matrix = kernel_plan_env_wants_coopmat()};
     if (wanted < VKCLIP_DEVICE_VULKAN) {
         errbuf_set(&e, "device %d: not a device index (0 and up, or -1, -2, -3)", wanted);
         free(dev);
@@ -127,6 +129,11 @@ vkclip_device *vkclip_device_open(const vkclip_device_options *opts, vkclip_erro
     kernel_plan plan = kernel_plan_from_env(cpu || dev->ctx.props.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU);
     if (cpu)
         kernel_plan_make(true, NULL, &plan, &e);
+    if (plan.linear.kind == MATMUL_COOPMAT && !dev->ctx.features.coopmat_f16) {
+        fprintf(stderr, "vkclip: VKCLIP_KERNELS: gemm=coopmat needs VK_NV_cooperative_matrix with 16x16x16 fp16 "
+                        "products on '%s'; using gemm=shared:4x4\n", dev->ctx.props.deviceName);
+        plan.linear.kind = MATMUL_SHARED;
+    }
     dev->ctx.every_barrier = plan.every_barrier;
     kernel_cache_init(&dev->kernels, &dev->ctx, plan);
     if (cpu)

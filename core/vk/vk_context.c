@@ -257,6 +257,44 @@ static bool env_flag(const char *name)
     return v && *v && strcmp(v, "0") != 0;
 }
 
+/* Whether the device multiplies 16×16 fp16 matrices into fp32 ones in
+ * subgroups of 32 (VK_NV_cooperative_matrix), with the memory model and fp16
+ * arithmetic the shader needs. */
+static bool probe_coopmat(const vk_context *ctx)
+{
+    if (ctx->props.apiVersion < VK_API_VERSION_1_2 || ctx->features.subgroup_size != 32 || !ctx->features.float16 ||
+        !ctx->features.storage16 || !has_device_extension(ctx->physical, VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME))
+        return false;
+    VkPhysicalDeviceCooperativeMatrixFeaturesNV cm = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_NV};
+    VkPhysicalDeviceVulkanMemoryModelFeatures mm = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_MEMORY_MODEL_FEATURES, .pNext = &cm};
+    VkPhysicalDeviceFeatures2 f2 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2, .pNext = &mm};
+    vkGetPhysicalDeviceFeatures2(ctx->physical, &f2);
+    PFN_vkGetPhysicalDeviceCooperativeMatrixPropertiesNV list = (PFN_vkGetPhysicalDeviceCooperativeMatrixPropertiesNV)
+        vkGetInstanceProcAddr(ctx->instance, "vkGetPhysicalDeviceCooperativeMatrixPropertiesNV");
+    if (!cm.cooperativeMatrix || !mm.vulkanMemoryModel || !list)
+        return false;
+    uint32_t n = 0;
+    if (list(ctx->physical, &n, NULL) != VK_SUCCESS || n == 0)
+        return false;
+    VkCooperativeMatrixPropertiesNV *shapes = calloc(n, sizeof *shapes);
+    bool found = false;
+    if (shapes) {
+        for (uint32_t i = 0; i < n; i++)
+            shapes[i].sType = VK_STRUCTURE_TYPE_COOPERATIVE_MATRIX_PROPERTIES_NV;
+        if (list(ctx->physical, &n, shapes) == VK_SUCCESS)
+            for (uint32_t i = 0; i < n && !found; i++) {
+                const VkCooperativeMatrixPropertiesNV *c = &shapes[i];
+                found = c->MSize == 16 && c->NSize == 16 && c->KSize == 16 && c->AType == VK_COMPONENT_TYPE_FLOAT16_NV &&
+                        c->BType == VK_COMPONENT_TYPE_FLOAT16_NV && c->CType == VK_COMPONENT_TYPE_FLOAT32_NV &&
+                        c->DType == VK_COMPONENT_TYPE_FLOAT32_NV && c->scope == VK_SCOPE_SUBGROUP_NV;
+            }
+        free(shapes);
+    }
+    return found;
+}
+
 static bool create_device(vk_context *ctx, errbuf *err)
 {
     float priority = 1.0f;
@@ -276,10 +314,19 @@ static bool create_device(vk_context *ctx, errbuf *err)
         .pNext = want_f16_struct ? &f16 : NULL,
         .storageBuffer16BitAccess = ctx->features.storage16,
     };
-    const char *exts[1];
+    const char *exts[2];
     uint32_t next = 0;
     if (want_f16_struct && ctx->props.apiVersion < VK_API_VERSION_1_2)
         exts[next++] = VK_KHR_SHADER_FLOAT16_INT8_EXTENSION_NAME;
+    VkPhysicalDeviceCooperativeMatrixFeaturesNV cm = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_NV, .cooperativeMatrix = VK_TRUE};
+    VkPhysicalDeviceVulkanMemoryModelFeatures mm = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_MEMORY_MODEL_FEATURES, .pNext = &cm,
+        .vulkanMemoryModel = VK_TRUE};
+    if (ctx->features.coopmat_f16) { /* probe_coopmat: Vulkan 1.2, so float16_int8 is core */
+        exts[next++] = VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME;
+        f16.pNext = &mm;
+    }
     VkDeviceCreateInfo dci = {
         .sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO,
         .pNext = &s16,
@@ -382,6 +429,7 @@ bool vk_context_create(vk_context *ctx, const vk_context_options *opts, errbuf *
         ctx->features.storage16 = false;
         ctx->features.float16 = false;
     }
+    ctx->features.coopmat_f16 = opts && opts->cooperative_matrix && probe_coopmat(ctx);
     if (!create_device(ctx, err)) {
         vk_context_destroy(ctx);
         return false;

@@ -18,6 +18,10 @@ typedef struct vk_features {
     bool float16;        /* fp16 arithmetic in shaders */
     bool subgroup_arith; /* subgroupAdd & co. in compute */
     uint32_t subgroup_size;
+    /* VK_NV_cooperative_matrix with 16×16×16 fp16 products into fp32, in
+     * subgroups of 32, and the Vulkan memory model its shaders use: probed and
+     * enabled only when vk_context_options.cooperative_matrix asks. */
+    bool coopmat_f16;
 } vk_features;
 
 typedef struct vk_device_info {
@@ -64,6 +68,7 @@ typedef struct vk_context_options {
     int device_index;     /* -1: choose (or VKCLIP_DEVICE) */
     bool validation;      /* also enabled by VKCLIP_VALIDATION=1 */
     bool disable_16bit;   /* pretend the device lacks 16-bit storage/fp16 (tests the fallback) */
+    bool cooperative_matrix; /* enable VK_NV_cooperative_matrix where the device has it (features.coopmat_f16) */
 } vk_context_options;
 
 /* Lists the physical devices; returns their count (fills at most max). */

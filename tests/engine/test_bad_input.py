@@ -624,6 +624,17 @@ def check_kernels_warning(c, vkclip, model, image):
         r = run_limited(vkclip, bench, TIMEOUT, {"VKCLIP_KERNELS": value})
         c.check(r.rc == 0 and want in r.stdout.splitlines() and "VKCLIP_KERNELS" not in r.stderr,
                 f"VKCLIP_KERNELS={value!r}: bench prints '{want}' ({r.stdout.splitlines()[1:2]}, {r.stderr.strip()!r})")
+    # lavapipe has no cooperative matrices: said once, and the shared kernel
+    # (which reads the same packing) runs instead, with the same output.
+    r = run_limited(vkclip, bench, TIMEOUT, {"VKCLIP_KERNELS": "gpu,gemm=coopmat"})
+    warn = [ln for ln in r.stderr.splitlines() if "coopmat" in ln]
+    c.check(r.rc == 0 and len(warn) == 1 and "VK_NV_cooperative_matrix" in warn[0]
+            and "kernels: custom: gemm=shared:4x4 attention=fused rows=group barriers=needed" in r.stdout.splitlines(),
+            f"VKCLIP_KERNELS=gpu,gemm=coopmat on lavapipe: one warning {warn!r}, the shared kernel")
+    shared = run_limited(vkclip, args, TIMEOUT, {"VKCLIP_KERNELS": "gpu"})
+    r = run_limited(vkclip, args, TIMEOUT, {"VKCLIP_KERNELS": "gpu,gemm=coopmat"})
+    c.check(r.rc == 0 and shared.rc == 0 and r.stdout == shared.stdout,
+            "VKCLIP_KERNELS=gpu,gemm=coopmat on lavapipe: the gpu plan's output")
 
 
 def check_stdout_errors(c, vkclip, model, image):
