@@ -86,7 +86,7 @@ def weight_size(bench_output):
 def profile_top(text, n=5):
     """The last forward pass's profile block: its n costliest kernel kinds."""
     blocks = re.split(r"^profile: .*$", text, flags=re.M)
-    rows = re.findall(r"^\s+(\S+)\s+(\d+) x\s+([\d.]+) ms\s+([\d.]+)%(?:\s+([\d.]+) GFLOP/s\s+([\d.]+) GB/s)?",
+    rows = re.findall(r"^\s+(\S+)\s+(\d+) x\s+([\d.]+) ms\s+([\d.]+)%(?:\s+([\d.]+|-) GFLOP/s\s+([\d.]+) GB/s)?",
                       blocks[-1] if blocks else "", re.M)
     rows.sort(key=lambda r: -float(r[2]))
     return rows[:n]

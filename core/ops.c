@@ -98,6 +98,11 @@ static bool dispatch(recorder *r, kernel_id id, const uint32_t *spec, uint32_t n
     return true;
 }
 
+static void count_bytes(recorder *r, double bytes)
+{
+    vk_sequence_count_work(r->seq, 0, bytes);
+}
+
 /* The least a matmul moves: each distinct A and B matrix read once (an
  * operand with no stride along a batch axis is shared across it), C written
  * once (and read first when it is the residual), the bias read once. */
@@ -169,9 +174,13 @@ bool op_layernorm(recorder *r, dbuf x, uint32_t x_off, uint32_t x_row, const dbu
                          .y_off = y_off, .y_row = y_row, .eps = eps};
     vk_binding b[4] = {texels4(x), texels4(*gamma), texels4(*beta), storage(y)};
     bool f16 = y.type == STORAGE_F16;
-    if (r->kernels->plan.row_groups)
-        return dispatch(r, f16 ? KERNEL_LAYERNORM_ROWS_F16 : KERNEL_LAYERNORM_ROWS_F32, NULL, 0, b, &pc, rows, 1, 1);
-    return dispatch(r, f16 ? KERNEL_LAYERNORM_F16 : KERNEL_LAYERNORM_F32, NULL, 0, b, &pc, div_up(rows, 64), 1, 1);
+    bool ok = r->kernels->plan.row_groups
+                  ? dispatch(r, f16 ? KERNEL_LAYERNORM_ROWS_F16 : KERNEL_LAYERNORM_ROWS_F32, NULL, 0, b, &pc, rows, 1, 1)
+                  : dispatch(r, f16 ? KERNEL_LAYERNORM_F16 : KERNEL_LAYERNORM_F32, NULL, 0, b, &pc, div_up(rows, 64), 1, 1);
+    /* No FLOPs counted for the ops below: only the bytes they move at least. */
+    if (ok)
+        count_bytes(r, (double)rows * D * (storage_size(x.type) + storage_size(y.type)) + 8.0 * D);
+    return ok;
 }
 
 bool op_softmax(recorder *r, dbuf scores, uint32_t rows, uint32_t T, uint32_t Tp, bool causal)
@@ -182,9 +191,11 @@ bool op_softmax(recorder *r, dbuf scores, uint32_t rows, uint32_t T, uint32_t Tp
     }
     push_softmax pc = {.rows = rows, .T = T, .Tp = Tp, .causal = causal};
     vk_binding b[2] = {texels1(scores), storage(scores)};
-    if (r->kernels->plan.row_groups)
-        return dispatch(r, KERNEL_SOFTMAX_ROWS, NULL, 0, b, &pc, rows, 1, 1);
-    return dispatch(r, KERNEL_SOFTMAX, NULL, 0, b, &pc, div_up(rows, 64), 1, 1);
+    bool ok = r->kernels->plan.row_groups ? dispatch(r, KERNEL_SOFTMAX_ROWS, NULL, 0, b, &pc, rows, 1, 1)
+                                          : dispatch(r, KERNEL_SOFTMAX, NULL, 0, b, &pc, div_up(rows, 64), 1, 1);
+    if (ok)
+        count_bytes(r, 4.0 * rows * (T + Tp));
+    return ok;
 }
 
 /* Query rows a workgroup, keys staged at a time (shaders/attention.comp). */
@@ -224,7 +235,10 @@ bool op_transpose_heads(recorder *r, dbuf qkv, dbuf vt, uint32_t images, uint32_
                                .row = 3 * D, .v_col = 2 * D};
     vk_binding b[2] = {texels1(qkv), storage(vt)};
     kernel_id id = vt.type == STORAGE_F16 ? KERNEL_TRANSPOSE_HEADS_F16 : KERNEL_TRANSPOSE_HEADS_F32;
-    return dispatch(r, id, NULL, 0, b, &pc, div_up(pc.total, 64), 1, 1);
+    bool ok = dispatch(r, id, NULL, 0, b, &pc, div_up(pc.total, 64), 1, 1);
+    if (ok)
+        count_bytes(r, (double)images * T * D * storage_size(qkv.type) + (double)pc.total * storage_size(vt.type));
+    return ok;
 }
 
 bool op_swiglu(recorder *r, dbuf x, dbuf y, uint32_t rows, uint32_t h)
@@ -236,7 +250,10 @@ bool op_swiglu(recorder *r, dbuf x, dbuf y, uint32_t rows, uint32_t h)
     push_swiglu pc = {.total = rows * h, .h = h};
     vk_binding b[2] = {texels1(x), storage(y)};
     kernel_id id = y.type == STORAGE_F16 ? KERNEL_SWIGLU_F16 : KERNEL_SWIGLU_F32;
-    return dispatch(r, id, NULL, 0, b, &pc, div_up(pc.total, 64), 1, 1);
+    bool ok = dispatch(r, id, NULL, 0, b, &pc, div_up(pc.total, 64), 1, 1);
+    if (ok)
+        count_bytes(r, (double)pc.total * (2 * storage_size(x.type) + storage_size(y.type)));
+    return ok;
 }
 
 bool op_embed_tokens(recorder *r, dbuf x, const dbuf *prefix, const dbuf *pos, uint32_t images,

@@ -525,6 +525,8 @@ void vk_sequence_print_profile(vk_sequence *seq)
                     total > 0 ? 100.0 * ms[k] / total : 0.0);
             if (flops[k] > 0 && ms[k] > 0)
                 fprintf(stderr, "  %9.1f GFLOP/s %8.2f GB/s", flops[k] * 1e-6 / ms[k], bytes[k] * 1e-6 / ms[k]);
+            else if (bytes[k] > 0 && ms[k] > 0)
+                fprintf(stderr, "  %9s GFLOP/s %8.2f GB/s", "-", bytes[k] * 1e-6 / ms[k]);
             fputc('\n', stderr);
         }
     }
