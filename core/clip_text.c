@@ -71,12 +71,11 @@ bool text_graph_init(text_graph *g, const clip_text *t, vk_context *ctx, uint32_
     vk_arena_init(&g->arena, VK_MEMORY_DEVICE, 64u << 20);
     encoder_shape s = encoder_shape_of(&t->cfg, max_prompts, t->context, true, &t->plan);
     uint64_t D = t->width;
+    uint64_t rows = (uint64_t)max_prompts * t->context;
     bool ok = encoder_buffers_alloc(ctx, &g->arena, &s, act, &g->enc, err) &&
-              alloc_activation(ctx, &g->arena, &g->pooled, max_prompts * D, STORAGE_F32, err) &&
-              alloc_activation(ctx, &g->arena, &g->pooled_norm, max_prompts * D, STORAGE_F32, err) &&
-              vk_buffer_create(ctx, &g->input, (uint64_t)max_prompts * t->context * D * 4, VK_MEMORY_UPLOAD, err) &&
-              vk_buffer_create(ctx, &g->embeddings, (uint64_t)max_prompts * t->embed_dim * 4,
-                               VK_MEMORY_READBACK, err);
+              alloc_activation(ctx, &g->arena, &g->normed, rows * D, STORAGE_F32, err) &&
+              vk_buffer_create(ctx, &g->input, rows * D * 4, VK_MEMORY_UPLOAD, err) &&
+              vk_buffer_create(ctx, &g->embeddings, rows * t->embed_dim * 4, VK_MEMORY_READBACK, err);
     if (!ok)
         text_graph_free(g, ctx);
     return ok;
@@ -84,6 +83,8 @@ bool text_graph_init(text_graph *g, const clip_text *t, vk_context *ctx, uint32_
 
 void text_graph_free(text_graph *g, vk_context *ctx)
 {
+    for (int i = 0; i < TEXT_RUNS; i++)
+        vk_sequence_destroy(&g->runs[i].seq);
     vk_buffer_destroy(ctx, &g->input);
     vk_buffer_destroy(ctx, &g->embeddings);
     vk_arena_destroy(ctx, &g->arena);
@@ -113,6 +114,55 @@ static bool fill_input(const text_graph *g, const clip_text *t, const int32_t *c
     return true;
 }
 
+/* Records the forward pass of n prompts of T tokens into run: the input's
+ * copy to the device, the blocks, then the final LayerNorm and the projection
+ * of every row. */
+static bool record_run(text_graph *g, const clip_text *t, vk_context *ctx, kernel_cache *kc, text_run *run,
+                       uint32_t n, uint32_t T, errbuf *err)
+{
+    uint32_t D = t->width, D4 = D / 4, rows = n * T;
+    encoder_shape s = encoder_shape_of(&t->cfg, n, T, t->causal, &t->plan);
+    if (run->seq.ctx ? !vk_sequence_reset(&run->seq, err) : !vk_sequence_begin(ctx, &run->seq, err))
+        return false;
+    run->n = run->T = 0; /* not usable until it is recorded whole */
+    recorder r = {.seq = &run->seq, .kernels = kc, .dummy = g->normed.slice, .err = err};
+    vk_sequence_copy(&run->seq, vk_buffer_slice(&g->input, 0, (uint64_t)rows * D * 4), g->enc.x.slice);
+    bool ok = true;
+    for (uint32_t i = 0; ok && i < t->layers; i++)
+        ok = encoder_layer_record(&r, &t->layer[i], &s, &g->enc);
+    dbuf emb = {.slice = vk_buffer_slice(&g->embeddings, 0, g->embeddings.size), .type = STORAGE_F32};
+    ok = ok &&
+         op_layernorm(&r, g->enc.x, 0, D4, &t->final_gamma, &t->final_beta, g->normed, 0, D4, rows, D, s.eps) &&
+         record_linear(&r, &t->projection, g->normed, emb, rows, ACTIVATION_NONE, false, t->plan.linear) &&
+         vk_sequence_end(&run->seq, err);
+    if (ok) {
+        run->n = n;
+        run->T = T;
+    }
+    return ok;
+}
+
+/* The recorded run for n prompts of T tokens: one kept from before, else the
+ * least recently used slot recorded anew. */
+static text_run *text_run_for(text_graph *g, const clip_text *t, vk_context *ctx, kernel_cache *kc, uint32_t n,
+                              uint32_t T, errbuf *err)
+{
+    text_run *run = &g->runs[0];
+    for (int i = 0; i < TEXT_RUNS; i++) {
+        text_run *c = &g->runs[i];
+        if (c->n == n && c->T == T) {
+            run = c;
+            break;
+        }
+        if (c->last_used < run->last_used)
+            run = c;
+    }
+    run->last_used = ++g->uses;
+    if ((run->n != n || run->T != T) && !record_run(g, t, ctx, kc, run, n, T, err))
+        return NULL;
+    return run;
+}
+
 bool text_encode(text_graph *g, const clip_text *t, vk_context *ctx, kernel_cache *kc,
                  const int32_t *const *ids, const int *lengths, const int *pool, int n, float *out,
                  errbuf *err)
@@ -126,37 +176,19 @@ bool text_encode(text_graph *g, const clip_text *t, vk_context *ctx, kernel_cach
         if ((uint32_t)lengths[b] > T)
             T = (uint32_t)lengths[b];
     }
+    if (t->causal) /* fewer shapes to record; the mask hides the padding */
+        T = (T + 7) / 8 * 8 < t->context ? (T + 7) / 8 * 8 : t->context;
     if (!fill_input(g, t, ids, lengths, n, T, err))
         return false;
     vk_buffer_flush(ctx, &g->input);
-
-    uint32_t D = t->width, D4 = D / 4;
-    encoder_shape s = encoder_shape_of(&t->cfg, (uint32_t)n, T, t->causal, &t->plan);
-    vk_sequence seq;
-    if (!vk_sequence_begin(ctx, &seq, err))
+    text_run *run = text_run_for(g, t, ctx, kc, (uint32_t)n, T, err);
+    if (!run || !vk_sequence_submit(&run->seq, err) || !vk_sequence_wait(&run->seq, err))
         return false;
-    recorder r = {.seq = &seq, .kernels = kc, .dummy = g->pooled.slice, .err = err};
-    vk_sequence_copy(&seq, vk_buffer_slice(&g->input, 0, (uint64_t)n * T * D * 4), g->enc.x.slice);
-    bool ok = true;
-    for (uint32_t i = 0; ok && i < t->layers; i++)
-        ok = encoder_layer_record(&r, &t->layer[i], &s, &g->enc);
-    /* Pool each prompt's end-of-text row, then the final LayerNorm and the projection. */
-    for (int b = 0; ok && b < n; b++) {
-        uint64_t row = ((uint64_t)b * T + (uint64_t)pool[b]) * D * 4;
-        vk_sequence_copy(&seq, vk_slice_sub(g->enc.x.slice, row, (uint64_t)D * 4),
-                         vk_slice_sub(g->pooled.slice, (uint64_t)b * D * 4, (uint64_t)D * 4));
-    }
-    dbuf emb = {.slice = vk_buffer_slice(&g->embeddings, 0, g->embeddings.size), .type = STORAGE_F32};
-    ok = ok &&
-         op_layernorm(&r, g->pooled, 0, D4, &t->final_gamma, &t->final_beta, g->pooled_norm, 0, D4,
-                      (uint32_t)n, D, s.eps) &&
-         record_linear(&r, &t->projection, g->pooled_norm, emb, (uint32_t)n, ACTIVATION_NONE, false, t->plan.linear) &&
-         vk_sequence_end(&seq, err) && vk_sequence_submit(&seq, err) && vk_sequence_wait(&seq, err);
-    if (ok) {
-        vk_sequence_print_profile(&seq);
-        vk_buffer_invalidate(ctx, &g->embeddings);
-        memcpy(out, g->embeddings.mapped, (size_t)n * t->embed_dim * sizeof *out);
-    }
-    vk_sequence_destroy(&seq);
-    return ok;
+    vk_sequence_print_profile(&run->seq);
+    vk_buffer_invalidate(ctx, &g->embeddings);
+    for (int b = 0; b < n; b++) /* each prompt's end-of-text row */
+        memcpy(out + (size_t)b * t->embed_dim,
+               (const float *)g->embeddings.mapped + ((size_t)b * T + (size_t)pool[b]) * t->embed_dim,
+               t->embed_dim * sizeof *out);
+    return true;
 }

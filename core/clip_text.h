@@ -2,8 +2,9 @@
  * up on the host (the token table stays in the memory-mapped file: at 49408
  * rows it is the largest tensor and only a few rows a prompt are read); the
  * blocks, the final LayerNorm and the projection run on the device. Prompts
- * run at their true length: a batch is padded to its longest prompt only,
- * which the causal mask makes harmless. */
+ * run near their true length: a batch is padded to its longest prompt, rounded
+ * up to 8 tokens with the causal mask (which makes padding harmless), so that
+ * a few recorded forward passes serve every batch of a classifier. */
 #ifndef VKCLIP_CLIP_TEXT_H
 #define VKCLIP_CLIP_TEXT_H
 
@@ -24,14 +25,29 @@ typedef struct clip_text {
 bool clip_text_load(clip_text *t, weight_loader *L, const clip_config *cfg);
 void clip_text_free(clip_text *t);
 
-/* Buffers for batches of up to max_prompts prompts of up to `context` tokens. */
+/* A forward pass recorded for n prompts of T tokens, replayed for every
+ * batch of that shape. */
+typedef struct text_run {
+    vk_sequence seq;
+    uint32_t n, T;
+    uint64_t last_used; /* the least recently used run is recorded over */
+} text_run;
+
+#define TEXT_RUNS 8
+
+/* Buffers for batches of up to max_prompts prompts of up to `context` tokens.
+ * The final LayerNorm and the projection run over every row (a fraction of a
+ * percent of the tower's work), so that where each prompt is pooled is only
+ * which output row the host reads: the recording does not depend on it. */
 typedef struct text_graph {
     uint32_t max_prompts;
     vk_arena arena;
     encoder_buffers enc;
-    dbuf pooled, pooled_norm; /* the end-of-text rows, before and after the final LayerNorm */
-    vk_buffer input;          /* host-visible: token + position embeddings */
-    vk_buffer embeddings;     /* host-visible output: [max_prompts][embed_dim] */
+    dbuf normed;          /* every row after the final LayerNorm, fp32 */
+    vk_buffer input;      /* host-visible: token + position embeddings */
+    vk_buffer embeddings; /* host-visible output: [max_prompts · context][embed_dim] */
+    text_run runs[TEXT_RUNS];
+    uint64_t uses;
 } text_graph;
 
 bool text_graph_init(text_graph *g, const clip_text *t, vk_context *ctx, uint32_t max_prompts,
