@@ -176,8 +176,6 @@ bool text_encode(text_graph *g, const clip_text *t, vk_context *ctx, kernel_cach
         if ((uint32_t)lengths[b] > T)
             T = (uint32_t)lengths[b];
     }
-    if (t->causal) /* fewer shapes to record; the mask hides the padding */
-        T = (T + 7) / 8 * 8 < t->context ? (T + 7) / 8 * 8 : t->context;
     if (!fill_input(g, t, ids, lengths, n, T, err))
         return false;
     vk_buffer_flush(ctx, &g->input);

@@ -2,9 +2,10 @@
  * up on the host (the token table stays in the memory-mapped file: at 49408
  * rows it is the largest tensor and only a few rows a prompt are read); the
  * blocks, the final LayerNorm and the projection run on the device. Prompts
- * run near their true length: a batch is padded to its longest prompt, rounded
- * up to 8 tokens with the causal mask (which makes padding harmless), so that
- * a few recorded forward passes serve every batch of a classifier. */
+ * run at their true length: a batch is padded to its longest prompt only,
+ * which the causal mask makes harmless. A classifier's batches come in a
+ * dozen or so lengths, so a few recorded forward passes serve them all
+ * (padding to fewer lengths cost more in work than recording saved). */
 #ifndef VKCLIP_CLIP_TEXT_H
 #define VKCLIP_CLIP_TEXT_H
 
@@ -33,7 +34,7 @@ typedef struct text_run {
     uint64_t last_used; /* the least recently used run is recorded over */
 } text_run;
 
-#define TEXT_RUNS 8
+#define TEXT_RUNS 16
 
 /* Buffers for batches of up to max_prompts prompts of up to `context` tokens.
  * The final LayerNorm and the projection run over every row (a fraction of a
