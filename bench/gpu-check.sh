@@ -108,12 +108,16 @@ echo "gpu-check: tests ${summary:-did not finish} ($(( $(date +%s) - started )) 
 # the fixtures and the random models (fp16 rows) with it forced.
 echo
 echo "## gemm=coopmat (VK_NV_cooperative_matrix, off by default)"
+# Whether it runs at all: the plan bench reports, and the kernels a profiled pass used.
+VKCLIP_KERNELS=gpu,gemm=coopmat VKCLIP_PROFILE=1 "$vkclip" bench --device vulkan --precision f16 --seconds 0.1 \
+    --model "${VKCLIP_FIXTURES:-../shared/fixtures}/clip-tiny-f16" >"$out/coopmat-bench.txt" 2>&1
+echo "$(grep -m 1 '^kernels:' "$out/coopmat-bench.txt"); $(grep -c 'matmul_coopmat' "$out/coopmat-bench.txt") profile lines name matmul_coopmat"
+grep -m 1 'gemm=coopmat needs' "$out/coopmat-bench.txt"
 for t in test_fixtures test_models; do
     VKCLIP_DEVICE=vulkan VKCLIP_KERNELS=gpu,gemm=coopmat timeout 240 "$python" "tests/engine/$t.py" "$vkclip" \
         >"$out/coopmat-$t.txt" 2>&1
     rc=$?
     echo "$t with gemm=coopmat: rc $rc, $(grep -c '^FAIL' "$out/coopmat-$t.txt") failed checks, $(tail -n 1 "$out/coopmat-$t.txt")"
-    grep -m 1 'gemm=coopmat needs' "$out/coopmat-$t.txt"
     grep -m 3 '^FAIL' "$out/coopmat-$t.txt"
 done
 
