@@ -120,9 +120,12 @@ bool op_matmul(recorder *r, const matmul_op *op)
     if (on_cpu(r))
         return cpu_matmul(r, op);
     const matmul_tiles *t = &op->tiles;
-    /* Matrix units for fp16 weights only; fp32 ones (and DINOv2's scaled
-     * rows) take the shared kernel, whose 4 × 4 tiles pack the same blocks. */
-    bool coopmat = t->kind == MATMUL_COOPMAT && op->b.buf.type == STORAGE_F16;
+    /* Matrix units for fp16 weights and fp16 activations only; the rest (fp32
+     * weights, DINOv2's scaled rows, the fp32 patches and pooled rows, and
+     * everything under --precision f32) take the shared kernel, whose 4 × 4
+     * tiles pack the same blocks. */
+    bool coopmat = t->kind == MATMUL_COOPMAT && op->b.buf.type == STORAGE_F16 && op->a.buf.type == STORAGE_F16 &&
+                   r->seq->ctx->features.coopmat_f16; /* fp32 activations are not rounded to fp16 */
     bool shared = t->kind == MATMUL_SHARED || t->kind == MATMUL_COOPMAT;
     if (shared && !op->b_packed) {
         r->failed = true;
@@ -210,7 +213,12 @@ bool op_attention(recorder *r, dbuf qkv, dbuf attn, uint32_t sequences, uint32_t
         return errbuf_set(r->err, "internal: fused attention on the CPU backend or a head width of %u", hd);
     }
     push_attention pc = {.T = T, .D4 = D / 4, .scale = 1.0f / sqrtf((float)hd)};
-    uint32_t spec[4] = {ATTENTION_QUERIES, hd / 4, ATTENTION_KEYS, causal};
+    /* Keys and values staged: 2 · keys · hd fp32 values, within the device's
+     * shared memory (16 KiB is all Vulkan promises: 8 keys at hd 256). */
+    uint32_t keys = ATTENTION_KEYS, room = r->seq->ctx->props.limits.maxComputeSharedMemorySize;
+    while (keys > 4 && 2u * keys * hd * 4u > room)
+        keys -= 4;
+    uint32_t spec[4] = {ATTENTION_QUERIES, hd / 4, keys, causal};
     vk_binding b[2] = {texels4(qkv), storage(attn)};
     kernel_id id = attn.type == STORAGE_F16 ? KERNEL_ATTENTION_F16 : KERNEL_ATTENTION_F32;
     if (!dispatch(r, id, spec, 4, b, &pc, div_up(T, ATTENTION_QUERIES), H, sequences))

@@ -129,6 +129,10 @@ vkclip_device *vkclip_device_open(const vkclip_device_options *opts, vkclip_erro
     kernel_plan plan = kernel_plan_from_env(cpu || dev->ctx.props.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU);
     if (cpu)
         kernel_plan_make(true, NULL, &plan, &e);
+    /* The shared-memory GEMM's 256 invocations a workgroup: more than the 128
+     * Vulkan promises (every desktop GPU has 1024). */
+    if (plan.linear.kind != MATMUL_REGISTER && dev->ctx.props.limits.maxComputeWorkGroupInvocations < 256)
+        plan.linear = (matmul_tiles){.kind = MATMUL_REGISTER, .tm = 4, .tn = 4, .wg = 64};
     if (plan.linear.kind == MATMUL_COOPMAT && !dev->ctx.features.coopmat_f16) {
         fprintf(stderr, "vkclip: VKCLIP_KERNELS: gemm=coopmat needs VK_NV_cooperative_matrix with 16x16x16 fp16 "
                         "products on '%s'; using gemm=shared:4x4\n", dev->ctx.props.deviceName);

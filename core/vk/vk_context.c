@@ -273,7 +273,16 @@ static bool probe_coopmat(const vk_context *ctx)
     vkGetPhysicalDeviceFeatures2(ctx->physical, &f2);
     PFN_vkGetPhysicalDeviceCooperativeMatrixPropertiesNV list = (PFN_vkGetPhysicalDeviceCooperativeMatrixPropertiesNV)
         vkGetInstanceProcAddr(ctx->instance, "vkGetPhysicalDeviceCooperativeMatrixPropertiesNV");
-    if (!cm.cooperativeMatrix || !mm.vulkanMemoryModel || !list)
+    VkPhysicalDeviceCooperativeMatrixPropertiesNV cmp = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_PROPERTIES_NV};
+    VkPhysicalDeviceSubgroupProperties sub = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES,
+                                              .pNext = &cmp};
+    VkPhysicalDeviceProperties2 p2 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2, .pNext = &sub};
+    vkGetPhysicalDeviceProperties2(ctx->physical, &p2);
+    /* The shader's gl_SubgroupID needs basic subgroup operations in compute. */
+    if (!cm.cooperativeMatrix || !mm.vulkanMemoryModel || !list ||
+        !(cmp.cooperativeMatrixSupportedStages & VK_SHADER_STAGE_COMPUTE_BIT) ||
+        !(sub.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) || !(sub.supportedOperations & VK_SUBGROUP_FEATURE_BASIC_BIT))
         return false;
     uint32_t n = 0;
     if (list(ctx->physical, &n, NULL) != VK_SUCCESS || n == 0)

@@ -494,6 +494,7 @@ int main(void)
     check_fused_attention(2, 50, 3, 16, false);   /* ViT-B/32's tokens: one partial block of queries */
     check_fused_attention(1, 77, 2, 64, true);    /* CLIP's text: causal, three key tiles */
     check_fused_attention(1, 197, 1, 8, false);   /* ViT-B/16's tokens: four query blocks */
+    check_fused_attention(1, 37, 1, 256, true);   /* a head too wide for 32 staged keys in 32 KiB: fewer */
     check_barriers();
     backend_close(&cpu);
     backend_close(&gpu);
