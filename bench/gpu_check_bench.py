@@ -215,16 +215,23 @@ def main():
                     "filesink", f"location={video}"])
         batch = batches[-2] if len(batches) > 2 else batches[-1]
         ips, _, _ = bench(args.vkclip, first, batch, "f32", args.seconds)
-        r = run([args.vkclip, "index", "--db", os.path.join(tmp, "index.db"), "--model", first, "--device", "vulkan",
-                 "--fps", "30", "--batch", str(batch), video])
-        m = re.search(r"([\d.]+) frames/s \(after", r.stderr)
-        if made.returncode or r.returncode or not m or not ips:
-            print(f"element: failed: {(made.stderr + r.stderr).strip()[-300:]}")
+        def index_fps(db, plan):
+            r = run([args.vkclip, "index", "--db", os.path.join(tmp, db), "--model", first, "--device", "vulkan",
+                     "--fps", "30", "--batch", str(batch), video], env={"VKCLIP_KERNELS": plan} if plan else None)
+            m = re.search(r"([\d.]+) frames/s \(after", r.stderr)
+            return (float(m.group(1)) if m and r.returncode == 0 else None), r.stderr
+        own, err = index_fps("index.db", None)
+        if made.returncode or not own or not ips:
+            print(f"element: failed: {(made.stderr + err).strip()[-300:]}")
         else:
-            own = float(m.group(1))
             print(f"element (vkclip index, archive mode, {frames} raw I420 640x480 frames, batch {batch}, fp32): "
                   f"{own:.1f} frames/s against vkclip bench {ips:.1f} images/s: {own / ips:.2f}")
-
+            # Frames copied in the batch's own submission, not apart on the
+            # transfer queue (where the device cannot map its memory).
+            inline, _ = index_fps("inline.db", "gpu,upload=inline")
+            if inline:
+                print(f"element with VKCLIP_KERNELS=gpu,upload=inline: {inline:.1f} frames/s, "
+                      f"upload=queue over inline: {own / inline:.2f}")
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -5,8 +5,10 @@
  * resampling tables, the activations and the recorded forward pass
  * (vision_graph), a recorded preprocessing command buffer and a fence. A
  * submission is one vkQueueSubmit of [preprocessing, forward] with the slot's
- * fence; collecting a ticket waits for (or polls) that fence and reads the
- * embeddings. On the CPU backend a slot has a job on the encoder's
+ * fence; where frames go through the upload buffer and the plan says
+ * upload=queue, their copy is submitted just before on the transfer queue
+ * (vk_transfer), so it overlaps the previous batch's compute. Collecting a
+ * ticket waits for (or polls) that fence and reads the embeddings. On the CPU backend a slot has a job on the encoder's
  * cpu_queue in place of a fence.
  * The preprocessing command buffer is recorded again only when
  * the batch's geometries (size, format, strides, colorimetry, chroma siting,
@@ -17,6 +19,7 @@
 #include <string.h>
 
 #include "cpu/cpu_queue.h"
+#include "vk/vk_transfer.h"
 #include "vkclip_internal.h"
 
 #define MAX_IN_FLIGHT 8
@@ -46,6 +49,7 @@ typedef struct enc_slot {
     vk_buffer tables; /* host-visible */
     vk_buffer rows;   /* between the two resampling passes */
     vk_sequence prep;
+    vk_transfer copy;     /* upload -> frames on the transfer queue (upload=queue) */
     vk_sequence *forward; /* the forward pass submitted with prep */
     bool prep_recorded;
     int rec_n;
@@ -88,6 +92,7 @@ static void slot_free(vkclip_encoder *enc, enc_slot *s)
     if (s->busy && ctx->cpu)
         cpu_queue_wait(&enc->queue, &s->job, UINT64_MAX);
     vk_sequence_destroy(&s->prep);
+    vk_transfer_destroy(&s->copy);
     for (int i = 0; i < PARTIAL_FORWARDS; i++)
         vk_sequence_destroy(&s->partial[i]);
     if (s->ready)
@@ -230,6 +235,12 @@ static bool slot_uploads(const vkclip_encoder *enc, const enc_slot *s)
     return !s->frames.mapped || enc->force_upload;
 }
 
+/* Whether that copy goes on its own before the batch (upload=queue). */
+static bool slot_copies_apart(const vkclip_encoder *enc, const enc_slot *s)
+{
+    return slot_uploads(enc, s) && enc->m->dev->kernels.plan.upload_queue;
+}
+
 /* Makes b hold at least `bytes`; *grown tells that it is a new buffer (the
  * recorded commands that bound the old one are stale). */
 static bool ensure_buffer(vk_context *ctx, vk_buffer *b, uint64_t bytes, vk_memory_kind kind, bool *grown,
@@ -281,8 +292,15 @@ static bool record_prep(vkclip_encoder *enc, enc_slot *s, int n, uint64_t frame_
     s->prep_recorded = false;
     if (!(seq->ctx ? vk_sequence_reset(seq, e) : vk_sequence_begin(enc->ctx, seq, e)))
         return false;
-    if (slot_uploads(enc, s))
-        vk_sequence_copy(seq, vk_buffer_slice(&s->upload, 0, frame_bytes), vk_buffer_slice(&s->frames, 0, frame_bytes));
+    vk_slice from = vk_buffer_slice(&s->upload, 0, frame_bytes), to = vk_buffer_slice(&s->frames, 0, frame_bytes);
+    if (slot_copies_apart(enc, s)) {
+        if (!s->copy.ctx && !vk_transfer_init(enc->ctx, &s->copy, e))
+            return false;
+        if (!vk_transfer_record(&s->copy, &from, &to, 1, e))
+            return false;
+    } else if (slot_uploads(enc, s)) {
+        vk_sequence_copy(seq, from, to);
+    }
     recorder r = {.seq = seq, .kernels = &enc->m->dev->kernels, .err = e};
     bool ok = true;
     for (int i = 0; ok && i < n; i++) {
@@ -392,7 +410,9 @@ static int64_t submit_locked(vkclip_encoder *enc, const vkclip_frame *frames, in
         errbuf_set(e, "encoder: the CPU queue is full");
         return -1;
     }
-    if (!ctx->cpu && !vk_submit(ctx, cmds, 2, s->fence, e))
+
+    if (!ctx->cpu && !(slot_copies_apart(enc, s) ? vk_transfer_submit_then(&s->copy, cmds, 2, s->fence, e)
+                                                  : vk_submit(ctx, cmds, 2, s->fence, e)))
         return -1;
     s->busy = true;
     s->forward = forward;

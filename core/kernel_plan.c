@@ -24,6 +24,7 @@ static const kernel_plan gpu_plan = {
     .linear = {.kind = MATMUL_SHARED, .tm = 4, .tn = 4, .wg = 256},
     .fused_attention = true,
     .row_groups = true,
+    .upload_queue = true,
 };
 
 /* "TMxTN" with each in 1..8. */
@@ -75,8 +76,12 @@ static bool apply_item(kernel_plan *p, const char *s, size_t len, errbuf *err)
     } else if (is(s, klen, "barriers")) {
         ok = is(v, vlen, "needed") || is(v, vlen, "every");
         p->every_barrier = is(v, vlen, "every");
+    } else if (is(s, klen, "upload")) {
+        ok = is(v, vlen, "inline") || is(v, vlen, "queue");
+        p->upload_queue = is(v, vlen, "queue");
     } else {
-        return errbuf_set(err, "unknown item '%.*s' (want gemm, attention, rows or barriers)", (int)klen, s);
+        return errbuf_set(err, "unknown item '%.*s' (want gemm, attention, rows, barriers or upload)", (int)klen,
+                          s);
     }
     if (!ok)
         return errbuf_set(err, "bad value in '%.*s'", (int)len, s);
@@ -144,7 +149,7 @@ void kernel_plan_describe(const kernel_plan *p, char *out, size_t size)
         snprintf(gemm, sizeof gemm, "shared:%ux%u", p->linear.tm, p->linear.tn);
     else
         snprintf(gemm, sizeof gemm, "register:%u,%u,%u", p->linear.tm, p->linear.tn, p->linear.wg);
-    snprintf(out, size, "%s: gemm=%s attention=%s rows=%s barriers=%s", p->name, gemm,
+    snprintf(out, size, "%s: gemm=%s attention=%s rows=%s barriers=%s upload=%s", p->name, gemm,
              p->fused_attention ? "fused" : "split", p->row_groups ? "group" : "thread",
-             p->every_barrier ? "every" : "needed");
+             p->every_barrier ? "every" : "needed", p->upload_queue ? "queue" : "inline");
 }

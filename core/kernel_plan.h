@@ -22,6 +22,11 @@
  *   attention=split | fused
  *   rows=thread | group
  *   barriers=needed | every          (every: a full barrier after each dispatch)
+ *   upload=inline | queue            (frames staged in host memory, where the
+ *                                    device cannot map its own: copied at the
+ *                                    head of the batch's preprocessing, or
+ *                                    submitted before it on the transfer queue
+ *                                    so the copy overlaps the batch before)
  * A value that does not parse is reported on stderr once and the device's
  * plan is kept. VKCLIP_TILES still sets the register kernel's tiles. */
 #ifndef VKCLIP_KERNEL_PLAN_H
@@ -53,6 +58,7 @@ typedef struct kernel_plan {
     bool fused_attention;  /* softmax(QKᵀ)V one pass per head; else three kernels */
     bool row_groups;       /* LayerNorm and softmax: a workgroup a row; else an invocation */
     bool every_barrier;    /* a barrier after every dispatch; else only where needed */
+    bool upload_queue;     /* frame copies submitted on their own (transfer queue); else in the batch */
 } kernel_plan;
 
 /* The plan for a device: `cpu_device` picks the lavapipe plan, else the gpu
@@ -70,7 +76,7 @@ kernel_plan kernel_plan_from_env(bool cpu_device);
  * made, since cooperative matrices are enabled at its creation); silent. */
 bool kernel_plan_env_wants_coopmat(void);
 
-/* "gpu: gemm=shared:4x4 attention=fused rows=group barriers=needed" */
+/* "gpu: gemm=shared:4x4 attention=fused rows=group barriers=needed upload=queue" */
 void kernel_plan_describe(const kernel_plan *p, char *out, size_t size);
 
 #endif

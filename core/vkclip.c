@@ -144,6 +144,11 @@ vkclip_device *vkclip_device_open(const vkclip_device_options *opts, vkclip_erro
         snprintf(dev->plan_text, sizeof dev->plan_text, "the CPU backend's own steps (sgemm)");
     else
         kernel_plan_describe(&plan, dev->plan_text, sizeof dev->plan_text);
+    if (!cpu && plan.upload_queue) {
+        size_t used = strlen(dev->plan_text);
+        snprintf(dev->plan_text + used, sizeof dev->plan_text - used, " (%s)",
+                 vk_context_has_transfer_family(&dev->ctx) ? "a transfer queue of its own" : "on the compute queue");
+    }
     return dev;
 }
 

@@ -79,6 +79,13 @@ bool vk_buffer_create(vk_context *ctx, vk_buffer *buf, VkDeviceSize size, vk_mem
                  VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT,
         .sharingMode = VK_SHARING_MODE_EXCLUSIVE,
     };
+    /* Frames are copied on the transfer queue and read on the compute one. */
+    uint32_t families[2] = {ctx->queue_family, ctx->transfer_family};
+    if (vk_context_has_transfer_family(ctx)) {
+        bci.sharingMode = VK_SHARING_MODE_CONCURRENT;
+        bci.queueFamilyIndexCount = 2;
+        bci.pQueueFamilyIndices = families;
+    }
     VkResult r = vkCreateBuffer(ctx->device, &bci, NULL, &buf->buffer);
     if (r != VK_SUCCESS)
         return errbuf_set(err, "vulkan: cannot create a buffer of %llu bytes: %s",

@@ -110,6 +110,24 @@ static int find_compute_family(VkPhysicalDevice pd)
     return best;
 }
 
+/* A transfer-only family (copy engines), or -1. */
+static int find_transfer_family(VkPhysicalDevice pd)
+{
+    uint32_t n = 0;
+    vkGetPhysicalDeviceQueueFamilyProperties(pd, &n, NULL);
+    VkQueueFamilyProperties *fam = calloc(n ? n : 1, sizeof *fam);
+    if (!fam)
+        return -1;
+    vkGetPhysicalDeviceQueueFamilyProperties(pd, &n, fam);
+    int found = -1;
+    const VkQueueFlags others = VK_QUEUE_GRAPHICS_BIT | VK_QUEUE_COMPUTE_BIT;
+    for (uint32_t i = 0; i < n && found < 0; i++)
+        if ((fam[i].queueFlags & VK_QUEUE_TRANSFER_BIT) && !(fam[i].queueFlags & others) && fam[i].queueCount > 0)
+            found = (int)i;
+    free(fam);
+    return found;
+}
+
 static void query_device(VkPhysicalDevice pd, vk_device_info *info)
 {
     memset(info, 0, sizeof *info);
@@ -307,12 +325,13 @@ static bool probe_coopmat(const vk_context *ctx)
 static bool create_device(vk_context *ctx, errbuf *err)
 {
     float priority = 1.0f;
-    VkDeviceQueueCreateInfo qci = {
-        .sType = VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO,
-        .queueFamilyIndex = ctx->queue_family,
-        .queueCount = 1,
-        .pQueuePriorities = &priority,
+    VkDeviceQueueCreateInfo qci[2] = {
+        {.sType = VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO, .queueFamilyIndex = ctx->queue_family,
+         .queueCount = 1, .pQueuePriorities = &priority},
+        {.sType = VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO, .queueFamilyIndex = ctx->transfer_family,
+         .queueCount = 1, .pQueuePriorities = &priority},
     };
+    bool separate = vk_context_has_transfer_family(ctx);
     bool want_f16_struct = ctx->features.float16;
     VkPhysicalDeviceShaderFloat16Int8Features f16 = {
         .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_FLOAT16_INT8_FEATURES,
@@ -339,8 +358,8 @@ static bool create_device(vk_context *ctx, errbuf *err)
     VkDeviceCreateInfo dci = {
         .sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO,
         .pNext = &s16,
-        .queueCreateInfoCount = 1,
-        .pQueueCreateInfos = &qci,
+        .queueCreateInfoCount = separate ? 2 : 1,
+        .pQueueCreateInfos = qci,
         .enabledExtensionCount = next,
         .ppEnabledExtensionNames = exts,
     };
@@ -349,6 +368,7 @@ static bool create_device(vk_context *ctx, errbuf *err)
         return errbuf_set(err, "vulkan: cannot create device '%s': %s", ctx->props.deviceName,
                           vk_result_name(r));
     vkGetDeviceQueue(ctx->device, ctx->queue_family, 0, &ctx->queue);
+    vkGetDeviceQueue(ctx->device, ctx->transfer_family, 0, &ctx->transfer_queue);
     return true;
 }
 
@@ -383,6 +403,8 @@ static bool pick_physical_device(vk_context *ctx, int wanted, errbuf *err)
         ctx->physical = pds[index];
         ctx->features = infos[index].features;
         ctx->queue_family = (uint32_t)find_compute_family(ctx->physical);
+        int transfer = find_transfer_family(ctx->physical);
+        ctx->transfer_family = transfer >= 0 ? (uint32_t)transfer : ctx->queue_family;
         vkGetPhysicalDeviceProperties(ctx->physical, &ctx->props);
         vkGetPhysicalDeviceMemoryProperties(ctx->physical, &ctx->memory);
     }
@@ -397,6 +419,20 @@ VkResult vk_queue_submit(vk_context *ctx, uint32_t count, const VkSubmitInfo *su
     VkResult r = vkQueueSubmit(ctx->queue, count, submits, fence);
     pthread_mutex_unlock(&ctx->queue_lock);
     return r;
+}
+
+/* One lock for both queues: submissions are short and rare (one a batch). */
+VkResult vk_queue_submit_transfer(vk_context *ctx, uint32_t count, const VkSubmitInfo *submits, VkFence fence)
+{
+    pthread_mutex_lock(&ctx->queue_lock);
+    VkResult r = vkQueueSubmit(ctx->transfer_queue, count, submits, fence);
+    pthread_mutex_unlock(&ctx->queue_lock);
+    return r;
+}
+
+bool vk_context_has_transfer_family(const vk_context *ctx)
+{
+    return !ctx->cpu && ctx->transfer_family != ctx->queue_family;
 }
 
 bool vk_context_create(vk_context *ctx, const vk_context_options *opts, errbuf *err)

@@ -1,5 +1,6 @@
-/* vk_context: the Vulkan instance, the chosen device, its compute queue and
- * the features the shaders may use. Nothing model-specific lives here. */
+/* vk_context: the Vulkan instance, the chosen device, its compute queue (and
+ * transfer queue, where the device has a transfer-only family) and the
+ * features the shaders may use. Nothing model-specific lives here. */
 #ifndef VKCLIP_VK_CONTEXT_H
 #define VKCLIP_VK_CONTEXT_H
 
@@ -35,7 +36,7 @@ typedef struct vk_device_info {
 } vk_device_info;
 
 /* Threads: every function of core/vk may be called from any thread. The
- * queue is shared: submit only through vk_queue_submit, which holds
+ * queues are shared: submit only through vk_queue_submit, which holds
  * queue_lock (Vulkan requires external synchronisation of a VkQueue). Command
  * pools are never shared: each vk_sequence and each vk_run_commands call has
  * its own. */
@@ -46,6 +47,12 @@ typedef struct vk_context {
     VkDevice device;
     VkQueue queue;
     uint32_t queue_family;
+    /* A queue of a transfer-only family (its own copy engines, beside the
+     * compute units) where the device has one; else the compute queue and
+     * its family. When the families differ, buffers are created shared by
+     * both (VK_SHARING_MODE_CONCURRENT), so no ownership transfers. */
+    VkQueue transfer_queue;
+    uint32_t transfer_family;
     pthread_mutex_t queue_lock;
     bool queue_lock_made;
     VkPhysicalDeviceProperties props;
@@ -83,8 +90,11 @@ bool vk_context_create(vk_context *ctx, const vk_context_options *opts, errbuf *
 bool vk_context_create_cpu(vk_context *ctx, int threads, errbuf *err);
 void vk_context_destroy(vk_context *ctx);
 
-/* vkQueueSubmit on the context's queue, under its lock. */
+/* vkQueueSubmit on the context's compute (or transfer) queue, under the lock. */
 VkResult vk_queue_submit(vk_context *ctx, uint32_t count, const VkSubmitInfo *submits, VkFence fence);
+VkResult vk_queue_submit_transfer(vk_context *ctx, uint32_t count, const VkSubmitInfo *submits, VkFence fence);
+/* Whether transfers have a queue family of their own. */
+bool vk_context_has_transfer_family(const vk_context *ctx);
 
 const char *vk_device_type_name(VkPhysicalDeviceType type);
 const char *vk_result_name(VkResult r);

@@ -610,17 +610,20 @@ def check_kernels_warning(c, vkclip, model, image):
     args = ["embed-image", "--device", "vulkan", "--model", model, image, image]
     base = run_limited(vkclip, args, TIMEOUT, {"VKCLIP_KERNELS": None})
     for value, reason in (("garbage", "neither a plan"), ("gemm=fast", "bad value"), ("speed=max", "unknown item"),
-                          ("gpu,", "empty item"), ("gemm=shared:9x9", "bad value"), ("gpu\x1b[31m", "neither")):
+                          ("gpu,", "empty item"), ("gemm=shared:9x9", "bad value"), ("gpu\x1b[31m", "neither"),
+                          ("upload=dma", "bad value")):
         r = run_limited(vkclip, args, TIMEOUT, {"VKCLIP_KERNELS": value})
         warn = [ln for ln in r.stderr.splitlines() if "VKCLIP_KERNELS" in ln]
         c.check(r.rc == 0 and len(warn) == 1 and warn[0].startswith("vkclip: VKCLIP_KERNELS='") and reason in warn[0]
                 and "\x1b" not in warn[0] and "using the lavapipe plan" in warn[0] and r.stdout == base.stdout,
                 f"VKCLIP_KERNELS={value!r}: rc {r.rc}, one warning {warn!r}, output of the device's plan")
     bench = ["bench", "--device", "vulkan", "--model", model, "--seconds", "0.01"]
-    for value, want in ((None, "kernels: lavapipe: gemm=register:12,8,8 attention=split rows=thread barriers=needed"),
-                        ("gpu", "kernels: gpu: gemm=shared:4x4 attention=fused rows=group barriers=needed"),
-                        ("gpu,gemm=shared:8x2,barriers=every",
-                         "kernels: custom: gemm=shared:8x2 attention=fused rows=group barriers=every")):
+    for value, want in ((None, "kernels: lavapipe: gemm=register:12,8,8 attention=split rows=thread barriers=needed "
+                                "upload=inline"),
+                        ("gpu", "kernels: gpu: gemm=shared:4x4 attention=fused rows=group barriers=needed "
+                                "upload=queue (on the compute queue)"),
+                        ("gpu,gemm=shared:8x2,barriers=every,upload=inline",
+                         "kernels: custom: gemm=shared:8x2 attention=fused rows=group barriers=every upload=inline")):
         r = run_limited(vkclip, bench, TIMEOUT, {"VKCLIP_KERNELS": value})
         c.check(r.rc == 0 and want in r.stdout.splitlines() and "VKCLIP_KERNELS" not in r.stderr,
                 f"VKCLIP_KERNELS={value!r}: bench prints '{want}' ({r.stdout.splitlines()[1:2]}, {r.stderr.strip()!r})")
@@ -629,7 +632,8 @@ def check_kernels_warning(c, vkclip, model, image):
     r = run_limited(vkclip, bench, TIMEOUT, {"VKCLIP_KERNELS": "gpu,gemm=coopmat"})
     warn = [ln for ln in r.stderr.splitlines() if "coopmat" in ln]
     c.check(r.rc == 0 and len(warn) == 1 and "VK_NV_cooperative_matrix" in warn[0]
-            and "kernels: custom: gemm=shared:4x4 attention=fused rows=group barriers=needed" in r.stdout.splitlines(),
+            and "kernels: custom: gemm=shared:4x4 attention=fused rows=group barriers=needed upload=queue "
+                "(on the compute queue)" in r.stdout.splitlines(),
             f"VKCLIP_KERNELS=gpu,gemm=coopmat on lavapipe: one warning {warn!r}, the shared kernel")
     shared = run_limited(vkclip, args, TIMEOUT, {"VKCLIP_KERNELS": "gpu"})
     r = run_limited(vkclip, args, TIMEOUT, {"VKCLIP_KERNELS": "gpu,gemm=coopmat"})

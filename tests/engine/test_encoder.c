@@ -1,10 +1,12 @@
 /* test_encoder: the asynchronous encoder (vkclip_encoder_*), crops, threads
  * and cancellable classifier builds, through the public API.
  *
- *   test_encoder [--validation | --force-upload]
+ *   test_encoder [--validation] [--force-upload]
  *
  * --force-upload sets VKCLIP_FORCE_UPLOAD=1: frames go through a host
- * staging buffer and a copy into device memory, as on a discrete GPU.
+ * staging buffer and a copy into device memory, as on a discrete GPU (with
+ * VKCLIP_KERNELS=...,upload=queue that copy is submitted apart, as on the
+ * transfer queue).
  *
  * References the code under test did not produce: the golden embeddings and
  * probabilities of reference.json (OpenAI's code), images decoded by
@@ -842,9 +844,17 @@ static void test_4k(void)
 
 int main(int argc, char **argv)
 {
-    bool validation = argc > 1 && strcmp(argv[1], "--validation") == 0;
-    if (argc > 1 && strcmp(argv[1], "--force-upload") == 0)
-        setenv("VKCLIP_FORCE_UPLOAD", "1", 1);
+    bool validation = false;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--validation") == 0)
+            validation = true;
+        else if (strcmp(argv[i], "--force-upload") == 0)
+            setenv("VKCLIP_FORCE_UPLOAD", "1", 1);
+        else {
+            fprintf(stderr, "usage: test_encoder [--validation] [--force-upload] (not '%s')\n", argv[i]);
+            return 2;
+        }
+    }
     const char *dir = getenv("VKCLIP_FIXTURES");
     char path[4200];
     if (!dir || !load_reference(dir))
