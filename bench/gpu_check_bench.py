@@ -95,7 +95,7 @@ def profile_top(text, n=5):
 # Each against the device's own plan (the first row), one item changed at a
 # time, and two other GEMM tiles.
 PLANS = ["", "gpu", "gpu,gemm=coopmat", "lavapipe", "gpu,gemm=shared:8x4", "gpu,gemm=shared:8x8", "gpu,gemm=shared:2x2", "gpu,gemm=register",
-         "gpu,attention=split", "gpu,rows=thread", "gpu,barriers=every"]
+         "gpu,attention=split", "gpu,rows=thread", "gpu,rows=subgroup", "gpu,barriers=every"]
 
 
 def compare_plans(args, model, batches, deadline):

@@ -71,8 +71,9 @@ static bool apply_item(kernel_plan *p, const char *s, size_t len, errbuf *err)
         ok = is(v, vlen, "split") || is(v, vlen, "fused");
         p->fused_attention = is(v, vlen, "fused");
     } else if (is(s, klen, "rows")) {
-        ok = is(v, vlen, "thread") || is(v, vlen, "group");
-        p->row_groups = is(v, vlen, "group");
+        ok = is(v, vlen, "thread") || is(v, vlen, "group") || is(v, vlen, "subgroup");
+        p->row_groups = !is(v, vlen, "thread");
+        p->row_subgroups = is(v, vlen, "subgroup");
     } else if (is(s, klen, "barriers")) {
         ok = is(v, vlen, "needed") || is(v, vlen, "every");
         p->every_barrier = is(v, vlen, "every");
@@ -150,6 +151,6 @@ void kernel_plan_describe(const kernel_plan *p, char *out, size_t size)
     else
         snprintf(gemm, sizeof gemm, "register:%u,%u,%u", p->linear.tm, p->linear.tn, p->linear.wg);
     snprintf(out, size, "%s: gemm=%s attention=%s rows=%s barriers=%s upload=%s", p->name, gemm,
-             p->fused_attention ? "fused" : "split", p->row_groups ? "group" : "thread",
+             p->fused_attention ? "fused" : "split", p->row_subgroups ? "subgroup" : p->row_groups ? "group" : "thread",
              p->every_barrier ? "every" : "needed", p->upload_queue ? "queue" : "inline");
 }

@@ -20,7 +20,8 @@
  *                                    coopmat: VK_NV_cooperative_matrix, off by
  *                                    default until it has run on a GPU)
  *   attention=split | fused
- *   rows=thread | group
+ *   rows=thread | group | subgroup   (subgroup: a workgroup a row, reduced with
+ *                                    subgroup arithmetic where the device has it)
  *   barriers=needed | every          (every: a full barrier after each dispatch)
  *   upload=inline | queue            (frames staged in host memory, where the
  *                                    device cannot map its own: copied at the
@@ -57,6 +58,7 @@ typedef struct kernel_plan {
     matmul_tiles linear;   /* the linear layers' matmul, hence the packing of their weights */
     bool fused_attention;  /* softmax(QKᵀ)V one pass per head; else three kernels */
     bool row_groups;       /* LayerNorm and softmax: a workgroup a row; else an invocation */
+    bool row_subgroups;    /* those workgroups reduce with subgroup arithmetic; else a shared-memory tree */
     bool every_barrier;    /* a barrier after every dispatch; else only where needed */
     bool upload_queue;     /* frame copies submitted on their own (transfer queue); else in the batch */
 } kernel_plan;

@@ -43,6 +43,15 @@ static const uint32_t spv_layernorm_rows_f32[] =
 static const uint32_t spv_layernorm_rows_f16[] =
 #include "layernorm_rows_f16.spv.inc"
     ;
+static const uint32_t spv_layernorm_rows_sg_f32[] =
+#include "layernorm_rows_sg_f32.spv.inc"
+    ;
+static const uint32_t spv_layernorm_rows_sg_f16[] =
+#include "layernorm_rows_sg_f16.spv.inc"
+    ;
+static const uint32_t spv_softmax_rows_sg[] =
+#include "softmax_rows_sg.spv.inc"
+    ;
 static const uint32_t spv_softmax[] =
 #include "softmax.spv.inc"
     ;
@@ -91,7 +100,12 @@ static const vk_kernel_desc descs[KERNEL_COUNT] = {
                                    0x7},
     [KERNEL_LAYERNORM_ROWS_F16] = {"layernorm_rows_f16", SPIRV(spv_layernorm_rows_f16), 4, sizeof(push_layernorm),
                                    0x7},
+    [KERNEL_LAYERNORM_ROWS_SG_F32] = {"layernorm_rows_sg_f32", SPIRV(spv_layernorm_rows_sg_f32), 4,
+                                      sizeof(push_layernorm), 0x7},
+    [KERNEL_LAYERNORM_ROWS_SG_F16] = {"layernorm_rows_sg_f16", SPIRV(spv_layernorm_rows_sg_f16), 4,
+                                      sizeof(push_layernorm), 0x7},
     [KERNEL_SOFTMAX_ROWS] = {"softmax_rows", SPIRV(spv_softmax_rows), 2, sizeof(push_softmax), 0x1},
+    [KERNEL_SOFTMAX_ROWS_SG] = {"softmax_rows_sg", SPIRV(spv_softmax_rows_sg), 2, sizeof(push_softmax), 0x1},
     [KERNEL_SOFTMAX] = {"softmax", SPIRV(spv_softmax), 2, sizeof(push_softmax), 0x1},
     [KERNEL_TRANSPOSE_HEADS_F32] = {"transpose_heads_f32", SPIRV(spv_transpose_heads_f32), 2,
                                     sizeof(push_transpose_heads), 0x1},

@@ -177,8 +177,11 @@ bool op_layernorm(recorder *r, dbuf x, uint32_t x_off, uint32_t x_row, const dbu
                          .y_off = y_off, .y_row = y_row, .eps = eps};
     vk_binding b[4] = {texels4(x), texels4(*gamma), texels4(*beta), storage(y)};
     bool f16 = y.type == STORAGE_F16;
-    bool ok = r->kernels->plan.row_groups
-                  ? dispatch(r, f16 ? KERNEL_LAYERNORM_ROWS_F16 : KERNEL_LAYERNORM_ROWS_F32, NULL, 0, b, &pc, rows, 1, 1)
+    const kernel_plan *plan = &r->kernels->plan;
+    kernel_id per_row = plan->row_subgroups ? (f16 ? KERNEL_LAYERNORM_ROWS_SG_F16 : KERNEL_LAYERNORM_ROWS_SG_F32)
+                                            : (f16 ? KERNEL_LAYERNORM_ROWS_F16 : KERNEL_LAYERNORM_ROWS_F32);
+    bool ok = plan->row_groups
+                  ? dispatch(r, per_row, NULL, 0, b, &pc, rows, 1, 1)
                   : dispatch(r, f16 ? KERNEL_LAYERNORM_F16 : KERNEL_LAYERNORM_F32, NULL, 0, b, &pc, div_up(rows, 64), 1, 1);
     /* No FLOPs counted for the ops below: only the bytes they move at least. */
     if (ok)
@@ -194,7 +197,8 @@ bool op_softmax(recorder *r, dbuf scores, uint32_t rows, uint32_t T, uint32_t Tp
     }
     push_softmax pc = {.rows = rows, .T = T, .Tp = Tp, .causal = causal};
     vk_binding b[2] = {texels1(scores), storage(scores)};
-    bool ok = r->kernels->plan.row_groups ? dispatch(r, KERNEL_SOFTMAX_ROWS, NULL, 0, b, &pc, rows, 1, 1)
+    kernel_id per_row = r->kernels->plan.row_subgroups ? KERNEL_SOFTMAX_ROWS_SG : KERNEL_SOFTMAX_ROWS;
+    bool ok = r->kernels->plan.row_groups ? dispatch(r, per_row, NULL, 0, b, &pc, rows, 1, 1)
                                           : dispatch(r, KERNEL_SOFTMAX, NULL, 0, b, &pc, div_up(rows, 64), 1, 1);
     if (ok)
         count_bytes(r, 4.0 * rows * (T + Tp));

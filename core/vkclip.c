@@ -138,6 +138,11 @@ vkclip_device *vkclip_device_open(const vkclip_device_options *opts, vkclip_erro
                         "products on '%s'; using gemm=shared:4x4\n", dev->ctx.props.deviceName);
         plan.linear.kind = MATMUL_SHARED;
     }
+    if (plan.row_subgroups && !dev->ctx.features.subgroup_arith) {
+        fprintf(stderr, "vkclip: VKCLIP_KERNELS: rows=subgroup needs subgroup arithmetic in compute shaders on '%s'; "
+                        "using rows=group\n", dev->ctx.props.deviceName);
+        plan.row_subgroups = false;
+    }
     dev->ctx.every_barrier = plan.every_barrier;
     kernel_cache_init(&dev->kernels, &dev->ctx, plan);
     if (cpu)

@@ -1,4 +1,8 @@
 #version 450
+#ifdef ROW_SUBGROUPS
+#extension GL_KHR_shader_subgroup_basic : require
+#extension GL_KHR_shader_subgroup_arithmetic : require
+#endif
 // layernorm_rows: layernorm.comp with a workgroup per row (the GPU variant):
 // the row's invocations share its D values, and mean and variance are
 // workgroup sums (row_reduce.glsl). Same push constants and bindings.

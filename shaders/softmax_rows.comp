@@ -1,4 +1,8 @@
 #version 450
+#ifdef ROW_SUBGROUPS
+#extension GL_KHR_shader_subgroup_basic : require
+#extension GL_KHR_shader_subgroup_arithmetic : require
+#endif
 // softmax_rows: softmax.comp with a workgroup per row (the GPU variant); the
 // maximum and the sum are workgroup reductions (row_reduce.glsl). Same
 // push constants, bindings, masking and zero padding up to Tp.

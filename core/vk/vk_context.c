@@ -155,6 +155,7 @@ static void query_device(VkPhysicalDevice pd, vk_device_info *info)
     vkGetPhysicalDeviceProperties2(pd, &props2);
     info->features.subgroup_size = sub.subgroupSize;
     info->features.subgroup_arith = (sub.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) &&
+                                    (sub.supportedOperations & VK_SUBGROUP_FEATURE_BASIC_BIT) &&
                                     (sub.supportedOperations & VK_SUBGROUP_FEATURE_ARITHMETIC_BIT);
 
     bool f16_ext = props.apiVersion >= VK_API_VERSION_1_2 ||

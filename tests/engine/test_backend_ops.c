@@ -117,6 +117,8 @@ static void expect_close(const char *what, const float *cpu, const float *gpu, s
 }
 
 static backend vk, gpu, cpu; /* lavapipe's plan, the GPU plan on lavapipe, the CPU backend */
+static backend sg;            /* the GPU plan with rows=subgroup (lavapipe's subgroups are 8 wide) */
+static bool have_sg;          /* the device has subgroup arithmetic */
 
 /* ---- matmul ---- */
 
@@ -274,12 +276,12 @@ static void check_layernorm(void)
 {
     /* every third row: class tokens of a batch; 52 wide: the CPU's 16-lane sums and a tail */
     const uint32_t rows = 5, D = 52, stride = 3 * D;
-    float *x = malloc((size_t)rows * stride * 4), gamma[52], beta[52], *out[3];
+    float *x = malloc((size_t)rows * stride * 4), gamma[52], beta[52], *out[4] = {0};
     fill(x, (size_t)rows * stride, 8, 3.0f);
     fill(gamma, D, 9, 1.0f);
     fill(beta, D, 10, 1.0f);
-    backend *bs[3] = {&cpu, &vk, &gpu};
-    for (int i = 0; i < 3; i++) {
+    backend *bs[4] = {&cpu, &vk, &gpu, &sg};
+    for (int i = 0; i < (have_sg ? 4 : 3); i++) {
         errbuf e = {{0}};
         recorder r = begin(bs[i], &e);
         dbuf xb = buffer(bs[i], (size_t)rows * stride, x), yb = buffer(bs[i], (size_t)rows * D, NULL);
@@ -295,7 +297,10 @@ static void check_layernorm(void)
                  (size_t)rows * D + (size_t)rows * stride, 1e-5);
     expect_close("layernorm: the same, a workgroup a row", out[0], out[2], (size_t)rows * D + (size_t)rows * stride,
                  1e-5);
-    free(x), free(out[0]), free(out[1]), free(out[2]);
+    if (have_sg)
+        expect_close("layernorm: the same, subgroup reductions", out[0], out[3],
+                     (size_t)rows * D + (size_t)rows * stride, 1e-5);
+    free(x), free(out[0]), free(out[1]), free(out[2]), free(out[3]);
 }
 
 /* Rows of T scores padded to Tp, three sequences of them; T = 50 is
@@ -303,10 +308,10 @@ static void check_layernorm(void)
 static void check_softmax(bool causal, uint32_t T, uint32_t Tp)
 {
     const uint32_t rows = 3 * T;
-    float *s = malloc((size_t)rows * Tp * 4), *out[3];
+    float *s = malloc((size_t)rows * Tp * 4), *out[4];
     fill(s, rows * Tp, causal ? 11 : 12, 4.0f);
-    backend *bs[3] = {&cpu, &vk, &gpu};
-    for (int i = 0; i < 3; i++) {
+    backend *bs[4] = {&cpu, &vk, &gpu, &sg};
+    for (int i = 0; i < (have_sg ? 4 : 3); i++) {
         errbuf e = {{0}};
         recorder r = begin(bs[i], &e);
         dbuf sb = buffer(bs[i], rows * Tp, s);
@@ -316,8 +321,12 @@ static void check_softmax(bool causal, uint32_t T, uint32_t Tp)
     char what[96];
     snprintf(what, sizeof what, "softmax: %srows padded %u -> %u", causal ? "causal, " : "", T, Tp);
     expect_close(what, out[0], out[1], rows * Tp, 1e-6);
-    strcat(what, ", a workgroup a row");
-    expect_close(what, out[0], out[2], rows * Tp, 1e-6);
+    char group[128], subgroup[128];
+    snprintf(group, sizeof group, "%s, a workgroup a row", what);
+    expect_close(group, out[0], out[2], rows * Tp, 1e-6);
+    snprintf(subgroup, sizeof subgroup, "%s, subgroup reductions", what);
+    if (have_sg)
+        expect_close(subgroup, out[0], out[3], rows * Tp, 1e-6);
     free(s);
 }
 
@@ -466,8 +475,12 @@ int main(void)
 {
     if (!backend_open(&vk, false, "lavapipe"))
         SKIP("no Vulkan device");
-    if (!backend_open(&gpu, false, "gpu") || !backend_open(&cpu, true, NULL))
+    if (!backend_open(&gpu, false, "gpu") || !backend_open(&cpu, true, NULL) ||
+        !backend_open(&sg, false, "gpu,rows=subgroup"))
         return 1;
+    have_sg = sg.ctx.features.subgroup_arith;
+    if (!have_sg)
+        printf("rows=subgroup: not checked, the device has no subgroup arithmetic\n");
     const char *acts[] = {"none", "quick_gelu", "gelu", "gelu_pytorch_tanh"};
     for (int a = ACTIVATION_NONE; a <= ACTIVATION_GELU_TANH; a++) {
         char what[96];
@@ -498,6 +511,7 @@ int main(void)
     check_barriers();
     backend_close(&cpu);
     backend_close(&gpu);
+    backend_close(&sg);
     backend_close(&vk);
     return check_exit();
 }

@@ -623,7 +623,9 @@ def check_kernels_warning(c, vkclip, model, image):
                         ("gpu", "kernels: gpu: gemm=shared:4x4 attention=fused rows=group barriers=needed "
                                 "upload=queue (on the compute queue)"),
                         ("gpu,gemm=shared:8x2,barriers=every,upload=inline",
-                         "kernels: custom: gemm=shared:8x2 attention=fused rows=group barriers=every upload=inline")):
+                         "kernels: custom: gemm=shared:8x2 attention=fused rows=group barriers=every upload=inline"),
+                        ("gpu,rows=subgroup", "kernels: custom: gemm=shared:4x4 attention=fused rows=subgroup "
+                                              "barriers=needed upload=queue (on the compute queue)")):
         r = run_limited(vkclip, bench, TIMEOUT, {"VKCLIP_KERNELS": value})
         c.check(r.rc == 0 and want in r.stdout.splitlines() and "VKCLIP_KERNELS" not in r.stderr,
                 f"VKCLIP_KERNELS={value!r}: bench prints '{want}' ({r.stdout.splitlines()[1:2]}, {r.stderr.strip()!r})")
