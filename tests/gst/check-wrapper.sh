@@ -63,6 +63,12 @@ if [ "${VKCLIP_CHECK_ASAN:-}" = 1 ]; then
     case " ${VKCLIP_CHECK_SLOW_UNWIND:-} " in
     *" $label "*) export ASAN_OPTIONS="$ASAN_OPTIONS:fast_unwind_on_malloc=0" ;;
     esac
+    # The 1.3.239 layer's synchronization checks leak their own C++ state (14
+    # leaks from one run of test_encoder --validation; with the core checks
+    # alone, none), in a library unloaded before LeakSanitizer can name it, so
+    # no suppression matches. The plain suite runs those checks; here the
+    # core checks stay on.
+    unset VK_LAYER_ENABLES
     if $is_python && [ "${VKCLIP_CHECK_ASAN_PYTHON:-}" != children ]; then
         export LD_PRELOAD="${VKCLIP_CHECK_ASAN_RUNTIME:?}${LD_PRELOAD:+ $LD_PRELOAD}"
         export ASAN_OPTIONS="$ASAN_OPTIONS:detect_leaks=0"
